@@ -1,0 +1,65 @@
+package dev.tiller.kernels;
+
+import dev.tiller.kernels.quant.QuantFormat;
+import dev.tiller.loader.ModelFormatException;
+import dev.tiller.loader.Tensor;
+
+/**
+ * A 2-D weight tensor seen as {@code rows} rows of {@code cols} elements (ggml {@code ne = [cols, rows]}), read in
+ * place from the mapped file in whatever format it is stored.
+ */
+public final class WeightMatrix {
+    private final Tensor tensor;
+    private final QuantFormat format;
+    private final int rows;
+    private final int cols;
+    private final long rowBytes;
+
+    public WeightMatrix(Tensor tensor) {
+        if (tensor.dims() > 2) {
+            throw new ModelFormatException(tensor.source() + ": tensor '" + tensor.name() + "' has shape " + tensor.shapeString() + ", expected a matrix");
+        }
+        this.tensor = tensor;
+        this.format = QuantFormat.of(tensor.type(), tensor.name());
+        this.cols = Math.toIntExact(tensor.ne(0));
+        this.rows = Math.toIntExact(tensor.ne(1));
+        this.rowBytes = tensor.type().byteSize(cols);
+    }
+
+    /** Checks the shape against what the architecture expects, naming the tensor when it differs. */
+    public WeightMatrix expect(int rows, int cols) {
+        if (this.rows != rows || this.cols != cols) {
+            throw new ModelFormatException(tensor.source() + ": tensor '" + tensor.name() + "' has shape " + tensor.shapeString()
+                    + ", expected [" + cols + ", " + rows + "]");
+        }
+        return this;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    public Tensor tensor() {
+        return tensor;
+    }
+
+    public QuantFormat format() {
+        return format;
+    }
+
+    public long rowBytes() {
+        return rowBytes;
+    }
+
+    public void dequantizeRow(int row, float[] dst, int dstOffset) {
+        format.dequantize(tensor.data(), row * rowBytes, dst, dstOffset, cols);
+    }
+
+    public float dotRow(int row, float[] x, int xOffset) {
+        return format.dot(tensor.data(), row * rowBytes, x, xOffset, cols);
+    }
+}
