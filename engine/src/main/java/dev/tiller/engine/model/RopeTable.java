@@ -1,0 +1,54 @@
+package dev.tiller.engine.model;
+
+import dev.tiller.kernels.VectorOps;
+
+/**
+ * Rotation angles of RoPE: pair i of a head at position p turns by p * freqScale * theta^(-2i/ropeDims) / factor_i.
+ * The cos/sin of each position are computed once and kept, growing with the longest position seen.
+ */
+final class RopeTable {
+    private final ModelConfig c;
+    private final int half;
+    private final double[] freqs;
+    // volatile: grow() publishes new tables while other threads may be reading the old ones
+    private volatile float[][] cos = new float[0][];
+    private volatile float[][] sin = new float[0][];
+
+    RopeTable(ModelConfig c) {
+        this.c = c;
+        this.half = c.ropeDims() / 2;
+        this.freqs = new double[half];
+        for (int i = 0; i < half; i++) {
+            double f = c.ropeFreqScale() * Math.pow(c.ropeTheta(), -2.0 * i / c.ropeDims());
+            if (c.ropeFreqFactors() != null) f /= c.ropeFreqFactors()[i];
+            freqs[i] = f;
+        }
+    }
+
+    void apply(float[] x, int off, int pos) {
+        float[][] cs = cos;
+        if (pos >= cs.length) {
+            grow(pos + 1);
+            cs = cos;
+        }
+        VectorOps.rope(x, off, cs[pos], sin[pos], c.ropeDims(), c.ropeNeox());
+    }
+
+    private synchronized void grow(int needed) {
+        if (needed <= cos.length) return;
+        int n = Math.max(needed, Math.min(c.contextLength(), Math.max(256, cos.length * 2)));
+        n = Math.max(n, needed);
+        float[][] nc = java.util.Arrays.copyOf(cos, n), ns = java.util.Arrays.copyOf(sin, n);
+        for (int p = cos.length; p < n; p++) {
+            nc[p] = new float[half];
+            ns[p] = new float[half];
+            for (int i = 0; i < half; i++) {
+                double a = p * freqs[i];
+                nc[p][i] = (float) Math.cos(a);
+                ns[p][i] = (float) Math.sin(a);
+            }
+        }
+        sin = ns; // publish sin first: readers check cos.length
+        cos = nc;
+    }
+}

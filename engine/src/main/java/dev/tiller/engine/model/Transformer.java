@@ -1,0 +1,142 @@
+package dev.tiller.engine.model;
+
+import dev.tiller.engine.hooks.HookSite;
+import dev.tiller.engine.hooks.Hooks;
+import dev.tiller.kernels.MatMul;
+import dev.tiller.kernels.Parallel;
+import dev.tiller.kernels.VectorOps;
+
+/**
+ * The forward pass of the llama / qwen2 / qwen3 family, readable top to bottom. It takes a run of tokens of one
+ * sequence at consecutive positions (the whole prompt at once in prefill, one token in decode), appends their keys
+ * and values to the cache, and returns logits. Every intermediate that TransformerLens names is passed to
+ * {@link Hooks} under that name.
+ */
+public final class Transformer {
+    private final ModelConfig c;
+    private final ModelWeights w;
+    private final RopeTable rope;
+
+    public Transformer(ModelConfig config, ModelWeights weights) {
+        this.c = config;
+        this.w = weights;
+        this.rope = new RopeTable(config);
+    }
+
+    public ModelConfig config() {
+        return c;
+    }
+
+    public ModelWeights weights() {
+        return w;
+    }
+
+    /**
+     * Runs {@code n} tokens starting at the cache's current length.
+     *
+     * @param logits     where logits go: [n][vocab] when {@code allLogits}, else [vocab] for the last token only
+     */
+    public void forward(int[] tokens, int n, KVCache cache, Hooks hooks, float[] logits, boolean allLogits) {
+        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
+        final int start = cache.length();
+        cache.ensure(start + n);
+        for (int t = 0; t < n; t++) {
+            if (tokens[t] < 0 || tokens[t] >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tokens[t] + " at index " + t + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+            }
+        }
+
+        float[] x = new float[n * dim];          // the residual stream
+        float[] xn = new float[n * dim];         // normed input of a sub-block
+        float[] q = new float[n * qDim];
+        float[] k = new float[n * kvDim];
+        float[] v = new float[n * kvDim];
+        float[] attn = new float[n * qDim];      // attention-weighted values, heads concatenated
+        float[] branch = new float[n * dim];     // attn_out, then mlp_out
+        float[] gate = new float[n * ffn];
+        float[] up = new float[n * ffn];
+
+        for (int t = 0; t < n; t++) w.tokenEmbedding().dequantizeRow(tokens[t], x, t * dim);
+        hooks.run(HookSite.EMBED, -1, x, n, dim, start);
+
+        for (int l = 0; l < c.layers(); l++) {
+            LayerWeights lw = w.layers()[l];
+            hooks.run(HookSite.RESID_PRE, l, x, n, dim, start);
+
+            // --- attention ---
+            for (int t = 0; t < n; t++) VectorOps.rmsnorm(xn, t * dim, x, t * dim, lw.attnNorm(), dim, c.rmsEps());
+            MatMul.matmul(lw.wq(), xn, n, q);
+            MatMul.matmul(lw.wk(), xn, n, k);
+            MatMul.matmul(lw.wv(), xn, n, v);
+            if (lw.bq() != null) addBias(q, lw.bq(), n);
+            if (lw.bk() != null) addBias(k, lw.bk(), n);
+            if (lw.bv() != null) addBias(v, lw.bv(), n);
+            if (lw.qNorm() != null) normHeads(q, n * c.heads(), lw.qNorm());
+            if (lw.kNorm() != null) normHeads(k, n * c.kvHeads(), lw.kNorm());
+            for (int t = 0; t < n; t++) {
+                int pos = start + t;
+                for (int h = 0; h < c.heads(); h++) rope.apply(q, t * qDim + h * c.headDim(), pos);
+                for (int h = 0; h < c.kvHeads(); h++) rope.apply(k, t * kvDim + h * c.headDim(), pos);
+            }
+            System.arraycopy(k, 0, cache.keys(l), start * kvDim, n * kvDim);
+            System.arraycopy(v, 0, cache.values(l), start * kvDim, n * kvDim);
+            attention(q, attn, n, start, cache.keys(l), cache.values(l));
+            MatMul.matmul(lw.wo(), attn, n, branch);
+            hooks.run(HookSite.ATTN_OUT, l, branch, n, dim, start);
+            VectorOps.add(x, 0, branch, 0, n * dim);
+            hooks.run(HookSite.RESID_MID, l, x, n, dim, start);
+
+            // --- SwiGLU MLP ---
+            for (int t = 0; t < n; t++) VectorOps.rmsnorm(xn, t * dim, x, t * dim, lw.ffnNorm(), dim, c.rmsEps());
+            MatMul.matmul(lw.wGate(), xn, n, gate);
+            MatMul.matmul(lw.wUp(), xn, n, up);
+            VectorOps.siluMul(gate, 0, up, 0, n * ffn);
+            MatMul.matmul(lw.wDown(), gate, n, branch);
+            hooks.run(HookSite.MLP_OUT, l, branch, n, dim, start);
+            VectorOps.add(x, 0, branch, 0, n * dim);
+            hooks.run(HookSite.RESID_POST, l, x, n, dim, start);
+        }
+        cache.setLength(start + n);
+
+        // --- final norm and unembedding (only the rows asked for) ---
+        int first = allLogits ? 0 : n - 1;
+        int rows = n - first;
+        for (int t = first; t < n; t++) VectorOps.rmsnorm(xn, (t - first) * dim, x, t * dim, w.outputNorm(), dim, c.rmsEps());
+        hooks.run(HookSite.LN_FINAL, -1, xn, rows, dim, start + first);
+        MatMul.matmul(w.output(), xn, rows, logits);
+        hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), start + first);
+    }
+
+    private static void addBias(float[] y, float[] bias, int n) {
+        for (int t = 0; t < n; t++) VectorOps.add(y, t * bias.length, bias, 0, bias.length);
+    }
+
+    /** Qwen3: RMSNorm over each head vector of Q or K, with one weight shared by all heads. */
+    private void normHeads(float[] y, int headRows, float[] weight) {
+        int hd = c.headDim();
+        for (int r = 0; r < headRows; r++) VectorOps.rmsnorm(y, r * hd, y, r * hd, weight, hd, c.rmsEps());
+    }
+
+    /**
+     * Causal grouped-query attention: the token at position p, head h, attends to cached positions 0..p of KV head
+     * h / (heads / kvHeads): softmax(q·k / sqrt(headDim)) weighted sum of v.
+     */
+    private void attention(float[] q, float[] out, int n, int start, float[] keys, float[] values) {
+        final int hd = c.headDim(), heads = c.heads(), qDim = c.qDim(), kvDim = c.kvDim();
+        final int group = heads / c.kvHeads();
+        final float scale = (float) (1.0 / Math.sqrt(hd));
+        Parallel.forRange(n * heads, 4, (from, to) -> {
+            float[] scores = new float[start + n];
+            for (int i = from; i < to; i++) {
+                int t = i / heads, h = i % heads;
+                int pos = start + t;
+                int qo = t * qDim + h * hd;
+                int kvo = (h / group) * hd;
+                for (int j = 0; j <= pos; j++) scores[j] = VectorOps.dot(q, qo, keys, j * kvDim + kvo, hd) * scale;
+                VectorOps.softmax(scores, 0, pos + 1);
+                java.util.Arrays.fill(out, qo, qo + hd, 0f);
+                for (int j = 0; j <= pos; j++) VectorOps.axpy(out, qo, scores[j], values, j * kvDim + kvo, hd);
+            }
+        });
+    }
+}
