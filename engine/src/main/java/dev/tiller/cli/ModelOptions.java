@@ -1,0 +1,32 @@
+package dev.tiller.cli;
+
+import dev.tiller.engine.api.Model;
+import dev.tiller.kernels.Parallel;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** Options shared by every command that loads a model. */
+public final class ModelOptions {
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "PATH", description = "GGUF file or Hugging Face folder")
+    public Path model;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "worker threads (default: all cores)")
+    public Integer threads;
+
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "context size (default: min(model context, " + Model.DEFAULT_CONTEXT + "))")
+    public Integer contextSize;
+
+    public Model load() {
+        if (threads != null) {
+            if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
+            Parallel.setThreads(threads);
+        }
+        if (contextSize != null && contextSize < 1) throw new IllegalArgumentException("--ctx-size must be >= 1, got " + contextSize);
+        return Model.load(model);
+    }
+
+    public int contextFor(Model m) {
+        return contextSize != null ? contextSize : Math.min(Model.DEFAULT_CONTEXT, m.config().contextLength());
+    }
+}

@@ -1,0 +1,126 @@
+package dev.tiller.engine.api;
+
+import dev.tiller.engine.chat.ChatTemplate;
+import dev.tiller.engine.model.GGUFModelConfig;
+import dev.tiller.engine.model.HFModelConfig;
+import dev.tiller.engine.model.ModelConfig;
+import dev.tiller.engine.model.ModelWeights;
+import dev.tiller.engine.model.Transformer;
+import dev.tiller.loader.ModelFormatException;
+import dev.tiller.loader.TensorSource;
+import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.loader.hf.HFModelFolder;
+import dev.tiller.tokenizer.Tokenizer;
+import dev.tiller.tokenizer.Tokenizers;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * A loaded model: config, memory-mapped weights, tokenizer and chat template. Immutable after loading and safe to
+ * share between threads; each thread talks to it through its own {@link Session}.
+ *
+ * <pre>{@code
+ * try (Model model = Model.load(Path.of("model.gguf"))) {
+ *     Session s = model.newSession();
+ *     Generation g = new Generator(s).generate("Once upon a time", GenerationOptions.defaults(), piece -> System.out.print(piece));
+ * }
+ * }</pre>
+ */
+public final class Model implements AutoCloseable {
+    /** Default KV cache size when the caller does not choose one (the model's own context may be far larger). */
+    public static final int DEFAULT_CONTEXT = 4096;
+
+    private final Path path;
+    private final TensorSource source;
+    private final ModelConfig config;
+    private final Transformer transformer;
+    private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+
+    private Model(Path path, TensorSource source, ModelConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate) {
+        this.path = path;
+        this.source = source;
+        this.config = config;
+        this.transformer = new Transformer(config, ModelWeights.bind(config, source));
+        this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
+    }
+
+    /** Loads a GGUF file, or a Hugging Face folder (config.json + safetensors + tokenizer files). */
+    public static Model load(Path path) {
+        if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or directory");
+        return Files.isDirectory(path) ? loadHuggingFace(path) : loadGguf(path);
+    }
+
+    private static Model loadGguf(Path path) {
+        GGUFFile f = GGUFFile.open(path);
+        try {
+            ModelConfig c = GGUFModelConfig.read(f.metadata(), f);
+            Tokenizer tok = Tokenizers.fromGGUF(f.metadata());
+            ChatTemplate tmpl = null;
+            if (f.metadata().has("tokenizer.chat_template")) {
+                tmpl = ChatTemplate.of(f.metadata().getString("tokenizer.chat_template"), tokenText(tok, tok.bosId()), tokenText(tok, tok.eosId()));
+            }
+            return new Model(path, f, c, tok, tmpl);
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    private static Model loadHuggingFace(Path dir) {
+        HFModelFolder folder = HFModelFolder.open(dir);
+        try {
+            ModelConfig c = HFModelConfig.read(folder);
+            Tokenizer tok = Tokenizers.fromHuggingFace(dir);
+            ChatTemplate tmpl = HFModelConfig.chatTemplate(dir, tok);
+            return new Model(dir, folder, c, tok, tmpl);
+        } catch (RuntimeException e) {
+            folder.close();
+            throw e;
+        }
+    }
+
+    private static String tokenText(Tokenizer tok, int id) {
+        return id >= 0 ? tok.tokenText(id) : "";
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Optional<ChatTemplate> chatTemplate() {
+        return Optional.ofNullable(chatTemplate);
+    }
+
+    public Transformer transformer() {
+        return transformer;
+    }
+
+    public TensorSource tensors() {
+        return source;
+    }
+
+    public Session newSession() {
+        return newSession(Math.min(DEFAULT_CONTEXT, config.contextLength()));
+    }
+
+    public Session newSession(int contextSize) {
+        return new Session(this, contextSize);
+    }
+
+    @Override
+    public void close() {
+        source.close();
+    }
+}

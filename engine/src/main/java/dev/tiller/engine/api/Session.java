@@ -1,0 +1,107 @@
+package dev.tiller.engine.api;
+
+import dev.tiller.engine.hooks.Hooks;
+import dev.tiller.engine.model.KVCache;
+import dev.tiller.engine.model.Transformer;
+
+import java.util.Arrays;
+
+/**
+ * One conversation with a model: its KV cache, the tokens evaluated so far, and the hooks applied to its forward
+ * passes. Many sessions can share one {@link Model} on different threads; a session itself is not thread-safe.
+ */
+public final class Session {
+    private final Model model;
+    private final Transformer transformer;
+    private final KVCache cache;
+    private final float[] lastLogits;
+    private int[] history = new int[64];
+    private Hooks hooks = Hooks.NONE;
+
+    Session(Model model, int contextSize) {
+        this.model = model;
+        this.transformer = model.transformer();
+        this.cache = new KVCache(model.config(), contextSize);
+        this.lastLogits = new float[model.config().vocabSize()];
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public Hooks hooks() {
+        return hooks;
+    }
+
+    /** Installs hooks for the following forward passes ({@link Hooks#NONE} to remove them). */
+    public Session setHooks(Hooks hooks) {
+        this.hooks = hooks == null ? Hooks.NONE : hooks;
+        return this;
+    }
+
+    /** A fresh, empty hook set sized for this model, installed on this session. */
+    public Hooks installHooks() {
+        Hooks h = new Hooks(model.config().layers());
+        setHooks(h);
+        return h;
+    }
+
+    /** The number of tokens evaluated so far (the position of the next token). */
+    public int position() {
+        return cache.length();
+    }
+
+    public int contextSize() {
+        return cache.maxPositions();
+    }
+
+    /** The tokens evaluated so far. */
+    public int[] tokens() {
+        return Arrays.copyOf(history, cache.length());
+    }
+
+    /** Evaluates tokens after the current position in one batched pass; returns the last token's logits. */
+    public float[] prefill(int[] tokens) {
+        if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
+        int start = cache.length();
+        transformer.forward(tokens, tokens.length, cache, hooks, lastLogits, false);
+        record(start, tokens);
+        return lastLogits;
+    }
+
+    /** Like {@link #prefill} but returns the logits of every token, [tokens.length][vocab] row-major. */
+    public float[] prefillAllLogits(int[] tokens) {
+        int vocab = model.config().vocabSize();
+        float[] all = new float[Math.multiplyExact(tokens.length, vocab)];
+        int start = cache.length();
+        transformer.forward(tokens, tokens.length, cache, hooks, all, true);
+        System.arraycopy(all, (tokens.length - 1) * vocab, lastLogits, 0, vocab);
+        record(start, tokens);
+        return all;
+    }
+
+    /** Evaluates one token; returns its logits (an array owned by the session, overwritten by the next call). */
+    public float[] decode(int token) {
+        return prefill(new int[]{token});
+    }
+
+    /** The logits of the last evaluated token. */
+    public float[] logits() {
+        return lastLogits;
+    }
+
+    /** Forgets everything from {@code position} on (e.g. to reuse a shared prompt prefix). */
+    public void truncate(int position) {
+        cache.truncate(position);
+    }
+
+    public void reset() {
+        cache.truncate(0);
+    }
+
+    private void record(int start, int[] tokens) {
+        int end = start + tokens.length;
+        if (end > history.length) history = Arrays.copyOf(history, Math.max(end, history.length * 2));
+        System.arraycopy(tokens, 0, history, start, tokens.length);
+    }
+}

@@ -1,0 +1,41 @@
+package dev.tiller.steering.controlvector;
+
+import java.util.Collections;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A llama.cpp control vector: one direction per block, added (times a scale) to the output of that block, i.e. to
+ * {@code blocks.N.hook_resid_post}. llama.cpp never steers block 0, so files have no {@code direction.0}.
+ *
+ * @param modelHint the architecture the vector was made for ({@code controlvector.model_hint})
+ * @param directions block index → direction (n_embd floats)
+ */
+public record ControlVector(String modelHint, int embeddingLength, Map<Integer, float[]> directions) {
+
+    public ControlVector {
+        directions = Collections.unmodifiableMap(new TreeMap<>(directions));
+    }
+
+    /** The sum of several vectors, each times its scale (llama.cpp's behaviour for repeated --control-vector flags). */
+    public static ControlVector sum(Iterable<ControlVector> vectors, Iterable<Float> scales) {
+        TreeMap<Integer, float[]> out = new TreeMap<>();
+        var si = scales.iterator();
+        String hint = null;
+        int n = -1;
+        for (ControlVector v : vectors) {
+            float s = si.next();
+            if (n >= 0 && v.embeddingLength != n) {
+                throw new IllegalArgumentException("control vectors have different widths: " + n + " and " + v.embeddingLength);
+            }
+            n = v.embeddingLength;
+            hint = hint == null ? v.modelHint : hint;
+            for (var e : v.directions.entrySet()) {
+                float[] acc = out.computeIfAbsent(e.getKey(), k -> new float[v.embeddingLength]);
+                float[] d = e.getValue();
+                for (int i = 0; i < d.length; i++) acc[i] += s * d[i];
+            }
+        }
+        return new ControlVector(hint, n, out);
+    }
+}
