@@ -35,8 +35,27 @@ final class PythonMethodResolver extends ELResolver {
         return null;
     }
 
+    /** {@code text[i]}: Jinjava only indexes lists; Python indexes strings too, from the end when negative. */
     @Override
     public Object getValue(ELContext context, Object base, Object property) {
+        Integer index = asIndex(property);
+        if (base instanceof String s && index != null) {
+            int i = index;
+            int at = i < 0 ? s.length() + i : i;
+            context.setPropertyResolved(true);
+            return at >= 0 && at < s.length() ? String.valueOf(s.charAt(at)) : null;
+        }
+        return null;
+    }
+
+    /** Jinjava hands subscripts over as text ("0", "-1"). */
+    private static Integer asIndex(Object property) {
+        if (property instanceof Long || property instanceof Integer) {
+            return ((Number) property).intValue();
+        }
+        if (property instanceof String text && text.matches("-?\\d{1,9}")) {
+            return Integer.parseInt(text);
+        }
         return null;
     }
 
