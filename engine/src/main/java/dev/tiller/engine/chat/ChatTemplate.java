@@ -103,6 +103,9 @@ public final class ChatTemplate {
                 .withEnableRecursiveMacroCalls(true)
                 .withMaxMacroRecursionDepth(20)
                 .withElResolver(resolver)
+                // Jinjava by default re-renders expression output that looks like template code, so a
+                // user typing "{{ ... }}" would run it. Python's Jinja never does.
+                .withNestedInterpretationEnabled(false)
                 .withLegacyOverrides(LegacyOverrides.newBuilder()
                         .withUseNaturalOperatorPrecedence(true)
                         .withParseWhitespaceControlStrictly(true)

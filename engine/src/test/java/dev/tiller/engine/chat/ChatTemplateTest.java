@@ -134,6 +134,14 @@ class ChatTemplateTest {
     }
 
     @Test
+    void messageContentIsDataNeverTemplateCode() throws IOException {
+        String tricky = "{{ bos_token }} {% if true %}x{% endif %} {# c #} \\n \"quoted\" 'single'";
+        String out = ChatTemplate.of(configTemplate("qwen2.5"), "<BOS>", "<|im_end|>")
+                .render(List.of(ChatMessage.system(SYS), ChatMessage.user(tricky)), false);
+        assertEquals("<|im_start|>system\n" + SYS + "<|im_end|>\n<|im_start|>user\n" + tricky + "<|im_end|>\n", out);
+    }
+
+    @Test
     void brokenTemplateFailsClearly() {
         ChatTemplate broken = ChatTemplate.of("{% for m in messages %}{{ m.content ", "", "");
         assertThrows(ChatTemplateException.class, () -> broken.render(List.of(ChatMessage.user("hi")), false));
