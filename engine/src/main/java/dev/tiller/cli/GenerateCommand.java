@@ -109,7 +109,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--system needs --chat");
             }
             SamplerConfig sc = new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty,
-                    frequencyPenalty, seed < 0 ? System.nanoTime() : seed);
+                    frequencyPenalty, seed);
             GenerationOptions opts = GenerationOptions.defaults().withSampler(sc).withMaxTokens(maxTokens).withStop(stop)
                     .withAddSpecial(addSpecial).withIgnoreEos(ignoreEos);
             PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);

@@ -58,8 +58,8 @@ public final class Generator {
                 finish = "stop";
                 break;
             }
-            StopStringMatcher.Result r = stops.accept(decoder.accept(token));
-            emit(r.safeText(), text, listener);
+            StopStringMatcher.Result r = stops.feed(decoder.accept(token));
+            emit(r.text(), text, listener);
             if (r.stopped()) {
                 finish = "stop";
                 break;
@@ -70,9 +70,10 @@ public final class Generator {
             }
             logits = session.decode(token);
         }
-        if (!finish.equals("stop") || n == 0 || !stops.stopped()) {
-            StopStringMatcher.Result r = stops.accept(decoder.flush());
-            emit(r.safeText(), text, listener);
+        if (!stops.stopped()) {
+            // text held back as a possible stop-string prefix, or an incomplete UTF-8 tail, is emitted at the end
+            StopStringMatcher.Result r = stops.feed(decoder.flush());
+            emit(r.text(), text, listener);
             if (!r.stopped()) emit(stops.flush(), text, listener);
         }
         long t2 = System.nanoTime();
