@@ -1,0 +1,63 @@
+package dev.tiller.kernels.quant;
+
+import dev.tiller.loader.GGMLType;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+
+import static dev.tiller.kernels.quant.Simd.F;
+import static dev.tiller.kernels.quant.Simd.I32_LE;
+import static dev.tiller.kernels.quant.Simd.L;
+import static dev.tiller.kernels.quant.Simd.PARTS;
+
+/**
+ * ggml block_q5_0: {@code f16 d; u8 qh[4]; u8 qs[16]}; 4 low bits as in Q4_0, the 5th bit of element i in bit i
+ * of qh; value = (q - 16) * d.
+ */
+final class Q5_0Format implements QuantFormat {
+    static final int BLOCK = 32, BYTES = 22;
+
+    @Override
+    public GGMLType type() {
+        return GGMLType.Q5_0;
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
+        for (int b = 0; b < n / BLOCK; b++) {
+            long bo = byteOffset + (long) b * BYTES;
+            float d = Simd.half(src, bo);
+            int qh = src.get(I32_LE, bo + 2);
+            ByteVector q = Simd.load16(src, bo + 6);
+            ByteVector lo = q.and((byte) 0x0F);
+            ByteVector hi = q.lanewise(VectorOperators.LSHR, 4);
+            int yo = dstOffset + b * BLOCK;
+            for (int p = 0; p < PARTS; p++) {
+                FifthBits.values(lo, p, qh, p * L, 16).mul(d).intoArray(dst, yo + p * L);
+                FifthBits.values(hi, p, qh, 16 + p * L, 16).mul(d).intoArray(dst, yo + 16 + p * L);
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < n / BLOCK; b++) {
+            long bo = byteOffset + (long) b * BYTES;
+            int qh = src.get(I32_LE, bo + 2);
+            ByteVector q = Simd.load16(src, bo + 6);
+            ByteVector lo = q.and((byte) 0x0F);
+            ByteVector hi = q.lanewise(VectorOperators.LSHR, 4);
+            int xo = xOffset + b * BLOCK;
+            FloatVector s = FloatVector.zero(F);
+            for (int p = 0; p < PARTS; p++) {
+                s = FifthBits.values(lo, p, qh, p * L, 16).fma(FloatVector.fromArray(F, x, xo + p * L), s);
+                s = FifthBits.values(hi, p, qh, 16 + p * L, 16).fma(FloatVector.fromArray(F, x, xo + 16 + p * L), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, Simd.half(src, bo)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+}

@@ -1,0 +1,115 @@
+package dev.tiller.kernels.quant;
+
+import dev.tiller.loader.GGMLType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Every format's kernels against {@link ReferenceDequantizer} on random blocks.
+ *
+ * <p>Dequantize must be exact: in every format the product d*scale*q is exactly representable in float and only
+ * the last operation rounds, so the kernel must return the float nearest to the float64 value.
+ *
+ * <p>Dot: |dot - ref| ≤ 2e-5 · Σ|magnitude_i · x_i| (magnitude = |d·scale·q| + |min| of element i). With float
+ * accumulation over at most a few hundred partial sums the rounding error is far below that; a wrong element
+ * or a wrong scale is far above it.
+ */
+class QuantFormatTest {
+    private static final double DOT_RELATIVE_BOUND = 2e-5;
+
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    void dequantizeMatchesReferenceExactly(GGMLType type) {
+        Random rnd = new Random(type.ordinal() * 31L + 1);
+        int rows = 3, cols = 4 * 256 + (type.blockSize == 1 ? 7 : 0); // odd length for plain types: scalar tails
+        byte[] bytes = RandomBlocks.of(type, rows * cols, rnd);
+        MemorySegment seg = MemorySegment.ofArray(bytes);
+        QuantFormat f = QuantFormat.of(type, "t");
+        long rowBytes = type.byteSize(cols);
+        for (int r = 0; r < rows; r++) {
+            ReferenceDequantizer ref = ReferenceDequantizer.decode(type, bytes, (int) (r * rowBytes), cols);
+            float[] out = new float[cols + 5];
+            f.dequantize(seg, r * rowBytes, out, 5, cols);
+            for (int i = 0; i < cols; i++) {
+                if (out[5 + i] != (float) ref.values[i]) {
+                    fail(type + " row " + r + " element " + i + ": kernel " + out[5 + i] + ", reference " + ref.values[i]);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    void dotMatchesReferenceWithinBound(GGMLType type) {
+        Random rnd = new Random(type.ordinal() * 17L + 3);
+        int rows = 4, cols = 4 * 256 + (type.blockSize == 1 ? 13 : 0);
+        byte[] bytes = RandomBlocks.of(type, rows * cols, rnd);
+        MemorySegment seg = MemorySegment.ofArray(bytes);
+        QuantFormat f = QuantFormat.of(type, "t");
+        long rowBytes = type.byteSize(cols);
+        float[] x = new float[cols + 3];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        for (int r = 0; r < rows; r++) {
+            ReferenceDequantizer ref = ReferenceDequantizer.decode(type, bytes, (int) (r * rowBytes), cols);
+            double exact = 0, scale = 0;
+            for (int i = 0; i < cols; i++) {
+                exact += ref.values[i] * x[3 + i];
+                scale += Math.abs(ref.magnitudes[i] == 0 ? ref.values[i] : ref.magnitudes[i]) * Math.abs(x[3 + i]);
+            }
+            float got = f.dot(seg, r * rowBytes, x, 3, cols);
+            double err = Math.abs(got - exact);
+            assertTrue(err <= DOT_RELATIVE_BOUND * scale,
+                    type + " row " + r + ": dot " + got + " vs " + exact + ", error " + err + " > bound " + DOT_RELATIVE_BOUND * scale);
+        }
+    }
+
+    @Test
+    void f16DecodesEveryBitPatternExactly() {
+        byte[] bytes = new byte[2 * 65536];
+        for (int h = 0; h < 65536; h++) RandomBlocks.putU16(bytes, 2 * h, (short) h);
+        float[] out = new float[65536];
+        QuantFormat.of(GGMLType.F16, "t").dequantize(MemorySegment.ofArray(bytes), 0, out, 0, 65536);
+        for (int h = 0; h < 65536; h++) {
+            double ref = ReferenceDequantizer.half(h);
+            boolean same = Double.isNaN(ref) ? Float.isNaN(out[h]) : out[h] == (float) ref
+                    && (Math.copySign(1.0, ref) == Math.copySign(1.0f, out[h]));
+            if (!same) fail("f16 0x" + Integer.toHexString(h) + ": kernel " + out[h] + ", reference " + ref);
+        }
+    }
+
+    @Test
+    void bf16DecodesEveryBitPatternExactly() {
+        byte[] bytes = new byte[2 * 65536];
+        for (int h = 0; h < 65536; h++) RandomBlocks.putU16(bytes, 2 * h, (short) h);
+        float[] out = new float[65536];
+        QuantFormat.of(GGMLType.BF16, "t").dequantize(MemorySegment.ofArray(bytes), 0, out, 0, 65536);
+        for (int h = 0; h < 65536; h++) {
+            double ref = ReferenceDequantizer.bf16(h);
+            boolean same = Double.isNaN(ref) ? Float.isNaN(out[h]) : out[h] == (float) ref;
+            if (!same) fail("bf16 0x" + Integer.toHexString(h) + ": kernel " + out[h] + ", reference " + ref);
+        }
+    }
+
+    @Test
+    void unsupportedTypeNamesTensorAndType() {
+        var e = assertThrows(UnsupportedOperationException.class, () -> QuantFormat.of(GGMLType.Q2_K, "blk.3.ffn_down.weight"));
+        assertTrue(e.getMessage().contains("blk.3.ffn_down.weight"), e.getMessage());
+        assertTrue(e.getMessage().contains("Q2_K"), e.getMessage());
+    }
+
+    @Test
+    void everyComputableTypeHasAFormat() {
+        for (GGMLType t : GGMLType.values()) {
+            if (t.computable) assertEquals(t, QuantFormat.of(t, "t").type());
+        }
+    }
+}
