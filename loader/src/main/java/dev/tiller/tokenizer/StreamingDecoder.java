@@ -5,17 +5,20 @@ import java.nio.charset.StandardCharsets;
 /**
  * Turns generated ids into text incrementally. Bytes of a UTF-8 sequence split across tokens (byte-fallback
  * tokens, byte-level BPE pieces of an emoji) are held back until the sequence is complete, so the concatenation of
- * everything returned equals {@link Tokenizer#decode} of all ids. Not thread-safe; one per stream.
+ * everything returned equals {@link Tokenizer#decode} of all ids (for a decoder that is not a continuation).
+ * SentencePiece's prefix space is dropped from the first text token unless the stream continues earlier text, as
+ * generated tokens continue a prompt. Not thread-safe; one per stream.
  */
 public final class StreamingDecoder {
     private final TokenRenderer renderer;
     private final boolean renderSpecial;
-    private final TokenRenderer.State state = new TokenRenderer.State();
+    private final TokenRenderer.State state;
     private final ByteBuf pending = new ByteBuf();
 
-    StreamingDecoder(TokenRenderer renderer, boolean renderSpecial) {
+    StreamingDecoder(TokenRenderer renderer, boolean renderSpecial, boolean continuation) {
         this.renderer = renderer;
         this.renderSpecial = renderSpecial;
+        this.state = new TokenRenderer.State(continuation);
     }
 
     /** Adds one token; returns the text that became complete (possibly empty). */

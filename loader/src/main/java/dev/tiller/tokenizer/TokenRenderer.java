@@ -1,10 +1,14 @@
 package dev.tiller.tokenizer;
 
-/** Appends the bytes of one token to a decode buffer, tracking where SentencePiece's prefix space must be dropped. */
+/** Appends the bytes of one token to a decode buffer, dropping SentencePiece's prefix space at the start of a text. */
 interface TokenRenderer {
-    /** Per-stream state: whether the next text token starts a segment (start of text or after a special token). */
+    /** Per-stream state: whether no text token has been rendered yet (SentencePiece's prefix space is dropped there). */
     final class State {
-        boolean segmentStart = true;
+        boolean atTextStart;
+
+        State(boolean continuation) {
+            atTextStart = !continuation;
+        }
     }
 
     void render(int id, boolean renderSpecial, State state, ByteBuf out);

@@ -17,7 +17,10 @@ public interface Tokenizer {
      */
     int[] encode(String text, boolean addSpecial, boolean parseSpecial);
 
-    /** Decodes ids to text without rendering control tokens; the exact inverse of {@code encode(text, false, false)} for normal text. */
+    /**
+     * Decodes ids as a text of their own, without rendering control tokens; the exact inverse of
+     * {@code encode(text, false, false)} for normal text (SentencePiece's prefix space on the first token is dropped).
+     */
     String decode(int[] ids);
 
     /** Decodes ids, rendering control tokens (BOS, {@code <|im_end|>}...) as their text when {@code renderSpecial}. */
@@ -53,9 +56,15 @@ public interface Tokenizer {
     /** The id of the token whose vocabulary text is exactly {@code text}. */
     OptionalInt tokenId(String text);
 
-    /** A decoder for a stream of generated ids that never splits a UTF-8 sequence; control tokens are not rendered. */
+    /**
+     * A streaming decoder equivalent to {@link #decode(int[])}: never splits a UTF-8 sequence, does not render
+     * control tokens, drops SentencePiece's prefix space on the first text token.
+     */
     StreamingDecoder newStreamingDecoder();
 
-    /** A streaming decoder that renders control tokens as their text when {@code renderSpecial}. */
-    StreamingDecoder newStreamingDecoder(boolean renderSpecial);
+    /**
+     * A streaming decoder; {@code renderSpecial} renders control tokens as their text, {@code continuation} means the
+     * ids continue an earlier text (generated tokens after a prompt), so a leading space is real and kept.
+     */
+    StreamingDecoder newStreamingDecoder(boolean renderSpecial, boolean continuation);
 }

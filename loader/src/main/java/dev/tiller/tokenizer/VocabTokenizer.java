@@ -9,13 +9,12 @@ import java.util.OptionalInt;
  */
 final class VocabTokenizer implements Tokenizer, TokenRenderer {
     private static final int NOT_RENDERED = TokenAttr.CONTROL | TokenAttr.UNKNOWN;
-    private static final int STARTS_SEGMENT = TokenAttr.CONTROL | TokenAttr.UNKNOWN | TokenAttr.USER_DEFINED;
 
     private final Vocabulary vocab;
     private final FragmentEncoder encoder;
     private final SpecialTokenSplitter splitter;
     private final byte[][] pieces;
-    /** SentencePiece/WordPiece text starts with a marker space the decoder drops at the start of each segment. */
+    /** SentencePiece/WordPiece text starts with a marker space that decoding drops from the first text token. */
     private final boolean dropLeadingSpace;
 
     VocabTokenizer(Vocabulary vocab, FragmentEncoder encoder) {
@@ -105,7 +104,7 @@ final class VocabTokenizer implements Tokenizer, TokenRenderer {
     @Override
     public String decode(int[] ids, boolean renderSpecial) {
         ByteBuf buf = new ByteBuf();
-        State state = new State();
+        State state = new State(false);
         for (int id : ids) render(id, renderSpecial, state, buf);
         return new String(buf.array(), 0, buf.size(), StandardCharsets.UTF_8);
     }
@@ -114,15 +113,15 @@ final class VocabTokenizer implements Tokenizer, TokenRenderer {
     public void render(int id, boolean renderSpecial, State state, ByteBuf out) {
         checkId(id);
         int attr = vocab.attrs[id];
-        if ((attr & STARTS_SEGMENT) != 0) {
-            state.segmentStart = true;
-            if (renderSpecial || (attr & NOT_RENDERED) == 0) out.append(pieces[id], 0, pieces[id].length);
+        byte[] p = pieces[id];
+        if ((attr & NOT_RENDERED) != 0) {
+            // control tokens (BOS...) before the text do not end its start
+            if (renderSpecial) out.append(p, 0, p.length);
             return;
         }
-        byte[] p = pieces[id];
         int from = 0;
-        if (state.segmentStart && dropLeadingSpace && p.length > 0 && p[0] == ' ') from = 1;
-        if (p.length > 0) state.segmentStart = false;
+        if (state.atTextStart && dropLeadingSpace && (attr & TokenAttr.USER_DEFINED) == 0 && p.length > 0 && p[0] == ' ') from = 1;
+        if (p.length > 0) state.atTextStart = false;
         out.append(p, from, p.length - from);
     }
 
@@ -182,12 +181,12 @@ final class VocabTokenizer implements Tokenizer, TokenRenderer {
 
     @Override
     public StreamingDecoder newStreamingDecoder() {
-        return new StreamingDecoder(this, false);
+        return new StreamingDecoder(this, false, false);
     }
 
     @Override
-    public StreamingDecoder newStreamingDecoder(boolean renderSpecial) {
-        return new StreamingDecoder(this, renderSpecial);
+    public StreamingDecoder newStreamingDecoder(boolean renderSpecial, boolean continuation) {
+        return new StreamingDecoder(this, renderSpecial, continuation);
     }
 
     private void checkId(int id) {

@@ -35,7 +35,8 @@ final class TestData {
         Path gguf = VOCABS.resolve("ggml-vocab-" + name + ".gguf");
         if (Files.exists(gguf)) return gguf(gguf);
         return switch (name) {
-            case "qwen2" -> huggingFace(SHARED.resolve("tokenizers/qwen2.5"));
+            // DeepSeek-R1-Distill-Qwen keeps Qwen2.5's byte-level vocabulary, merges and pre-tokenizer
+            case "qwen2", "deepseek-r1-qwen" -> huggingFace(SHARED.resolve("tokenizers/qwen2.5"));
             case "smollm" -> huggingFace(SHARED.resolve("tokenizers/smollm2"));
             default -> null;
         };
