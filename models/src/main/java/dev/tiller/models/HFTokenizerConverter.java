@@ -21,7 +21,7 @@ import java.util.Map;
  * {@code merges.txt}; plus {@code tokenizer_config.json} and {@code config.json} when present) into llama.cpp's GGUF
  * tokenizer metadata, following convert_hf_to_gguf's {@code _set_vocab_gpt2}: one token per id up to the vocabulary
  * size ({@code [PADn]} for ids without a token), token types normal / control (special added tokens) /
- * user-defined (other added tokens) / unused, the merges as {@code "a b"} strings, special token ids and the chat
+ * user-defined (other added tokens, by their {@code special} flag) / unused, the merges as {@code "a b"} strings, special token ids and the chat
  * template.
  */
 final class HFTokenizerConverter {
@@ -94,7 +94,9 @@ final class HFTokenizerConverter {
             int id = e.getKey();
             String content = e.getValue().content();
             tokens[id] = content;
-            types[id] = e.getValue().special() || looksSpecial(content) ? TOKEN_CONTROL : TOKEN_USER_DEFINED;
+            // the special flag alone decides, as in the reference tiny-random-qwen2.gguf (gguf-py): <|fim_prefix|> is
+            // not special in Qwen2.5's tokenizer_config and stays user-defined
+            types[id] = e.getValue().special() ? TOKEN_CONTROL : TOKEN_USER_DEFINED;
             idOf.put(content, id);
         }
         for (int i = 0; i < vocabSize; i++) {
@@ -125,11 +127,6 @@ final class HFTokenizerConverter {
             if (template != null) m.put("tokenizer.chat_template", GGUFValue.string(template));
         }
         return new Result(m, vocabSize);
-    }
-
-    /** Control tokens that a tokenizer forgot to flag as special, recognised by shape as convert_hf_to_gguf does. */
-    private static boolean looksSpecial(String t) {
-        return (t.startsWith("<|") && t.endsWith("|>")) || t.equals("<s>") || t.equals("</s>") || t.equals("<unk>") || t.equals("<pad>");
     }
 
     /**
