@@ -125,6 +125,12 @@ public final class GGUFFile implements TensorSource {
                 throw new ModelFormatException(src + ": tensor '" + name + "' of type " + type + " has row length " + ne[0]
                         + ", not a multiple of the block size " + type.blockSize);
             }
+            try {
+                type.byteSize(elements);
+            } catch (ArithmeticException e) {
+                // plausible dimensions whose product times the type size exceeds 2^63 bytes
+                throw new ModelFormatException(src + ": tensor '" + name + "' byte size overflows (" + elements + " elements of " + type + ")");
+            }
             long offset = c.i64("offset of tensor '" + name + "'");
             infos[i] = new Info(name, type, ne, offset);
         }

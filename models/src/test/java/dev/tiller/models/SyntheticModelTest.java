@@ -1,0 +1,253 @@
+package dev.tiller.models;
+
+import dev.tiller.loader.GGMLType;
+import dev.tiller.loader.Tensor;
+import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.loader.gguf.GGUFMetadata;
+import dev.tiller.loader.hf.HFConfig;
+import dev.tiller.loader.hf.HFModelFolder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class SyntheticModelTest {
+    private static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    private static final Path STORIES = SHARED.resolve("models/stories260K.gguf");
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @TempDir Path tmp;
+
+    private static float f32(Tensor t, long i) {
+        return switch (t.type()) {
+            case F32 -> t.data().getAtIndex(F32, i);
+            case F16 -> Float.float16ToFloat(t.data().getAtIndex(I16, i));
+            case BF16 -> Float.intBitsToFloat((t.data().getAtIndex(I16, i) & 0xFFFF) << 16);
+            default -> throw new AssertionError(t.type());
+        };
+    }
+
+    @Test
+    void tinyQwen3GgufHasLlamaCppMetadataAndShapes() {
+        Path p = tmp.resolve("q3.gguf");
+        SyntheticModel.preset("tiny-qwen3").withSeed(1).writeGguf(p, GGMLType.F32, STORIES);
+        try (GGUFFile f = GGUFFile.open(p)) {
+            GGUFMetadata m = f.metadata();
+            assertEquals("qwen3", m.getString("general.architecture"));
+            assertEquals(2, m.getLong("qwen3.block_count"));
+            assertEquals(64, m.getLong("qwen3.embedding_length"));
+            assertEquals(128, m.getLong("qwen3.feed_forward_length"));
+            assertEquals(4, m.getLong("qwen3.attention.head_count"));
+            assertEquals(2, m.getLong("qwen3.attention.head_count_kv"));
+            assertEquals(32, m.getLong("qwen3.attention.key_length"));
+            assertEquals(32, m.getLong("qwen3.attention.value_length"));
+            assertEquals(1e6, m.getDouble("qwen3.rope.freq_base"));
+            assertEquals(1e-6, m.getDouble("qwen3.attention.layer_norm_rms_epsilon"), 1e-12);
+            assertEquals(512, m.getLong("qwen3.context_length"));
+            assertEquals(0, m.getLong("general.file_type"));
+            // tokenizer copied from stories260K; the tiny preset adopts its 512-token vocabulary
+            assertEquals("llama", m.getString("tokenizer.ggml.model"));
+            assertEquals(512, m.getStringArray("tokenizer.ggml.tokens").length);
+            assertArrayEquals(new long[]{64, 512}, f.tensor("token_embd.weight").ne());
+            assertArrayEquals(new long[]{64, 128}, f.tensor("blk.0.attn_q.weight").ne(), "4 heads x head_dim 32");
+            assertArrayEquals(new long[]{64, 64}, f.tensor("blk.0.attn_k.weight").ne());
+            assertArrayEquals(new long[]{128, 64}, f.tensor("blk.1.attn_output.weight").ne());
+            assertArrayEquals(new long[]{32}, f.tensor("blk.1.attn_q_norm.weight").ne());
+            assertArrayEquals(new long[]{32}, f.tensor("blk.1.attn_k_norm.weight").ne());
+            assertNull(f.tensorOrNull("output.weight"), "tied embeddings");
+            assertNull(f.tensorOrNull("blk.0.attn_q.bias"));
+            assertEquals(2 + 2 * 11, f.tensors().size());
+        }
+    }
+
+    @Test
+    void qwen2HasBiasesAndLlamaIsUntied() {
+        Path q2 = tmp.resolve("q2.gguf"), ll = tmp.resolve("ll.gguf");
+        SyntheticModel.preset("tiny-qwen2").writeGguf(q2, GGMLType.F16, (Path) null);
+        SyntheticModel.preset("tiny-llama").writeGguf(ll, GGMLType.F32, (Path) null);
+        try (GGUFFile a = GGUFFile.open(q2); GGUFFile b = GGUFFile.open(ll)) {
+            assertArrayEquals(new long[]{32}, a.tensor("blk.0.attn_k.bias").ne());
+            assertEquals(GGMLType.F32, a.tensor("blk.0.attn_k.bias").type(), "1-D tensors stay F32 as llama.cpp writes them");
+            assertEquals(GGMLType.F16, a.tensor("blk.0.attn_k.weight").type());
+            assertFalse(a.metadata().has("qwen2.attention.key_length"), "head_dim = embd / heads needs no key_length");
+            assertEquals(1, a.metadata().getLong("general.file_type"));
+            assertArrayEquals(new long[]{64, 256}, b.tensor("output.weight").ne());
+            assertEquals(3 + 2 * 9, b.tensors().size());
+        }
+    }
+
+    @Test
+    void weightsAreSeededAndNotDegenerate() throws Exception {
+        Path a = tmp.resolve("a.gguf"), b = tmp.resolve("b.gguf"), c = tmp.resolve("c.gguf");
+        SyntheticModel.preset("tiny-llama").withSeed(5).writeGguf(a, GGMLType.F32, (Path) null);
+        SyntheticModel.preset("tiny-llama").withSeed(5).writeGguf(b, GGMLType.F32, (Path) null);
+        SyntheticModel.preset("tiny-llama").withSeed(6).writeGguf(c, GGMLType.F32, (Path) null);
+        assertEquals(-1L, Files.mismatch(a, b), "same seed, same bytes");
+        try (GGUFFile fa = GGUFFile.open(a); GGUFFile fc = GGUFFile.open(c)) {
+            assertNotEquals(-1L, fa.tensor("blk.0.ffn_up.weight").data().mismatch(fc.tensor("blk.0.ffn_up.weight").data()));
+            Tensor w = fa.tensor("blk.0.ffn_up.weight");
+            double sum = 0, sq = 0;
+            long n = w.elementCount();
+            for (long i = 0; i < n; i++) {
+                double v = f32(w, i);
+                sum += v;
+                sq += v * v;
+            }
+            double mean = sum / n, std = Math.sqrt(sq / n - mean * mean);
+            assertEquals(0, mean, 0.002);
+            assertEquals(0.02, std, 0.002);
+            Tensor norm = fa.tensor("blk.0.attn_norm.weight");
+            double ns = 0;
+            for (long i = 0; i < norm.elementCount(); i++) ns += f32(norm, i);
+            assertEquals(1.0, ns / norm.elementCount(), 0.05);
+            // different tensors are not copies of each other
+            assertNotEquals(-1L, fa.tensor("blk.0.ffn_up.weight").data().mismatch(fa.tensor("blk.0.ffn_gate.weight").data()));
+        }
+    }
+
+    @Test
+    void llamaPermutationIsLlamaCpps() {
+        // LlamaModel.permute: reshape(heads, 2, d/2, in).swapaxes(1, 2): with d = 4, rows [0 1 2 3] → [0 2 1 3]
+        long[] expected = {0, 2, 1, 3, 4, 6, 5, 7};
+        for (int r = 0; r < 8; r++) assertEquals(expected[r], SyntheticModel.hfRowOfPermuted(r, 8, 2), "row " + r);
+        // d = 8: [0 4 1 5 2 6 3 7]
+        long[] e8 = {0, 4, 1, 5, 2, 6, 3, 7};
+        for (int r = 0; r < 8; r++) assertEquals(e8[r], SyntheticModel.hfRowOfPermuted(r, 8, 1));
+    }
+
+    private static void assertSameValues(Tensor g, Tensor h, long[] hfRowOfGgufRow) {
+        assertArrayEquals(g.ne(), h.ne(), g.name());
+        long rowLen = g.ne(0);
+        for (long r = 0; r < g.rows(); r++) {
+            long hr = hfRowOfGgufRow == null ? r : hfRowOfGgufRow[(int) r];
+            for (long i = 0; i < rowLen; i++) {
+                assertEquals(f32(h, hr * rowLen + i), f32(g, r * rowLen + i), g.name() + " row " + r + " col " + i);
+            }
+        }
+    }
+
+    @Test
+    void ggufAndHfCopiesHoldTheSameWeights() {
+        for (String preset : new String[]{"tiny-qwen3", "tiny-llama"}) {
+            for (GGMLType type : new GGMLType[]{GGMLType.F32, GGMLType.BF16}) {
+                Path gguf = tmp.resolve(preset + type + ".gguf");
+                Path dir = tmp.resolve(preset + type);
+                SyntheticModel m = SyntheticModel.preset(preset).withSeed(3);
+                m.writeGguf(gguf, type, (Path) null);
+                m.writeHuggingFace(dir, type, (Path) null);
+                try (GGUFFile g = GGUFFile.open(gguf); HFModelFolder h = HFModelFolder.open(dir)) {
+                    assertEquals(g.tensors().keySet(), h.tensors().keySet());
+                    for (Tensor t : g.tensors().values()) {
+                        Tensor ht = h.tensor(t.name());
+                        assertEquals(type, ht.type());
+                        boolean permuted = preset.equals("tiny-llama") && (t.name().endsWith("attn_q.weight") || t.name().endsWith("attn_k.weight"));
+                        long[] map = null;
+                        if (permuted) {
+                            int heads = t.name().endsWith("attn_q.weight") ? 4 : 2;
+                            map = new long[(int) t.rows()];
+                            // independent statement of llama.cpp's permute: GGUF row h*d + 2i + j = HF row h*d + j*d/2 + i
+                            int d = (int) t.rows() / heads;
+                            for (int hh = 0; hh < heads; hh++)
+                                for (int i = 0; i < d / 2; i++)
+                                    for (int j = 0; j < 2; j++) map[hh * d + 2 * i + j] = hh * d + j * (d / 2) + i;
+                        }
+                        assertSameValues(t, ht, map);
+                    }
+                    HFConfig c = h.config();
+                    assertEquals(preset.equals("tiny-llama") ? "LlamaForCausalLM" : "Qwen3ForCausalLM", c.architecture());
+                    assertEquals(g.metadata().getLong(g.metadata().getString("general.architecture") + ".embedding_length"), c.requireInt("hidden_size"));
+                }
+            }
+        }
+    }
+
+    @Test
+    void hfFolderWithTokenizerAndShards() throws Exception {
+        Path dir = tmp.resolve("hf");
+        SyntheticModel.preset("tiny-qwen2").withSeed(9).writeHuggingFace(dir, GGMLType.F16,
+                TokenizerSource.of(SHARED.resolve("tokenizers/qwen2.5")), 200_000);
+        assertTrue(Files.exists(dir.resolve("model.safetensors.index.json")));
+        assertTrue(Files.exists(dir.resolve("vocab.json")));
+        assertTrue(Files.exists(dir.resolve("merges.txt")));
+        assertTrue(Files.exists(dir.resolve("tokenizer_config.json")));
+        try (HFModelFolder h = HFModelFolder.open(dir)) {
+            HFConfig c = h.config();
+            assertEquals(151936, c.requireInt("vocab_size"));
+            assertEquals(151643, c.requireInt("bos_token_id"));
+            assertEquals(151645, c.requireInt("eos_token_id"));
+            assertTrue(c.requireBoolean("tie_word_embeddings"));
+            assertArrayEquals(new long[]{64, 151936}, h.tensor("token_embd.weight").ne());
+            assertNotNull(h.tensor("blk.1.attn_v.bias"));
+            assertNull(h.tensorOrNull("output.weight"));
+        }
+    }
+
+    @Test
+    void realShapePresetsMatchTheirCheckpoints() {
+        // tensor counts of the published GGUF conversions: Qwen2.5-0.5B 290, SmolLM2-135M 272, Llama-3.2-1B 147
+        assertEquals(290, SyntheticModel.preset("qwen2.5-0.5b").ggufTensorNames(null).size());
+        assertEquals(272, SyntheticModel.preset("smollm2-135m").ggufTensorNames(null).size());
+        assertEquals(147, SyntheticModel.preset("llama-3.2-1b").ggufTensorNames(null).size());
+        ModelShape q = Presets.get("qwen2.5-0.5b");
+        assertEquals(896, q.embd());
+        assertEquals(64, q.headDim());
+        ModelShape l = Presets.get("llama-3.2-1b");
+        float[] f = Llama3RopeFactors.of(l);
+        assertEquals(32, f.length);
+        assertEquals(1f, f[0], "high frequencies are not scaled");
+        assertEquals(32f, f[31], "the lowest frequencies get the full factor");
+        for (int i = 1; i < f.length; i++) assertTrue(f[i] >= f[i - 1], "factors grow with wavelength");
+    }
+
+    @Test
+    void llama3RopeFreqsTensorIsWritten() {
+        // a llama-3.2-1b-like shape at toy size keeps the test fast
+        ModelShape s = new ModelShape("toy-llama3", "llama", 64, 1, 4, 2, 16, 64, 32, 128, 500_000.0, 1e-5, true, false, false,
+                new ModelShape.Llama3RopeScaling(32.0, 1.0, 4.0, 8192), 0, 1);
+        Path p = tmp.resolve("l3.gguf");
+        SyntheticModel.of(s).writeGguf(p, GGMLType.F32, (Path) null);
+        try (GGUFFile f = GGUFFile.open(p)) {
+            Tensor r = f.tensor("rope_freqs.weight");
+            assertArrayEquals(new long[]{8}, r.ne());
+            float[] expected = Llama3RopeFactors.of(s);
+            for (int i = 0; i < 8; i++) assertEquals(expected[i], f32(r, i));
+            assertEquals(1f, f32(r, 0));
+            assertEquals(32f, f32(r, 7));
+        }
+    }
+
+    @Test
+    void quantizedTypesGoThroughTheQuantizerHook() {
+        Path p = tmp.resolve("q8.gguf");
+        assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").writeGguf(p, GGMLType.Q8_0, (Path) null));
+        // a stand-in quantizer: the plumbing (types, sizes, fallbacks) is what is tested here
+        SyntheticModel.preset("tiny-llama").withQuantizer((type, row) -> new byte[(int) type.byteSize(row.length)])
+                .writeGguf(p, GGMLType.Q8_0, (Path) null);
+        try (GGUFFile f = GGUFFile.open(p)) {
+            assertEquals(GGMLType.Q8_0, f.tensor("blk.0.attn_q.weight").type());
+            assertEquals(GGMLType.F32, f.tensor("blk.0.attn_norm.weight").type());
+            assertEquals(7, f.metadata().getLong("general.file_type"));
+            assertEquals(2, f.metadata().getLong("general.quantization_version"));
+        }
+        assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").writeHuggingFace(tmp.resolve("x"), GGMLType.Q8_0, (Path) null));
+    }
+
+    @Test
+    void commandLineWritesAModel() throws Exception {
+        Path out = tmp.resolve("cli.gguf");
+        int rc = new picocli.CommandLine(new ModelsCommand()).execute("write", "--preset", "tiny-qwen2", "--type", "bf16",
+                "--format", "gguf", "-o", out.toString(), "--seed", "4", "--tokenizer", STORIES.toString());
+        assertEquals(0, rc);
+        Path ref = tmp.resolve("api.gguf");
+        SyntheticModel.preset("tiny-qwen2").withSeed(4).writeGguf(ref, GGMLType.BF16, STORIES);
+        assertEquals(-1L, Files.mismatch(out, ref));
+        assertNotEquals(0, new picocli.CommandLine(new ModelsCommand()).execute("write", "--preset", "nope", "-o", out.toString()));
+    }
+}
