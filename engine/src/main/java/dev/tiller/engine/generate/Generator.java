@@ -34,7 +34,8 @@ public final class Generator {
         }
         Sampler sampler = new Sampler(opts.sampler());
         int[] eog = tokenizer.endOfGenerationIds();
-        StreamingDecoder decoder = tokenizer.newStreamingDecoder();
+        // continuation: the text follows the prompt, so a leading SentencePiece space is kept
+        StreamingDecoder decoder = tokenizer.newStreamingDecoder(false, true);
         StopStringMatcher stops = new StopStringMatcher(opts.stop());
         StringBuilder text = new StringBuilder();
 
