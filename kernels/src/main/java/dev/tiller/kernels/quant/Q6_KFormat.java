@@ -67,35 +67,43 @@ final class Q6_KFormat implements QuantFormat {
 
     @Override
     public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n) {
-        FloatVector acc = FloatVector.zero(F);
+        float sum = 0;
         for (int b = 0; b < n / BLOCK; b++) {
             long bo = byteOffset + (long) b * BYTES;
             float d = Simd.half(src, bo + D);
-            for (int h = 0; h < 2; h++) {
-                for (int c = 0; c < 2; c++) {
-                    ByteVector a = Simd.load16(src, bo + QL + 64 * h + 16 * c);
-                    ByteVector a32 = Simd.load16(src, bo + QL + 64 * h + 32 + 16 * c);
-                    ByteVector qh = Simd.load16(src, bo + QH + 32 * h + 16 * c);
-                    ByteVector q1 = six(a.and((byte) 0x0F), qh, 0);
-                    ByteVector q2 = six(a32.and((byte) 0x0F), qh, 2);
-                    ByteVector q3 = six(a.lanewise(VectorOperators.LSHR, 4), qh, 4);
-                    ByteVector q4 = six(a32.lanewise(VectorOperators.LSHR, 4), qh, 6);
-                    int xo = xOffset + b * BLOCK + 128 * h + 16 * c;
-                    FloatVector s1 = FloatVector.zero(F), s2 = FloatVector.zero(F), s3 = FloatVector.zero(F), s4 = FloatVector.zero(F);
-                    for (int p = 0; p < PARTS; p++) {
-                        s1 = Simd.widen(q1, p).fma(FloatVector.fromArray(F, x, xo + p * L), s1);
-                        s2 = Simd.widen(q2, p).fma(FloatVector.fromArray(F, x, xo + 32 + p * L), s2);
-                        s3 = Simd.widen(q3, p).fma(FloatVector.fromArray(F, x, xo + 64 + p * L), s3);
-                        s4 = Simd.widen(q4, p).fma(FloatVector.fromArray(F, x, xo + 96 + p * L), s4);
-                    }
-                    int is = 8 * h + c;
-                    acc = s1.fma(FloatVector.broadcast(F, d * scale(src, bo, is)), acc);
-                    acc = s2.fma(FloatVector.broadcast(F, d * scale(src, bo, is + 2)), acc);
-                    acc = s3.fma(FloatVector.broadcast(F, d * scale(src, bo, is + 4)), acc);
-                    acc = s4.fma(FloatVector.broadcast(F, d * scale(src, bo, is + 6)), acc);
-                }
-            }
+            int xb = xOffset + b * BLOCK;
+            sum += chunkDot(src, bo, d, 0, 0, x, xb) + chunkDot(src, bo, d, 0, 1, x, xb)
+                    + chunkDot(src, bo, d, 1, 0, x, xb) + chunkDot(src, bo, d, 1, 1, x, xb);
         }
+        return sum;
+    }
+
+    /**
+     * The dot product over the 64 elements l in [16c, 16c+16) (+0, +32, +64, +96) of half h. Too large for the
+     * JIT to inline into its caller, so it takes and returns only scalars: a vector crossing a call that is not
+     * inlined gets boxed on the heap, which makes the loop many times slower.
+     */
+    private static float chunkDot(MemorySegment src, long bo, float d, int h, int c, float[] x, int xb) {
+        ByteVector a = Simd.load16(src, bo + QL + 64 * h + 16 * c);
+        ByteVector a32 = Simd.load16(src, bo + QL + 64 * h + 32 + 16 * c);
+        ByteVector qh = Simd.load16(src, bo + QH + 32 * h + 16 * c);
+        ByteVector q1 = six(a.and((byte) 0x0F), qh, 0);
+        ByteVector q2 = six(a32.and((byte) 0x0F), qh, 2);
+        ByteVector q3 = six(a.lanewise(VectorOperators.LSHR, 4), qh, 4);
+        ByteVector q4 = six(a32.lanewise(VectorOperators.LSHR, 4), qh, 6);
+        int xo = xb + 128 * h + 16 * c;
+        FloatVector s1 = FloatVector.zero(F), s2 = FloatVector.zero(F), s3 = FloatVector.zero(F), s4 = FloatVector.zero(F);
+        for (int p = 0; p < PARTS; p++) {
+            s1 = Simd.widen(q1, p).fma(FloatVector.fromArray(F, x, xo + p * L), s1);
+            s2 = Simd.widen(q2, p).fma(FloatVector.fromArray(F, x, xo + 32 + p * L), s2);
+            s3 = Simd.widen(q3, p).fma(FloatVector.fromArray(F, x, xo + 64 + p * L), s3);
+            s4 = Simd.widen(q4, p).fma(FloatVector.fromArray(F, x, xo + 96 + p * L), s4);
+        }
+        int is = 8 * h + c;
+        FloatVector acc = s1.mul(d * scale(src, bo, is));
+        acc = s2.fma(FloatVector.broadcast(F, d * scale(src, bo, is + 2)), acc);
+        acc = s3.fma(FloatVector.broadcast(F, d * scale(src, bo, is + 4)), acc);
+        acc = s4.fma(FloatVector.broadcast(F, d * scale(src, bo, is + 6)), acc);
         return acc.reduceLanes(VectorOperators.ADD);
     }
 }
