@@ -30,8 +30,9 @@ import java.util.function.BiFunction;
  * SyntheticModel.preset("tiny-qwen3").withSeed(1).writeHuggingFace(dir, GGMLType.F32, tokenizerSource);
  * }</pre>
  *
- * <p>Quantized GGUF types (Q8_0, Q4_0, Q4_K, ...) need a quantizer: {@link #withQuantizer} takes
- * {@code (type, row) -> bytes}, e.g. the kernels module's {@code Quantizer}. Matrices whose rows are not a multiple of
+ * <p>Quantized GGUF types (Q8_0, Q4_0, Q4_K, ...) need a quantizer {@code (type, row) -> bytes}: by default the
+ * kernels module's {@code Quantizer.quantize} when it is on the class path ({@link KernelsQuantizer}), or one given
+ * to {@link #withQuantizer} ({@code null} for none). Matrices whose rows are not a multiple of
  * the type's block size are written as F16 instead, and 1-D tensors always as F32, as llama.cpp does.
  */
 public final class SyntheticModel {
@@ -47,11 +48,11 @@ public final class SyntheticModel {
 
     /** One of {@link Presets#names()}: tiny-llama, tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, smollm2-135m, llama-3.2-1b. */
     public static SyntheticModel preset(String name) {
-        return new SyntheticModel(Presets.get(name), 0, null);
+        return new SyntheticModel(Presets.get(name), 0, KernelsQuantizer.get());
     }
 
     public static SyntheticModel of(ModelShape shape) {
-        return new SyntheticModel(shape, 0, null);
+        return new SyntheticModel(shape, 0, KernelsQuantizer.get());
     }
 
     public SyntheticModel withSeed(long newSeed) {

@@ -226,7 +226,7 @@ class SyntheticModelTest {
     @Test
     void quantizedTypesGoThroughTheQuantizerHook() {
         Path p = tmp.resolve("q8.gguf");
-        assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").writeGguf(p, GGMLType.Q8_0, (Path) null));
+        assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").withQuantizer(null).writeGguf(p, GGMLType.Q8_0, (Path) null));
         // a stand-in quantizer: the plumbing (types, sizes, fallbacks) is what is tested here
         SyntheticModel.preset("tiny-llama").withQuantizer((type, row) -> new byte[(int) type.byteSize(row.length)])
                 .writeGguf(p, GGMLType.Q8_0, (Path) null);
@@ -249,5 +249,27 @@ class SyntheticModelTest {
         SyntheticModel.preset("tiny-qwen2").withSeed(4).writeGguf(ref, GGMLType.BF16, STORIES);
         assertEquals(-1L, Files.mismatch(out, ref));
         assertNotEquals(0, new picocli.CommandLine(new ModelsCommand()).execute("write", "--preset", "nope", "-o", out.toString()));
+    }
+
+    @Test
+    void kernelsQuantizerWritesQuantizedModelsThatDequantizeClose() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(KernelsQuantizer.get() != null, "kernels Quantizer not on the class path yet");
+        Path f32 = tmp.resolve("ref.gguf");
+        SyntheticModel.preset("tiny-llama").withSeed(2).writeGguf(f32, GGMLType.F32, (Path) null);
+        for (GGMLType type : new GGMLType[]{GGMLType.Q8_0, GGMLType.Q4_0}) {
+            Path q = tmp.resolve(type + ".gguf");
+            SyntheticModel.preset("tiny-llama").withSeed(2).writeGguf(q, type, (Path) null);
+            try (GGUFFile a = GGUFFile.open(f32); GGUFFile b = GGUFFile.open(q)) {
+                Tensor ref = a.tensor("blk.0.ffn_up.weight");
+                Tensor qt = b.tensor("blk.0.ffn_up.weight");
+                assertEquals(type, qt.type());
+                int n = (int) ref.elementCount();
+                float[] deq = new float[n];
+                dev.tiller.kernels.quant.QuantFormat.of(type, qt.name()).dequantize(qt.data(), 0, deq, 0, n);
+                // weights are N(0, 0.02): a 4-bit block step stays under ~0.02, an 8-bit one far below
+                double tol = type == GGMLType.Q8_0 ? 0.001 : 0.012;
+                for (int i = 0; i < n; i++) assertEquals(f32(ref, i), deq[i], tol, type + " element " + i);
+            }
+        }
     }
 }
