@@ -33,7 +33,8 @@ import java.util.function.BiFunction;
  * <p>Quantized GGUF types (Q8_0, Q4_0, Q4_K, ...) need a quantizer {@code (type, row) -> bytes}: by default the
  * kernels module's {@code Quantizer.quantize} when it is on the class path ({@link KernelsQuantizer}), or one given
  * to {@link #withQuantizer} ({@code null} for none). Matrices whose rows are not a multiple of
- * the type's block size are written as F16 instead, and 1-D tensors always as F32, as llama.cpp does.
+ * the type's block size get llama.cpp's fallback type (Q4_K → Q5_0, ...; F16 for the others), and 1-D tensors are
+ * always F32, as llama.cpp does.
  */
 public final class SyntheticModel {
     private final ModelShape shape;
@@ -140,11 +141,20 @@ public final class SyntheticModel {
         else w.write(dir.resolve("model.safetensors"));
     }
 
-    /** The type a tensor gets in GGUF: 1-D tensors F32; matrices the requested type when their rows fit its blocks. */
-    private static GGMLType ggufTypeOf(TensorPlan.Entry e, GGMLType requested) {
+    /**
+     * The type a tensor gets in GGUF: 1-D tensors F32; matrices the requested type when their rows fit its blocks,
+     * else llama.cpp's fallback for k-quants (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0), else F16.
+     */
+    static GGMLType ggufTypeOf(TensorPlan.Entry e, GGMLType requested) {
         if (!e.isMatrix()) return GGMLType.F32;
-        if (e.rowLength() % requested.blockSize != 0) return GGMLType.F16;
-        return requested;
+        if (e.rowLength() % requested.blockSize == 0) return requested;
+        GGMLType fallback = switch (requested) {
+            case Q4_K -> GGMLType.Q5_0;
+            case Q5_K -> GGMLType.Q5_1;
+            case Q6_K -> GGMLType.Q8_0;
+            default -> GGMLType.F16;
+        };
+        return e.rowLength() % fallback.blockSize == 0 ? fallback : GGMLType.F16;
     }
 
     /** F32 1-D tensors of an F16/BF16 model hold values rounded to that type, so GGUF and HF copies agree exactly. */

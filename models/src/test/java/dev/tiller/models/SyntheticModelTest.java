@@ -237,6 +237,15 @@ class SyntheticModelTest {
             assertEquals(2, f.metadata().getLong("general.quantization_version"));
         }
         assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").writeHuggingFace(tmp.resolve("x"), GGMLType.Q8_0, (Path) null));
+        // k-quants need rows of 256: narrower matrices fall back as llama.cpp does (Q4_K → Q5_0)
+        ModelShape s = new ModelShape("k", "llama", 64, 1, 4, 2, 16, 256, 32, 128, 1e4, 1e-5, true, false, false, null, 0, 1);
+        Path k = tmp.resolve("q4k.gguf");
+        SyntheticModel.of(s).withQuantizer((type, row) -> new byte[(int) type.byteSize(row.length)]).writeGguf(k, GGMLType.Q4_K, (Path) null);
+        try (GGUFFile f = GGUFFile.open(k)) {
+            assertEquals(GGMLType.Q4_K, f.tensor("blk.0.ffn_down.weight").type());
+            assertEquals(GGMLType.Q5_0, f.tensor("blk.0.ffn_up.weight").type());
+            assertEquals(14, f.metadata().getLong("general.file_type"));
+        }
     }
 
     @Test
