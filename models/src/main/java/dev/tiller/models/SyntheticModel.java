@@ -83,6 +83,12 @@ public final class SyntheticModel {
         return shape;
     }
 
+    /** Writes a GGUF without tokenizer metadata (token ids only). */
+    public void writeGguf(Path file, GGMLType type) {
+        writeGguf(file, type, (TokenizerSource) null);
+    }
+
+    /** Writes a GGUF with the tokenizer of {@code tokenizerSource}: a GGUF file or an HF tokenizer folder. */
     public void writeGguf(Path file, GGMLType type, Path tokenizerSource) {
         writeGguf(file, type, tokenizerSource == null ? null : TokenizerSource.of(tokenizerSource));
     }
@@ -106,6 +112,11 @@ public final class SyntheticModel {
             w.addTensor(e.ggufName(), t, e.ggmlShape(), rows(e, new RowEncoder(t, quantizer), roundingOf(type), true));
         }
         w.write(file);
+    }
+
+    /** Writes config.json and model.safetensors into {@code dir} (created if needed), without tokenizer files. */
+    public void writeHuggingFace(Path dir, GGMLType type) {
+        writeHuggingFace(dir, type, (TokenizerSource) null, 0);
     }
 
     /** Writes config.json, model.safetensors and the tokenizer's files into {@code dir} (created if needed). */
