@@ -30,9 +30,11 @@ import java.util.function.BiFunction;
  * SyntheticModel.preset("tiny-qwen3").withSeed(1).writeHuggingFace(dir, GGMLType.F32, tokenizerSource);
  * }</pre>
  *
- * <p>Quantized GGUF types (Q8_0, Q4_0, Q4_K, ...) need a quantizer: {@link #withQuantizer} takes
- * {@code (type, row) -> bytes}, e.g. the kernels module's {@code Quantizer}. Matrices whose rows are not a multiple of
- * the type's block size are written as F16 instead, and 1-D tensors always as F32, as llama.cpp does.
+ * <p>Quantized GGUF types (Q8_0, Q4_0, Q4_K, ...) need a quantizer {@code (type, row) -> bytes}: by default the
+ * kernels module's {@code Quantizer.quantize} when it is on the class path ({@link KernelsQuantizer}), or one given
+ * to {@link #withQuantizer} ({@code null} for none). Matrices whose rows are not a multiple of
+ * the type's block size get llama.cpp's fallback type (Q4_K → Q5_0, ...; F16 for the others), and 1-D tensors are
+ * always F32, as llama.cpp does.
  */
 public final class SyntheticModel {
     private final ModelShape shape;
@@ -47,11 +49,11 @@ public final class SyntheticModel {
 
     /** One of {@link Presets#names()}: tiny-llama, tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, smollm2-135m, llama-3.2-1b. */
     public static SyntheticModel preset(String name) {
-        return new SyntheticModel(Presets.get(name), 0, null);
+        return new SyntheticModel(Presets.get(name), 0, KernelsQuantizer.get());
     }
 
     public static SyntheticModel of(ModelShape shape) {
-        return new SyntheticModel(shape, 0, null);
+        return new SyntheticModel(shape, 0, KernelsQuantizer.get());
     }
 
     public SyntheticModel withSeed(long newSeed) {
@@ -81,6 +83,12 @@ public final class SyntheticModel {
         return shape;
     }
 
+    /** Writes a GGUF without tokenizer metadata (token ids only). */
+    public void writeGguf(Path file, GGMLType type) {
+        writeGguf(file, type, (TokenizerSource) null);
+    }
+
+    /** Writes a GGUF with the tokenizer of {@code tokenizerSource}: a GGUF file or an HF tokenizer folder. */
     public void writeGguf(Path file, GGMLType type, Path tokenizerSource) {
         writeGguf(file, type, tokenizerSource == null ? null : TokenizerSource.of(tokenizerSource));
     }
@@ -104,6 +112,11 @@ public final class SyntheticModel {
             w.addTensor(e.ggufName(), t, e.ggmlShape(), rows(e, new RowEncoder(t, quantizer), roundingOf(type), true));
         }
         w.write(file);
+    }
+
+    /** Writes config.json and model.safetensors into {@code dir} (created if needed), without tokenizer files. */
+    public void writeHuggingFace(Path dir, GGMLType type) {
+        writeHuggingFace(dir, type, (TokenizerSource) null, 0);
     }
 
     /** Writes config.json, model.safetensors and the tokenizer's files into {@code dir} (created if needed). */
@@ -139,11 +152,20 @@ public final class SyntheticModel {
         else w.write(dir.resolve("model.safetensors"));
     }
 
-    /** The type a tensor gets in GGUF: 1-D tensors F32; matrices the requested type when their rows fit its blocks. */
-    private static GGMLType ggufTypeOf(TensorPlan.Entry e, GGMLType requested) {
+    /**
+     * The type a tensor gets in GGUF: 1-D tensors F32; matrices the requested type when their rows fit its blocks,
+     * else llama.cpp's fallback for k-quants (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0), else F16.
+     */
+    static GGMLType ggufTypeOf(TensorPlan.Entry e, GGMLType requested) {
         if (!e.isMatrix()) return GGMLType.F32;
-        if (e.rowLength() % requested.blockSize != 0) return GGMLType.F16;
-        return requested;
+        if (e.rowLength() % requested.blockSize == 0) return requested;
+        GGMLType fallback = switch (requested) {
+            case Q4_K -> GGMLType.Q5_0;
+            case Q5_K -> GGMLType.Q5_1;
+            case Q6_K -> GGMLType.Q8_0;
+            default -> GGMLType.F16;
+        };
+        return e.rowLength() % fallback.blockSize == 0 ? fallback : GGMLType.F16;
     }
 
     /** F32 1-D tensors of an F16/BF16 model hold values rounded to that type, so GGUF and HF copies agree exactly. */

@@ -70,8 +70,8 @@ class SyntheticModelTest {
     @Test
     void qwen2HasBiasesAndLlamaIsUntied() {
         Path q2 = tmp.resolve("q2.gguf"), ll = tmp.resolve("ll.gguf");
-        SyntheticModel.preset("tiny-qwen2").writeGguf(q2, GGMLType.F16, (Path) null);
-        SyntheticModel.preset("tiny-llama").writeGguf(ll, GGMLType.F32, (Path) null);
+        SyntheticModel.preset("tiny-qwen2").writeGguf(q2, GGMLType.F16);
+        SyntheticModel.preset("tiny-llama").writeGguf(ll, GGMLType.F32);
         try (GGUFFile a = GGUFFile.open(q2); GGUFFile b = GGUFFile.open(ll)) {
             assertArrayEquals(new long[]{32}, a.tensor("blk.0.attn_k.bias").ne());
             assertEquals(GGMLType.F32, a.tensor("blk.0.attn_k.bias").type(), "1-D tensors stay F32 as llama.cpp writes them");
@@ -86,9 +86,9 @@ class SyntheticModelTest {
     @Test
     void weightsAreSeededAndNotDegenerate() throws Exception {
         Path a = tmp.resolve("a.gguf"), b = tmp.resolve("b.gguf"), c = tmp.resolve("c.gguf");
-        SyntheticModel.preset("tiny-llama").withSeed(5).writeGguf(a, GGMLType.F32, (Path) null);
-        SyntheticModel.preset("tiny-llama").withSeed(5).writeGguf(b, GGMLType.F32, (Path) null);
-        SyntheticModel.preset("tiny-llama").withSeed(6).writeGguf(c, GGMLType.F32, (Path) null);
+        SyntheticModel.preset("tiny-llama").withSeed(5).writeGguf(a, GGMLType.F32);
+        SyntheticModel.preset("tiny-llama").withSeed(5).writeGguf(b, GGMLType.F32);
+        SyntheticModel.preset("tiny-llama").withSeed(6).writeGguf(c, GGMLType.F32);
         assertEquals(-1L, Files.mismatch(a, b), "same seed, same bytes");
         try (GGUFFile fa = GGUFFile.open(a); GGUFFile fc = GGUFFile.open(c)) {
             assertNotEquals(-1L, fa.tensor("blk.0.ffn_up.weight").data().mismatch(fc.tensor("blk.0.ffn_up.weight").data()));
@@ -140,8 +140,8 @@ class SyntheticModelTest {
                 Path gguf = tmp.resolve(preset + type + ".gguf");
                 Path dir = tmp.resolve(preset + type);
                 SyntheticModel m = SyntheticModel.preset(preset).withSeed(3);
-                m.writeGguf(gguf, type, (Path) null);
-                m.writeHuggingFace(dir, type, (Path) null);
+                m.writeGguf(gguf, type);
+                m.writeHuggingFace(dir, type);
                 try (GGUFFile g = GGUFFile.open(gguf); HFModelFolder h = HFModelFolder.open(dir)) {
                     assertEquals(g.tensors().keySet(), h.tensors().keySet());
                     for (Tensor t : g.tensors().values()) {
@@ -212,7 +212,7 @@ class SyntheticModelTest {
         ModelShape s = new ModelShape("toy-llama3", "llama", 64, 1, 4, 2, 16, 64, 32, 128, 500_000.0, 1e-5, true, false, false,
                 new ModelShape.Llama3RopeScaling(32.0, 1.0, 4.0, 8192), 0, 1);
         Path p = tmp.resolve("l3.gguf");
-        SyntheticModel.of(s).writeGguf(p, GGMLType.F32, (Path) null);
+        SyntheticModel.of(s).writeGguf(p, GGMLType.F32);
         try (GGUFFile f = GGUFFile.open(p)) {
             Tensor r = f.tensor("rope_freqs.weight");
             assertArrayEquals(new long[]{8}, r.ne());
@@ -226,17 +226,26 @@ class SyntheticModelTest {
     @Test
     void quantizedTypesGoThroughTheQuantizerHook() {
         Path p = tmp.resolve("q8.gguf");
-        assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").writeGguf(p, GGMLType.Q8_0, (Path) null));
+        assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").withQuantizer(null).writeGguf(p, GGMLType.Q8_0));
         // a stand-in quantizer: the plumbing (types, sizes, fallbacks) is what is tested here
         SyntheticModel.preset("tiny-llama").withQuantizer((type, row) -> new byte[(int) type.byteSize(row.length)])
-                .writeGguf(p, GGMLType.Q8_0, (Path) null);
+                .writeGguf(p, GGMLType.Q8_0);
         try (GGUFFile f = GGUFFile.open(p)) {
             assertEquals(GGMLType.Q8_0, f.tensor("blk.0.attn_q.weight").type());
             assertEquals(GGMLType.F32, f.tensor("blk.0.attn_norm.weight").type());
             assertEquals(7, f.metadata().getLong("general.file_type"));
             assertEquals(2, f.metadata().getLong("general.quantization_version"));
         }
-        assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").writeHuggingFace(tmp.resolve("x"), GGMLType.Q8_0, (Path) null));
+        assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").writeHuggingFace(tmp.resolve("x"), GGMLType.Q8_0));
+        // k-quants need rows of 256: narrower matrices fall back as llama.cpp does (Q4_K → Q5_0)
+        ModelShape s = new ModelShape("k", "llama", 64, 1, 4, 2, 16, 256, 32, 128, 1e4, 1e-5, true, false, false, null, 0, 1);
+        Path k = tmp.resolve("q4k.gguf");
+        SyntheticModel.of(s).withQuantizer((type, row) -> new byte[(int) type.byteSize(row.length)]).writeGguf(k, GGMLType.Q4_K);
+        try (GGUFFile f = GGUFFile.open(k)) {
+            assertEquals(GGMLType.Q4_K, f.tensor("blk.0.ffn_down.weight").type());
+            assertEquals(GGMLType.Q5_0, f.tensor("blk.0.ffn_up.weight").type());
+            assertEquals(14, f.metadata().getLong("general.file_type"));
+        }
     }
 
     @Test
@@ -249,5 +258,27 @@ class SyntheticModelTest {
         SyntheticModel.preset("tiny-qwen2").withSeed(4).writeGguf(ref, GGMLType.BF16, STORIES);
         assertEquals(-1L, Files.mismatch(out, ref));
         assertNotEquals(0, new picocli.CommandLine(new ModelsCommand()).execute("write", "--preset", "nope", "-o", out.toString()));
+    }
+
+    @Test
+    void kernelsQuantizerWritesQuantizedModelsThatDequantizeClose() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(KernelsQuantizer.get() != null, "kernels Quantizer not on the class path yet");
+        Path f32 = tmp.resolve("ref.gguf");
+        SyntheticModel.preset("tiny-llama").withSeed(2).writeGguf(f32, GGMLType.F32);
+        for (GGMLType type : new GGMLType[]{GGMLType.Q8_0, GGMLType.Q4_0}) {
+            Path q = tmp.resolve(type + ".gguf");
+            SyntheticModel.preset("tiny-llama").withSeed(2).writeGguf(q, type);
+            try (GGUFFile a = GGUFFile.open(f32); GGUFFile b = GGUFFile.open(q)) {
+                Tensor ref = a.tensor("blk.0.ffn_up.weight");
+                Tensor qt = b.tensor("blk.0.ffn_up.weight");
+                assertEquals(type, qt.type());
+                int n = (int) ref.elementCount();
+                float[] deq = new float[n];
+                dev.tiller.kernels.quant.QuantFormat.of(type, qt.name()).dequantize(qt.data(), 0, deq, 0, n);
+                // weights are N(0, 0.02): a 4-bit block step stays under ~0.02, an 8-bit one far below
+                double tol = type == GGMLType.Q8_0 ? 0.001 : 0.012;
+                for (int i = 0; i < n; i++) assertEquals(f32(ref, i), deq[i], tol, type + " element " + i);
+            }
+        }
     }
 }

@@ -68,6 +68,21 @@ class GGUFBadInputTest {
     }
 
     @Test
+    void randomCutsOfARealFileAreReported() throws Exception {
+        byte[] full = Files.readAllBytes(Path.of(System.getProperty("tiller.shared", "../shared"), "models", "stories260K.gguf"));
+        java.util.Random rnd = new java.util.Random(1);
+        Path p = tmp.resolve("cut-real.gguf");
+        for (int i = 0; i < 40; i++) {
+            // half the cuts inside the metadata (the vocabulary), half anywhere
+            int len = i % 2 == 0 ? rnd.nextInt(20_000) : rnd.nextInt(full.length);
+            Files.write(p, Arrays.copyOf(full, len));
+            ModelFormatException e = assertThrows(ModelFormatException.class, () -> GGUFFile.open(p).close(), "cut at " + len);
+            assertTrue(e.getMessage().contains("truncated") || e.getMessage().contains("past the end") || e.getMessage().contains("cannot fit"),
+                    "cut at " + len + ": " + e.getMessage());
+        }
+    }
+
+    @Test
     void wrongMagic() throws Exception {
         byte[] b = small();
         b[0] = 'X';
