@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.models.ModelShape;
 import dev.tiller.models.SyntheticModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,6 +79,36 @@ class ArchitectureTest {
             }
             assertTrue(scale > 0, "logits are all zero");
             assertTrue(max <= 1e-4 * scale + 1e-5, preset + ": GGUF vs HF logits differ by " + max + " (scale " + scale + ")");
+        }
+    }
+
+    /**
+     * Llama 3.1 rope scaling two ways: the GGUF copy carries the writer's rope_freqs.weight tensor, the HF copy only
+     * config.json's rope_scaling recipe, which the engine turns into factors itself. The small original context makes
+     * the scaling change most frequencies of a 16-wide head.
+     */
+    @Test
+    void llama3RopeScalingFromTensorAndFromConfigAgree() {
+        ModelShape base = SyntheticModel.preset("tiny-llama").shape();
+        ModelShape scaled = new ModelShape("tiny-llama3-rope", "llama", base.embd(), base.layers(), base.heads(), base.kvHeads(), base.headDim(),
+                base.ff(), base.vocab(), base.contextLength(), base.ropeTheta(), base.rmsEps(), true, false, false,
+                new ModelShape.Llama3RopeScaling(8.0, 1.0, 4.0, 32), base.bosTokenId(), base.eosTokenId());
+        Path gguf = tmp.resolve("rope3.gguf"), hf = tmp.resolve("rope3-hf");
+        SyntheticModel m = SyntheticModel.of(scaled).withSeed(3);
+        Path tok = SHARED.resolve("tokenizers/smollm2");
+        m.writeGguf(gguf, GGMLType.F32, tok);
+        m.writeHuggingFace(hf, GGMLType.F32, tok);
+        try (Model a = Model.load(gguf); Model b = Model.load(hf)) {
+            assertNotNull(a.config().ropeFreqFactors(), "GGUF copy has rope_freqs.weight");
+            assertNotNull(b.config().ropeFreqFactors(), "HF copy has rope_scaling");
+            assertArrayEquals(a.config().ropeFreqFactors(), b.config().ropeFreqFactors(), 1e-6f);
+            float[] f = a.config().ropeFreqFactors();
+            assertEquals(1f, f[0], "the fastest rotation is not scaled");
+            assertEquals(8f, f[f.length - 1], 1e-6f, "the slowest rotation is scaled by the factor");
+            float[] la = a.newSession().prefillAllLogits(TOKENS), lb = b.newSession().prefillAllLogits(TOKENS);
+            double max = 0;
+            for (int i = 0; i < la.length; i++) max = Math.max(max, Math.abs(la[i] - lb[i]));
+            assertTrue(max < 1e-4, "logits differ by " + max);
         }
     }
 
