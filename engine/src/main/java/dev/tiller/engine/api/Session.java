@@ -51,6 +51,11 @@ public final class Session {
         return cache.length();
     }
 
+    /** This session's KV cache, for building multi-sequence {@link dev.tiller.engine.model.Batch}es. */
+    public KVCache kvCache() {
+        return cache;
+    }
+
     public int contextSize() {
         return cache.maxPositions();
     }

@@ -2,24 +2,25 @@ package dev.tiller.engine.hooks;
 
 /**
  * A hook's view of one intermediate tensor of the forward pass: {@code tokens} rows of {@code width} floats, row t
- * being the token at sequence position {@code firstPosition + t}. A reading hook copies what it needs; a writing hook
+ * being the token at position {@link #position(int)} of the sequence tagged {@link #sequence(int)} (a prefill has one
+ * sequence at consecutive positions; a batched decode step one row per sequence). A reading hook copies what it needs; a writing hook
  * changes {@code data} in place and the forward pass continues with the changed values.
  */
 public final class Activations {
     private final HookPoint point;
     private final float[] data;
-    private final int offset;
     private final int tokens;
     private final int width;
-    private final int firstPosition;
+    private final int[] positions;
+    private final int[] sequences;
 
-    public Activations(HookPoint point, float[] data, int offset, int tokens, int width, int firstPosition) {
+    public Activations(HookPoint point, float[] data, int tokens, int width, int[] positions, int[] sequences) {
         this.point = point;
         this.data = data;
-        this.offset = offset;
         this.tokens = tokens;
         this.width = width;
-        this.firstPosition = firstPosition;
+        this.positions = positions;
+        this.sequences = sequences;
     }
 
     public HookPoint point() { return point; }
@@ -31,12 +32,14 @@ public final class Activations {
 
     public int width() { return width; }
 
-    public int firstPosition() { return firstPosition; }
+    /** The position of row t in its sequence. */
+    public int position(int t) { return positions[t]; }
 
-    public int position(int t) { return firstPosition + t; }
+    /** The caller's tag of row t's sequence. */
+    public int sequence(int t) { return sequences[t]; }
 
     public int rowOffset(int t) {
-        return offset + t * width;
+        return t * width;
     }
 
     public float[] copyRow(int t) {

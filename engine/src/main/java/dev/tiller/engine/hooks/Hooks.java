@@ -52,11 +52,11 @@ public final class Hooks {
     }
 
     /** Runs the hooks at a point if there are any; allocates nothing otherwise. */
-    public void run(HookSite site, int layer, float[] data, int tokens, int width, int firstPosition) {
+    public void run(HookSite site, int layer, float[] data, int tokens, int width, int[] positions, int[] sequences) {
         if (empty) return;
         List<ForwardHook> list = bySlot[slot(site, layer)];
         if (list == null) return;
-        Activations a = new Activations(new HookPoint(site, layer), data, 0, tokens, width, firstPosition);
+        Activations a = new Activations(new HookPoint(site, layer), data, tokens, width, positions, sequences);
         for (int i = 0; i < list.size(); i++) list.get(i).apply(a);
     }
 

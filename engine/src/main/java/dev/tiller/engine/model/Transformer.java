@@ -32,19 +32,24 @@ public final class Transformer {
     }
 
     /**
-     * Runs {@code n} tokens starting at the cache's current length.
+     * Runs {@code n} tokens of one sequence starting at the cache's current length.
      *
-     * @param logits     where logits go: [n][vocab] when {@code allLogits}, else [vocab] for the last token only
+     * @param logits where logits go: [n][vocab] when {@code allLogits}, else [vocab] for the last token only
      */
     public void forward(int[] tokens, int n, KVCache cache, Hooks hooks, float[] logits, boolean allLogits) {
+        forward(Batch.ofSequence(tokens, n, cache, 0, allLogits), hooks, logits);
+    }
+
+    /**
+     * Runs the rows of a batch and writes [logitRows][vocab] logits for the rows that want them, in row order. Each
+     * row's key and value go into its sequence's cache at its position before any row attends, so rows of one
+     * sequence see each other causally.
+     */
+    public void forward(Batch b, Hooks hooks, float[] logits) {
         final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
-        final int start = cache.length();
-        cache.ensure(start + n);
-        for (int t = 0; t < n; t++) {
-            if (tokens[t] < 0 || tokens[t] >= c.vocabSize()) {
-                throw new IllegalArgumentException("token id " + tokens[t] + " at index " + t + " is outside the vocabulary [0, " + c.vocabSize() + ")");
-            }
-        }
+        final int n = b.size;
+        checkBatch(b);
+        final int[] pos = b.positions, seq = b.sequenceIds;
 
         float[] x = new float[n * dim];          // the residual stream
         float[] xn = new float[n * dim];         // normed input of a sub-block
@@ -56,12 +61,12 @@ public final class Transformer {
         float[] gate = new float[n * ffn];
         float[] up = new float[n * ffn];
 
-        for (int t = 0; t < n; t++) w.tokenEmbedding().dequantizeRow(tokens[t], x, t * dim);
-        hooks.run(HookSite.EMBED, -1, x, n, dim, start);
+        for (int t = 0; t < n; t++) w.tokenEmbedding().dequantizeRow(b.tokens[t], x, t * dim);
+        hooks.run(HookSite.EMBED, -1, x, n, dim, pos, seq);
 
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights lw = w.layers()[l];
-            hooks.run(HookSite.RESID_PRE, l, x, n, dim, start);
+            hooks.run(HookSite.RESID_PRE, l, x, n, dim, pos, seq);
 
             // --- attention ---
             for (int t = 0; t < n; t++) VectorOps.rmsnorm(xn, t * dim, x, t * dim, lw.attnNorm(), dim, c.rmsEps());
@@ -74,17 +79,16 @@ public final class Transformer {
             if (lw.qNorm() != null) normHeads(q, n * c.heads(), lw.qNorm());
             if (lw.kNorm() != null) normHeads(k, n * c.kvHeads(), lw.kNorm());
             for (int t = 0; t < n; t++) {
-                int pos = start + t;
-                for (int h = 0; h < c.heads(); h++) rope.apply(q, t * qDim + h * c.headDim(), pos);
-                for (int h = 0; h < c.kvHeads(); h++) rope.apply(k, t * kvDim + h * c.headDim(), pos);
+                for (int h = 0; h < c.heads(); h++) rope.apply(q, t * qDim + h * c.headDim(), pos[t]);
+                for (int h = 0; h < c.kvHeads(); h++) rope.apply(k, t * kvDim + h * c.headDim(), pos[t]);
+                System.arraycopy(k, t * kvDim, b.caches[t].keys(l), pos[t] * kvDim, kvDim);
+                System.arraycopy(v, t * kvDim, b.caches[t].values(l), pos[t] * kvDim, kvDim);
             }
-            System.arraycopy(k, 0, cache.keys(l), start * kvDim, n * kvDim);
-            System.arraycopy(v, 0, cache.values(l), start * kvDim, n * kvDim);
-            attention(q, attn, n, start, cache.keys(l), cache.values(l));
+            attention(b, l, q, attn);
             MatMul.matmul(lw.wo(), attn, n, branch);
-            hooks.run(HookSite.ATTN_OUT, l, branch, n, dim, start);
+            hooks.run(HookSite.ATTN_OUT, l, branch, n, dim, pos, seq);
             VectorOps.add(x, 0, branch, 0, n * dim);
-            hooks.run(HookSite.RESID_MID, l, x, n, dim, start);
+            hooks.run(HookSite.RESID_MID, l, x, n, dim, pos, seq);
 
             // --- SwiGLU MLP ---
             for (int t = 0; t < n; t++) VectorOps.rmsnorm(xn, t * dim, x, t * dim, lw.ffnNorm(), dim, c.rmsEps());
@@ -92,19 +96,45 @@ public final class Transformer {
             MatMul.matmul(lw.wUp(), xn, n, up);
             VectorOps.siluMul(gate, 0, up, 0, n * ffn);
             MatMul.matmul(lw.wDown(), gate, n, branch);
-            hooks.run(HookSite.MLP_OUT, l, branch, n, dim, start);
+            hooks.run(HookSite.MLP_OUT, l, branch, n, dim, pos, seq);
             VectorOps.add(x, 0, branch, 0, n * dim);
-            hooks.run(HookSite.RESID_POST, l, x, n, dim, start);
+            hooks.run(HookSite.RESID_POST, l, x, n, dim, pos, seq);
         }
-        cache.setLength(start + n);
+        for (int t = 0; t < n; t++) b.caches[t].setLength(Math.max(b.caches[t].length(), pos[t] + 1));
 
-        // --- final norm and unembedding (only the rows asked for) ---
-        int first = allLogits ? 0 : n - 1;
-        int rows = n - first;
-        for (int t = first; t < n; t++) VectorOps.rmsnorm(xn, (t - first) * dim, x, t * dim, w.outputNorm(), dim, c.rmsEps());
-        hooks.run(HookSite.LN_FINAL, -1, xn, rows, dim, start + first);
+        // --- final norm and unembedding, only for the rows that want logits ---
+        int rows = 0;
+        int[] outPos = new int[n], outSeq = new int[n];
+        for (int t = 0; t < n; t++) {
+            if (!b.logitsWanted[t]) continue;
+            VectorOps.rmsnorm(xn, rows * dim, x, t * dim, w.outputNorm(), dim, c.rmsEps());
+            outPos[rows] = pos[t];
+            outSeq[rows] = seq[t];
+            rows++;
+        }
+        if (rows == 0) return;
+        hooks.run(HookSite.LN_FINAL, -1, xn, rows, dim, outPos, outSeq);
         MatMul.matmul(w.output(), xn, rows, logits);
-        hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), start + first);
+        hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), outPos, outSeq);
+    }
+
+    /** Rejects what would corrupt a cache: bad token ids, gaps or overlaps in a sequence's positions. */
+    private void checkBatch(Batch b) {
+        if (b.size == 0) throw new IllegalArgumentException("empty batch");
+        java.util.IdentityHashMap<KVCache, Integer> next = new java.util.IdentityHashMap<>();
+        for (int t = 0; t < b.size; t++) {
+            int tok = b.tokens[t];
+            if (tok < 0 || tok >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tok + " at index " + t + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+            }
+            KVCache cache = b.caches[t];
+            int expected = next.getOrDefault(cache, cache.length());
+            if (b.positions[t] != expected) {
+                throw new IllegalArgumentException("batch row " + t + " is at position " + b.positions[t] + " but its sequence continues at " + expected);
+            }
+            next.put(cache, expected + 1);
+        }
+        for (var e : next.entrySet()) e.getKey().ensure(e.getValue());
     }
 
     private static void addBias(float[] y, float[] bias, int n) {
@@ -118,18 +148,22 @@ public final class Transformer {
     }
 
     /**
-     * Causal grouped-query attention: the token at position p, head h, attends to cached positions 0..p of KV head
-     * h / (heads / kvHeads): softmax(q·k / sqrt(headDim)) weighted sum of v.
+     * Causal grouped-query attention: the row at position p, head h, attends to positions 0..p of its sequence's
+     * cached keys of KV head h / (heads / kvHeads): softmax(q·k / sqrt(headDim)) weighted sum of v.
      */
-    private void attention(float[] q, float[] out, int n, int start, float[] keys, float[] values) {
+    private void attention(Batch b, int layer, float[] q, float[] out) {
         final int hd = c.headDim(), heads = c.heads(), qDim = c.qDim(), kvDim = c.kvDim();
         final int group = heads / c.kvHeads();
         final float scale = (float) (1.0 / Math.sqrt(hd));
-        Parallel.forRange(n * heads, 4, (from, to) -> {
-            float[] scores = new float[start + n];
+        int maxPos = 0;
+        for (int t = 0; t < b.size; t++) maxPos = Math.max(maxPos, b.positions[t]);
+        final int scoresLen = maxPos + 1;
+        Parallel.forRange(b.size * heads, 4, (from, to) -> {
+            float[] scores = new float[scoresLen];
             for (int i = from; i < to; i++) {
                 int t = i / heads, h = i % heads;
-                int pos = start + t;
+                int pos = b.positions[t];
+                float[] keys = b.caches[t].keys(layer), values = b.caches[t].values(layer);
                 int qo = t * qDim + h * hd;
                 int kvo = (h / group) * hd;
                 for (int j = 0; j <= pos; j++) scores[j] = VectorOps.dot(q, qo, keys, j * kvDim + kvo, hd) * scale;
