@@ -90,6 +90,10 @@ public final class CudaLibraries {
         List<String> problems = new ArrayList<>();
         SymbolLookup[] found = new SymbolLookup[1];
         Optional<String> chosen = choose(names, dirs, location -> {
+            if (location.contains("/") && !isElf(Path.of(location))) {
+                problems.add(location + ": not an ELF shared library");
+                return false;
+            }
             try {
                 SymbolLookup l = SymbolLookup.libraryLookup(location, arena);
                 List<String> missing = missingSymbols(l, symbols);
@@ -111,6 +115,16 @@ public final class CudaLibraries {
         }
         String loc = chosen.get();
         return new Loaded(loc.substring(loc.lastIndexOf('/') + 1), loc, found[0]);
+    }
+
+    /** Whether a file starts with the ELF magic (a file that does not is never handed to the system loader). */
+    public static boolean isElf(Path p) {
+        try (var in = Files.newInputStream(p)) {
+            byte[] m = in.readNBytes(4);
+            return m.length == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     public static List<String> missingSymbols(SymbolLookup lookup, List<String> symbols) {

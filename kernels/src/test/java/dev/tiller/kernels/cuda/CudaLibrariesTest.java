@@ -96,7 +96,7 @@ class CudaLibrariesTest {
             var e = assertThrows(CudaUnavailableException.class, () -> CudaLibraries.load("CUDA driver library", CudaLibraries.DRIVER_NAMES,
                     CudaLibraries.DRIVER_SYMBOLS, arena, Map.of("TILLER_CUDA_LIB_DIR", dir.toString())));
             assertTrue(e.getMessage().startsWith("CUDA is not available: no usable CUDA driver library"), e.getMessage());
-            assertTrue(e.getMessage().contains(dir.resolve("libcuda.so.1").toString()), e.getMessage());
+            assertTrue(e.getMessage().contains(dir.resolve("libcuda.so.1") + ": not an ELF shared library"), e.getMessage());
         }
     }
 
