@@ -9,7 +9,7 @@ import dev.tiller.engine.model.Batch;
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.models.SyntheticModel;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,11 +30,11 @@ class CudaTransformerTest {
     static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
     static final int[] ONCE = {1, 403, 407, 287, 262, 403, 329, 426, 378, 308, 377, 306, 267};
 
-    @BeforeAll
-    static void needsCuda() {
-        String why = CudaDevice.unavailableReason();
-        assumeTrue(why == null, () -> "skipped, no CUDA device: " + why);
-        System.err.println("CUDA tests on " + CudaDevice.open().describe());
+    static final String UNAVAILABLE = CudaDevice.unavailableReason();
+
+    @BeforeEach
+    void needsCuda() {
+        assumeTrue(UNAVAILABLE == null, () -> "skipped, no CUDA device: " + UNAVAILABLE);
     }
 
     /** max |a - b| over the first n entries, relative to max(1, max |b|). */
