@@ -1,5 +1,6 @@
 package dev.tiller.cli;
 
+import dev.tiller.engine.api.Device;
 import dev.tiller.engine.api.Model;
 import dev.tiller.kernels.Parallel;
 import picocli.CommandLine.Option;
@@ -17,13 +18,17 @@ public final class ModelOptions {
     @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "context size (default: min(model context, " + Model.DEFAULT_CONTEXT + "))")
     public Integer contextSize;
 
+    @Option(names = "--device", paramLabel = "cpu|cuda", defaultValue = "cpu",
+            description = "where the forward pass runs: cpu, or cuda (weights and KV cache on the GPU) (default: ${DEFAULT-VALUE})")
+    public String device = "cpu";
+
     public Model load() {
         if (threads != null) {
             if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
             Parallel.setThreads(threads);
         }
         if (contextSize != null && contextSize < 1) throw new IllegalArgumentException("--ctx-size must be >= 1, got " + contextSize);
-        return Model.load(model);
+        return Model.load(model, Device.parse(device));
     }
 
     public int contextFor(Model m) {

@@ -1,6 +1,8 @@
 package dev.tiller.engine.api;
 
 import dev.tiller.engine.chat.ChatTemplate;
+import dev.tiller.engine.model.CudaTransformer;
+import dev.tiller.engine.model.ForwardPass;
 import dev.tiller.engine.model.GGUFModelConfig;
 import dev.tiller.engine.model.HFModelConfig;
 import dev.tiller.engine.model.ModelConfig;
@@ -38,6 +40,8 @@ public final class Model implements AutoCloseable {
     private final Transformer transformer;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
+    private ForwardPass forwardPass;
+    private CudaTransformer cuda;
 
     private Model(Path path, TensorSource source, ModelConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate) {
         this.path = path;
@@ -46,6 +50,36 @@ public final class Model implements AutoCloseable {
         this.transformer = new Transformer(config, ModelWeights.bind(config, source));
         this.tokenizer = tokenizer;
         this.chatTemplate = chatTemplate;
+        this.forwardPass = transformer::forward;
+    }
+
+    /**
+     * Loads a model whose forward pass runs on {@code device}. {@link Device#CUDA} uploads the weights to the GPU and
+     * throws {@link dev.tiller.kernels.cuda.CudaUnavailableException} (an IllegalStateException saying what is missing)
+     * when CUDA cannot be used.
+     */
+    public static Model load(Path path, Device device) {
+        Model m = load(path);
+        if (device == Device.CUDA) {
+            try {
+                m.cuda = new CudaTransformer(m.config, m.transformer.weights());
+                m.forwardPass = m.cuda;
+            } catch (RuntimeException | LinkageError e) {
+                m.close();
+                throw e;
+            }
+        }
+        return m;
+    }
+
+    /** Where the forward pass runs. */
+    public Device device() {
+        return cuda != null ? Device.CUDA : Device.CPU;
+    }
+
+    /** The forward pass sessions use: the CPU {@link Transformer}, or the GPU one when loaded with {@link Device#CUDA}. */
+    public ForwardPass forwardPass() {
+        return forwardPass;
     }
 
     /** Loads a GGUF file, or a Hugging Face folder (config.json + safetensors + tokenizer files). */
@@ -121,6 +155,7 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
+        if (cuda != null) cuda.close();
         source.close();
     }
 }

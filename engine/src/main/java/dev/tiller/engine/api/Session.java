@@ -1,6 +1,8 @@
 package dev.tiller.engine.api;
 
 import dev.tiller.engine.hooks.Hooks;
+import dev.tiller.engine.model.Batch;
+import dev.tiller.engine.model.ForwardPass;
 import dev.tiller.engine.model.KVCache;
 import dev.tiller.engine.model.Transformer;
 
@@ -13,6 +15,7 @@ import java.util.Arrays;
 public final class Session {
     private final Model model;
     private final Transformer transformer;
+    private final ForwardPass pass;
     private final KVCache cache;
     private final float[] lastLogits;
     private int[] history = new int[64];
@@ -21,6 +24,7 @@ public final class Session {
     Session(Model model, int contextSize) {
         this.model = model;
         this.transformer = model.transformer();
+        this.pass = model.forwardPass();
         this.cache = new KVCache(model.config(), contextSize);
         this.lastLogits = new float[model.config().vocabSize()];
     }
@@ -69,7 +73,7 @@ public final class Session {
     public float[] prefill(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         int start = cache.length();
-        transformer.forward(tokens, tokens.length, cache, hooks, lastLogits, false);
+        pass.forward(Batch.ofSequence(tokens, tokens.length, cache, 0, false), hooks, lastLogits);
         record(start, tokens);
         return lastLogits;
     }
@@ -79,7 +83,7 @@ public final class Session {
         int vocab = model.config().vocabSize();
         float[] all = new float[Math.multiplyExact(tokens.length, vocab)];
         int start = cache.length();
-        transformer.forward(tokens, tokens.length, cache, hooks, all, true);
+        pass.forward(Batch.ofSequence(tokens, tokens.length, cache, 0, true), hooks, all);
         System.arraycopy(all, (tokens.length - 1) * vocab, lastLogits, 0, vocab);
         record(start, tokens);
         return all;

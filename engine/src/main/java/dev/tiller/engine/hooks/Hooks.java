@@ -51,6 +51,13 @@ public final class Hooks {
         return !empty && bySlot[slot(site, layer)] != null;
     }
 
+    /** The hooks installed at a point, in the order they run (empty when none). */
+    public List<ForwardHook> at(HookSite site, int layer) {
+        if (empty) return List.of();
+        List<ForwardHook> list = bySlot[slot(site, layer)];
+        return list == null ? List.of() : Collections.unmodifiableList(list);
+    }
+
     /** Runs the hooks at a point if there are any; allocates nothing otherwise. */
     public void run(HookSite site, int layer, float[] data, int tokens, int width, int[] positions, int[] sequences) {
         if (empty) return;

@@ -1,0 +1,385 @@
+package dev.tiller.engine.model;
+
+import dev.tiller.engine.hooks.ForwardHook;
+import dev.tiller.engine.hooks.HookSite;
+import dev.tiller.engine.hooks.Hooks;
+import dev.tiller.engine.hooks.RowVectorAdd;
+import dev.tiller.kernels.WeightMatrix;
+import dev.tiller.kernels.cuda.Cublas;
+import dev.tiller.kernels.cuda.CudaDevice;
+import dev.tiller.loader.GGMLType;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+/**
+ * The forward pass of {@link Transformer}, step for step, on a CUDA GPU. Weights are uploaded once and stay on the
+ * device (F32, F16 and BF16 as stored; Q8_0 / Q4_0 dequantized to F16 by a kernel; other formats dequantized on the host
+ * and converted to F16); each sequence's KV cache lives on the device next to its host {@link KVCache}, which only
+ * keeps the length. Matrix products are cuBLAS GEMMs with float32 accumulation (activations converted to the weight's
+ * 16-bit type first); RMSNorm, RoPE, attention, SwiGLU and the residual adds are the kernels of
+ * {@code tiller_kernels.cu}.
+ *
+ * <p>Hooks: a point with no hook costs nothing; a point whose hooks are all {@link RowVectorAdd} (steering) is
+ * handled on the device; any other hook gets the activations copied to the host, runs there, and its changes are
+ * copied back. The forward pass is serialised (one at a time per model).
+ */
+public final class CudaTransformer implements ForwardPass, AutoCloseable {
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    /** A weight matrix on the device: {@code rows} x {@code cols} row-major of cuBLAS type {@code type}. */
+    record DeviceMatrix(long ptr, int rows, int cols, int type, int embedDtype) {}
+
+    private record DeviceLayer(long attnNorm, DeviceMatrix wq, DeviceMatrix wk, DeviceMatrix wv, DeviceMatrix wo, long bq, long bk, long bv,
+                               long qNorm, long kNorm, long ffnNorm, DeviceMatrix wGate, DeviceMatrix wUp, DeviceMatrix wDown) {}
+
+    /** One sequence's device KV cache: layer-major [layers][maxPos][kvDim] floats, keys and values. */
+    private static final class DeviceKV implements Runnable {
+        final CudaDevice dev;
+        final long keys, values;
+        final int maxPos;
+
+        DeviceKV(CudaDevice dev, long keys, long values, int maxPos) {
+            this.dev = dev;
+            this.keys = keys;
+            this.values = values;
+            this.maxPos = maxPos;
+        }
+
+        @Override
+        public void run() { // the Cleaner's action when the host KVCache is unreachable
+            dev.makeCurrent();
+            dev.free(keys);
+            dev.free(values);
+        }
+    }
+
+    private final ModelConfig c;
+    private final CudaDevice dev;
+    private final Cublas blas;
+    private final List<Long> allocations = new ArrayList<>();
+    private final DeviceMatrix embedding, output;
+    private final DeviceLayer[] layers;
+    private final long outputNorm, ropeFreqs;
+    private final Map<KVCache, DeviceKV> caches = new WeakHashMap<>();
+    private final Map<float[], Long> steeringVectors = new IdentityHashMap<>();
+    private final long weightBytes;
+
+    // workspace, grown to the largest batch seen
+    private int capacity;
+    private long x, xn, q, k, v, attn, branch, gate, up, half, tokens, positions, index, baseK, baseV, logitsBuf;
+    private long logitsCapacity;
+    private float[] hostScratch = new float[0];
+
+    /** Uploads the weights; throws {@link dev.tiller.kernels.cuda.CudaUnavailableException} when there is no GPU. */
+    public CudaTransformer(ModelConfig config, ModelWeights w) {
+        this.c = config;
+        this.dev = CudaDevice.open();
+        this.blas = dev.blas();
+        if (c.headDim() > 256) throw new IllegalArgumentException("--device cuda supports head_dim <= 256, this model has " + c.headDim());
+        long[] bytes = {0};
+        Map<WeightMatrix, DeviceMatrix> uploaded = new IdentityHashMap<>();
+        try {
+            embedding = matrix(w.tokenEmbedding(), uploaded, bytes);
+            layers = new DeviceLayer[c.layers()];
+            for (int l = 0; l < c.layers(); l++) {
+                LayerWeights lw = w.layers()[l];
+                layers[l] = new DeviceLayer(vector(lw.attnNorm()), matrix(lw.wq(), uploaded, bytes), matrix(lw.wk(), uploaded, bytes),
+                        matrix(lw.wv(), uploaded, bytes), matrix(lw.wo(), uploaded, bytes), vector(lw.bq()), vector(lw.bk()), vector(lw.bv()),
+                        vector(lw.qNorm()), vector(lw.kNorm()), vector(lw.ffnNorm()), matrix(lw.wGate(), uploaded, bytes),
+                        matrix(lw.wUp(), uploaded, bytes), matrix(lw.wDown(), uploaded, bytes));
+            }
+            outputNorm = vector(w.outputNorm());
+            output = matrix(w.output(), uploaded, bytes);
+            ropeFreqs = track(dev.upload(ropeFrequencies(c)));
+            dev.synchronize();
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        weightBytes = bytes[0];
+    }
+
+    /** The same frequencies as {@link RopeTable}: freqScale * theta^(-2i/ropeDims) / factor_i, in double. */
+    static double[] ropeFrequencies(ModelConfig c) {
+        int half = c.ropeDims() / 2;
+        double[] f = new double[half];
+        for (int i = 0; i < half; i++) {
+            f[i] = c.ropeFreqScale() * Math.pow(c.ropeTheta(), -2.0 * i / c.ropeDims());
+            if (c.ropeFreqFactors() != null) f[i] /= c.ropeFreqFactors()[i];
+        }
+        return f;
+    }
+
+    public String describe() {
+        return dev.describe() + ", weights " + (weightBytes >> 20) + " MiB on the device";
+    }
+
+    private long track(long ptr) {
+        allocations.add(ptr);
+        return ptr;
+    }
+
+    private long vector(float[] v) {
+        return v == null ? 0 : track(dev.upload(v));
+    }
+
+    private DeviceMatrix matrix(WeightMatrix m, Map<WeightMatrix, DeviceMatrix> uploaded, long[] bytes) {
+        DeviceMatrix done = uploaded.get(m);
+        if (done != null) return done; // tied embeddings: one copy
+        GGMLType t = m.tensor().type();
+        long elems = (long) m.rows() * m.cols();
+        MemorySegment data = m.tensor().data().asSlice(0, m.rowBytes() * m.rows());
+        DeviceMatrix d;
+        switch (t) {
+            case F32 -> d = new DeviceMatrix(track(dev.upload(data)), m.rows(), m.cols(), Cublas.CUDA_R_32F, 0);
+            case F16 -> d = new DeviceMatrix(track(dev.upload(data)), m.rows(), m.cols(), Cublas.CUDA_R_16F, 1);
+            case BF16 -> d = new DeviceMatrix(track(dev.upload(data)), m.rows(), m.cols(), Cublas.CUDA_R_16BF, 2);
+            case Q8_0, Q4_0 -> {
+                long raw = dev.upload(data);
+                try {
+                    long out = track(dev.alloc(elems * 2));
+                    if (t == GGMLType.Q8_0) dev.dequantQ8_0ToHalf(out, raw, elems / 32);
+                    else dev.dequantQ4_0ToHalf(out, raw, elems / 32);
+                    dev.synchronize();
+                    d = new DeviceMatrix(out, m.rows(), m.cols(), Cublas.CUDA_R_16F, 1);
+                } finally {
+                    dev.free(raw);
+                }
+            }
+            default -> { // any other ggml format: dequantize on the host in chunks of rows, convert to F16 on the device
+                long out = track(dev.alloc(elems * 2));
+                int chunkRows = Math.max(1, Math.min(m.rows(), (1 << 22) / m.cols()));
+                float[] buf = new float[chunkRows * m.cols()];
+                long tmp = dev.alloc((long) buf.length * Float.BYTES);
+                try {
+                    for (int r0 = 0; r0 < m.rows(); r0 += chunkRows) {
+                        int rows = Math.min(chunkRows, m.rows() - r0);
+                        for (int r = 0; r < rows; r++) m.dequantizeRow(r0 + r, buf, r * m.cols());
+                        dev.copyToDevice(tmp, buf, 0, rows * m.cols());
+                        dev.toHalf(out + (long) r0 * m.cols() * 2, tmp, (long) rows * m.cols(), Cublas.CUDA_R_16F);
+                    }
+                    dev.synchronize();
+                } finally {
+                    dev.free(tmp);
+                }
+                d = new DeviceMatrix(out, m.rows(), m.cols(), Cublas.CUDA_R_16F, 1);
+            }
+        }
+        bytes[0] += d.type() == Cublas.CUDA_R_32F ? elems * 4 : elems * 2;
+        uploaded.put(m, d);
+        return d;
+    }
+
+    private void ensureWorkspace(int n) {
+        if (n <= capacity) return;
+        freeWorkspace();
+        int cap = Math.max(n, Math.min(2 * capacity, 4096));
+        int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
+        x = dev.alloc(4L * cap * dim);
+        xn = dev.alloc(4L * cap * dim);
+        q = dev.alloc(4L * cap * qDim);
+        k = dev.alloc(4L * cap * kvDim);
+        v = dev.alloc(4L * cap * kvDim);
+        attn = dev.alloc(4L * cap * qDim);
+        branch = dev.alloc(4L * cap * Math.max(dim, qDim));
+        gate = dev.alloc(4L * cap * ffn);
+        up = dev.alloc(4L * cap * ffn);
+        half = dev.alloc(2L * cap * Math.max(Math.max(dim, qDim), ffn));
+        tokens = dev.alloc(4L * cap);
+        positions = dev.alloc(4L * cap);
+        index = dev.alloc(4L * cap);
+        baseK = dev.alloc(8L * cap * c.layers());
+        baseV = dev.alloc(8L * cap * c.layers());
+        capacity = cap;
+    }
+
+    private void freeWorkspace() {
+        for (long p : new long[]{x, xn, q, k, v, attn, branch, gate, up, half, tokens, positions, index, baseK, baseV}) dev.free(p);
+        capacity = 0;
+    }
+
+    private DeviceKV deviceCache(KVCache cache) {
+        DeviceKV kv = caches.get(cache);
+        if (kv == null) {
+            long floats = (long) c.layers() * cache.maxPositions() * c.kvDim();
+            long keys = dev.alloc(floats * 4), values;
+            try {
+                values = dev.alloc(floats * 4);
+            } catch (RuntimeException e) {
+                dev.free(keys);
+                throw e;
+            }
+            kv = new DeviceKV(dev, keys, values, cache.maxPositions());
+            caches.put(cache, kv);
+            CLEANER.register(cache, kv);
+        }
+        return kv;
+    }
+
+    /** Y[n][rows] = X[n][cols] W^T, X float32 on the device (converted to the weight's 16-bit type when needed). */
+    private void matmul(DeviceMatrix w, long in, int n, long out) {
+        long xin = in;
+        if (w.type() != Cublas.CUDA_R_32F) {
+            dev.toHalf(half, in, (long) n * w.cols(), w.type());
+            xin = half;
+        }
+        blas.matmulRowMajor(w.ptr(), w.rows(), w.cols(), w.type(), xin, n, out);
+    }
+
+    @Override
+    public synchronized void forward(Batch b, Hooks hooks, float[] logits) {
+        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), L = c.layers();
+        final int n = b.size;
+        checkBatch(b);
+        dev.makeCurrent();
+        ensureWorkspace(n);
+        final int[] pos = b.positions, seq = b.sequenceIds;
+
+        dev.copyToDevice(tokens, b.tokens, 0, n);
+        dev.copyToDevice(positions, pos, 0, n);
+        long[] bk = new long[L * n], bv = new long[L * n];
+        for (int t = 0; t < n; t++) {
+            DeviceKV kv = deviceCache(b.caches[t]);
+            for (int l = 0; l < L; l++) {
+                long layerOffset = 4L * l * kv.maxPos * kvDim;
+                bk[l * n + t] = kv.keys + layerOffset;
+                bv[l * n + t] = kv.values + layerOffset;
+            }
+        }
+        dev.copyToDevice(baseK, bk, L * n);
+        dev.copyToDevice(baseV, bv, L * n);
+
+        dev.embed(x, embedding.ptr(), embedding.embedDtype(), tokens, n, dim);
+        hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
+        final float scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        for (int l = 0; l < L; l++) {
+            DeviceLayer lw = layers[l];
+            hook(hooks, HookSite.RESID_PRE, l, x, n, dim, pos, seq);
+
+            dev.rmsnorm(xn, x, lw.attnNorm(), n, dim, c.rmsEps());
+            matmul(lw.wq(), xn, n, q);
+            matmul(lw.wk(), xn, n, k);
+            matmul(lw.wv(), xn, n, v);
+            if (lw.bq() != 0) dev.addRowVector(q, lw.bq(), 1f, n, qDim);
+            if (lw.bk() != 0) dev.addRowVector(k, lw.bk(), 1f, n, kvDim);
+            if (lw.bv() != 0) dev.addRowVector(v, lw.bv(), 1f, n, kvDim);
+            if (lw.qNorm() != 0) dev.rmsnorm(q, q, lw.qNorm(), n * c.heads(), c.headDim(), c.rmsEps());
+            if (lw.kNorm() != 0) dev.rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim(), c.rmsEps());
+            dev.rope(q, positions, ropeFreqs, n, c.heads(), c.headDim(), c.ropeDims(), c.ropeNeox());
+            dev.rope(k, positions, ropeFreqs, n, c.kvHeads(), c.headDim(), c.ropeDims(), c.ropeNeox());
+            long lk = baseK + 8L * l * n, lv = baseV + 8L * l * n;
+            dev.kvStore(lk, lv, positions, k, v, n, kvDim);
+            dev.attention(attn, q, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale);
+            matmul(lw.wo(), attn, n, branch);
+            hook(hooks, HookSite.ATTN_OUT, l, branch, n, dim, pos, seq);
+            dev.add(x, branch, (long) n * dim);
+            hook(hooks, HookSite.RESID_MID, l, x, n, dim, pos, seq);
+
+            dev.rmsnorm(xn, x, lw.ffnNorm(), n, dim, c.rmsEps());
+            matmul(lw.wGate(), xn, n, gate);
+            matmul(lw.wUp(), xn, n, up);
+            dev.siluMul(gate, up, (long) n * ffn);
+            matmul(lw.wDown(), gate, n, branch);
+            hook(hooks, HookSite.MLP_OUT, l, branch, n, dim, pos, seq);
+            dev.add(x, branch, (long) n * dim);
+            hook(hooks, HookSite.RESID_POST, l, x, n, dim, pos, seq);
+        }
+        for (int t = 0; t < n; t++) b.caches[t].setLength(Math.max(b.caches[t].length(), pos[t] + 1));
+
+        int rows = 0;
+        int[] idx = new int[n], outPos = new int[n], outSeq = new int[n];
+        for (int t = 0; t < n; t++) {
+            if (!b.logitsWanted[t]) continue;
+            idx[rows] = t;
+            outPos[rows] = pos[t];
+            outSeq[rows] = seq[t];
+            rows++;
+        }
+        if (rows == 0) {
+            dev.synchronize();
+            return;
+        }
+        dev.copyToDevice(index, idx, 0, rows);
+        dev.gatherRows(branch, x, index, rows, dim);
+        dev.rmsnorm(xn, branch, outputNorm, rows, dim, c.rmsEps());
+        hook(hooks, HookSite.LN_FINAL, -1, xn, rows, dim, outPos, outSeq);
+        long need = (long) rows * c.vocabSize();
+        if (need > logitsCapacity) {
+            dev.free(logitsBuf);
+            logitsBuf = dev.alloc(4 * need);
+            logitsCapacity = need;
+        }
+        matmul(output, xn, rows, logitsBuf);
+        dev.copyToHost(logits, 0, logitsBuf, Math.toIntExact(need));
+        hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), outPos, outSeq);
+    }
+
+    /**
+     * Runs the hooks at a point: nothing when there are none; steering adds on the device; anything else on a host copy
+     * of the activations, copied back afterwards (the hook may have changed them).
+     */
+    private void hook(Hooks hooks, HookSite site, int layer, long data, int rows, int width, int[] pos, int[] seq) {
+        if (!hooks.has(site, layer)) return;
+        List<ForwardHook> list = hooks.at(site, layer);
+        boolean allDevice = true;
+        for (ForwardHook h : list) allDevice &= h instanceof RowVectorAdd r && r.vector().length == width;
+        if (allDevice) {
+            for (ForwardHook h : list) {
+                RowVectorAdd r = (RowVectorAdd) h;
+                Long vec = steeringVectors.get(r.vector());
+                if (vec == null) {
+                    vec = track(dev.upload(r.vector()));
+                    steeringVectors.put(r.vector(), vec);
+                }
+                dev.addRowVector(data, vec, r.scale(), rows, width);
+            }
+            return;
+        }
+        int count = rows * width;
+        if (hostScratch.length < count) hostScratch = new float[count];
+        dev.copyToHost(hostScratch, 0, data, count);
+        hooks.run(site, layer, hostScratch, rows, width, pos, seq);
+        dev.copyToDevice(data, hostScratch, 0, count);
+    }
+
+    /** The same checks as the CPU pass: token ids in range, each sequence continuing its cache, room in the context. */
+    private void checkBatch(Batch b) {
+        if (b.size == 0) throw new IllegalArgumentException("empty batch");
+        IdentityHashMap<KVCache, Integer> next = new IdentityHashMap<>();
+        for (int t = 0; t < b.size; t++) {
+            int tok = b.tokens[t];
+            if (tok < 0 || tok >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tok + " at index " + t + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+            }
+            KVCache cache = b.caches[t];
+            int expected = next.getOrDefault(cache, cache.length());
+            if (b.positions[t] != expected) {
+                throw new IllegalArgumentException("batch row " + t + " is at position " + b.positions[t] + " but its sequence continues at " + expected);
+            }
+            if (expected >= cache.maxPositions()) {
+                throw new IllegalStateException("context is full: position " + expected + " is past the context size " + cache.maxPositions()
+                        + " (raise it with --ctx-size)");
+            }
+            next.put(cache, expected + 1);
+        }
+    }
+
+    /** Frees the weights and workspace (KV caches are freed when their sessions are collected). */
+    @Override
+    public synchronized void close() {
+        dev.makeCurrent();
+        for (long p : allocations) dev.free(p);
+        allocations.clear();
+        steeringVectors.clear();
+        freeWorkspace();
+        dev.free(logitsBuf);
+        logitsBuf = 0;
+        logitsCapacity = 0;
+    }
+}

@@ -1,0 +1,249 @@
+// Tiller's CUDA kernels. Compiled ahead of time by build.sh into tiller_kernels.fatbin (SASS for sm_80 and sm_90,
+// PTX for compute_80) and loaded with cuModuleLoadData; every kernel is extern "C" so its name is its symbol.
+// Activations are float32 row-major [rows][width], as in the CPU path (dev.tiller.engine.model.Transformer).
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+#define WARP 32
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = WARP / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = WARP / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Sum over the whole block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+__device__ float block_sum(float v) {
+    __shared__ float partial[32];
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    int warps = (blockDim.x + WARP - 1) / WARP;
+    float s = lane < warps ? partial[lane] : 0.0f;
+    return warp_sum(s);
+}
+
+// ---------------------------------------------------------------- conversions
+
+extern "C" __global__ void f32_to_f16(__half* out, const float* in, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(in[i]);
+}
+
+extern "C" __global__ void f32_to_bf16(__nv_bfloat16* out, const float* in, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2bfloat16_rn(in[i]);
+}
+
+// ggml Q8_0: blocks of 32 weights = f16 scale + 32 int8. Dequantized once, on upload, to f16.
+extern "C" __global__ void dequant_q8_0_f16(__half* out, const uint8_t* blocks, long nblocks) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 32; i += (long) gridDim.x * blockDim.x) {
+        long b = i / 32; int j = (int) (i % 32);
+        const uint8_t* blk = blocks + b * 34;
+        float d = __half2float(*reinterpret_cast<const __half*>(blk));
+        out[i] = __float2half_rn(d * (float) (int8_t) blk[2 + j]);
+    }
+}
+
+// ggml Q4_0: blocks of 32 weights = f16 scale + 16 bytes; low nibbles are weights 0..15, high nibbles 16..31, minus 8.
+extern "C" __global__ void dequant_q4_0_f16(__half* out, const uint8_t* blocks, long nblocks) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 32; i += (long) gridDim.x * blockDim.x) {
+        long b = i / 32; int j = (int) (i % 32);
+        const uint8_t* blk = blocks + b * 18;
+        float d = __half2float(*reinterpret_cast<const __half*>(blk));
+        uint8_t q = blk[2 + (j % 16)];
+        int v = j < 16 ? (q & 0x0F) : (q >> 4);
+        out[i] = __float2half_rn(d * (float) (v - 8));
+    }
+}
+
+// ---------------------------------------------------------------- embedding
+
+// out[t][d] = table[tokens[t]][d]; dtype 0 = f32, 1 = f16, 2 = bf16 (one grid row per token).
+extern "C" __global__ void embed_gather(float* out, const void* table, int dtype, const int* tokens, int dim) {
+    int t = blockIdx.x;
+    long row = (long) tokens[t] * dim;
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+        float v;
+        if (dtype == 0) v = reinterpret_cast<const float*>(table)[row + d];
+        else if (dtype == 1) v = __half2float(reinterpret_cast<const __half*>(table)[row + d]);
+        else v = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(table)[row + d]);
+        out[(long) t * dim + d] = v;
+    }
+}
+
+// ---------------------------------------------------------------- element-wise
+
+// y += x
+extern "C" __global__ void add_inplace(float* y, const float* x, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) y[i] += x[i];
+}
+
+// y[r][c] += scale * v[c] for every row: biases (scale 1) and steering vectors (hook_resid_post += s * direction).
+extern "C" __global__ void add_row_vector(float* y, const float* v, float scale, int rows, int width) {
+    long n = (long) rows * width;
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) y[i] = __fadd_rn(y[i], __fmul_rn(scale, v[i % width]));  // no fma: the same rounding as the CPU's y += s * v
+}
+
+// gate = silu(gate) * up, silu(g) = g / (1 + e^-g)   (SwiGLU)
+extern "C" __global__ void silu_mul(float* gate, const float* up, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+// dst[r] = src[index[r]] for rows of `width` floats (picks the rows that want logits).
+extern "C" __global__ void gather_rows(float* dst, const float* src, const int* index, int width) {
+    int r = blockIdx.x;
+    const float* s = src + (long) index[r] * width;
+    for (int c = threadIdx.x; c < width; c += blockDim.x) dst[(long) r * width + c] = s[c];
+}
+
+// ---------------------------------------------------------------- RMSNorm
+
+// out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w   (one block per row; out may alias x). Also the per-head q/k norm.
+extern "C" __global__ void rmsnorm(float* out, const float* x, const float* w, int width, float eps) {
+    const float* xr = x + (long) blockIdx.x * width;
+    float* outr = out + (long) blockIdx.x * width;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) ss += xr[i] * xr[i];
+    ss = block_sum(ss);
+    float scale = rsqrtf(ss / width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) outr[i] = xr[i] * scale * w[i];
+}
+
+// Backward of y = rmsnorm(x) * w for one row per block, with r = rsqrt(mean(x^2) + eps):
+//   dx = r * (dy*w) - x * r^3 / n * sum(dy*w*x)      and, when dw != 0, dw += dy * x * r  (atomically over rows)
+extern "C" __global__ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int width, float eps) {
+    long base = (long) blockIdx.x * width;
+    float ss = 0.0f, dot = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        float xi = x[base + i];
+        ss += xi * xi;
+        dot += dy[base + i] * w[i] * xi;
+    }
+    ss = block_sum(ss);
+    dot = block_sum(dot);
+    float r = rsqrtf(ss / width + eps);
+    float c = r * r * r / width * dot;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        float xi = x[base + i], g = dy[base + i];
+        dx[base + i] = r * g * w[i] - xi * c;
+        if (dw) atomicAdd(&dw[i], g * xi * r);
+    }
+}
+
+// Backward of gate' = silu(gate) * up: dgate = dout * up * silu'(gate), dup = dout * silu(gate).
+extern "C" __global__ void silu_mul_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        float g = gate[i], s = 1.0f / (1.0f + expf(-g));
+        dgate[i] = dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
+        dup[i] = dout[i] * g * s;
+    }
+}
+
+// ---------------------------------------------------------------- RoPE
+
+// Rotates each head of x ([rows][heads*headDim]) by position positions[row]. freqs[i] = theta_i (rotDims/2 of them,
+// frequency scale and factors applied); angles are computed in double as the CPU's table is. neox != 0 rotates
+// (x[i], x[i+rotDims/2]), else adjacent pairs (x[2i], x[2i+1]). One block per row; threads over heads * rotDims/2.
+extern "C" __global__ void rope(float* x, const int* positions, const double* freqs, int heads, int headDim, int rotDims, int neox) {
+    int row = blockIdx.x, half = rotDims / 2;
+    float* xr = x + (long) row * heads * headDim;
+    double p = (double) positions[row];
+    for (int k = threadIdx.x; k < heads * half; k += blockDim.x) {
+        int h = k / half, i = k % half;
+        double ang = p * freqs[i];
+        float c = (float) cos(ang), s = (float) sin(ang);
+        float* hx = xr + h * headDim;
+        int ia = neox ? i : 2 * i, ib = neox ? i + half : 2 * i + 1;
+        float a = hx[ia], b = hx[ib];
+        hx[ia] = a * c - b * s;
+        hx[ib] = a * s + b * c;
+    }
+}
+
+// ---------------------------------------------------------------- KV cache and attention
+
+// Each row's sequence has its own device cache: layer-major [layers][maxPos][kvDim] floats for keys and for values.
+// layerBaseK[row] / layerBaseV[row] already point at this layer; the row's key and value go at its position.
+extern "C" __global__ void kv_store(const unsigned long long* layerBaseK, const unsigned long long* layerBaseV, const int* positions,
+                                    const float* k, const float* v, int kvDim) {
+    int row = blockIdx.x;
+    float* kc = reinterpret_cast<float*>(layerBaseK[row]) + (long) positions[row] * kvDim;
+    float* vc = reinterpret_cast<float*>(layerBaseV[row]) + (long) positions[row] * kvDim;
+    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
+        kc[i] = k[(long) row * kvDim + i];
+        vc[i] = v[(long) row * kvDim + i];
+    }
+}
+
+#define ATT_WARPS 4
+#define ATT_MAX_PER_LANE 8   // head_dim <= 256
+
+// Causal grouped-query attention. Block (head h, row t), ATT_WARPS warps: warp w takes positions j = w, w+W, ... <=
+// positions[t], with an online softmax (running max m, sum l, accumulator acc over the head's dims spread across
+// lanes); the warps' partial results are merged at the end. out[t][h] = sum_j softmax(q.k_j * scale)_j v_j.
+extern "C" __global__ void attention(float* out, const float* q, const unsigned long long* layerBaseK, const unsigned long long* layerBaseV,
+                                     const int* positions, int heads, int kvHeads, int headDim, float scale) {
+    int h = blockIdx.x, t = blockIdx.y;
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    int group = heads / kvHeads, kvDim = kvHeads * headDim;
+    const float* qh = q + ((long) t * heads + h) * headDim;
+    const float* kc = reinterpret_cast<const float*>(layerBaseK[t]) + (h / group) * headDim;
+    const float* vc = reinterpret_cast<const float*>(layerBaseV[t]) + (h / group) * headDim;
+    int pos = positions[t];
+    int per = (headDim + WARP - 1) / WARP;
+
+    float qv[ATT_MAX_PER_LANE], acc[ATT_MAX_PER_LANE];
+    for (int e = 0; e < per; e++) {
+        int d = lane + e * WARP;
+        qv[e] = d < headDim ? qh[d] : 0.0f;
+        acc[e] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int j = warp; j <= pos; j += ATT_WARPS) {
+        const float* kj = kc + (long) j * kvDim;
+        const float* vj = vc + (long) j * kvDim;
+        float s = 0.0f;
+        for (int e = 0; e < per; e++) {
+            int d = lane + e * WARP;
+            if (d < headDim) s += qv[e] * kj[d];
+        }
+        s = warp_sum(s) * scale;
+        float mNew = fmaxf(m, s);
+        float corr = expf(m - mNew), p = expf(s - mNew);
+        l = l * corr + p;
+        for (int e = 0; e < per; e++) {
+            int d = lane + e * WARP;
+            acc[e] = acc[e] * corr + (d < headDim ? p * vj[d] : 0.0f);
+        }
+        m = mNew;
+    }
+
+    __shared__ float sm[ATT_WARPS], sl[ATT_WARPS];
+    __shared__ float sacc[ATT_WARPS][ATT_MAX_PER_LANE * WARP];
+    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
+    for (int e = 0; e < per; e++) sacc[warp][lane + e * WARP] = acc[e];
+    __syncthreads();
+    if (warp == 0) {
+        float M = -INFINITY;
+        for (int w = 0; w < ATT_WARPS; w++) M = fmaxf(M, sm[w]);
+        float L = 0.0f;
+        for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) L += sl[w] * expf(sm[w] - M);
+        float* o = out + ((long) t * heads + h) * headDim;
+        for (int e = 0; e < per; e++) {
+            int d = lane + e * WARP;
+            if (d >= headDim) continue;
+            float a = 0.0f;
+            for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) a += sacc[w][d] * expf(sm[w] - M);
+            o[d] = a / L;
+        }
+    }
+}

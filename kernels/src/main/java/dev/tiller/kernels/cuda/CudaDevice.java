@@ -1,0 +1,263 @@
+package dev.tiller.kernels.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.Map;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+
+/**
+ * One CUDA GPU ready for Tiller's forward pass: the driver, the device's primary context, a cuBLAS handle, and the
+ * kernels of {@code tiller_kernels.fatbin} loaded with {@code cuModuleLoadData}. Each kernel has a typed Java wrapper
+ * below (pointers are device addresses as longs); all work goes on the default stream, so a later copy to the host
+ * waits for it.
+ *
+ * <p>{@link #open()} returns the process-wide instance, or throws {@link CudaUnavailableException} with a message that
+ * says what is missing (driver library, device, cuBLAS) when CUDA cannot be used.
+ */
+public final class CudaDevice {
+    private static CudaDevice shared;
+    private static final int THREADS = 256;
+
+    private final CudaDriver driver;
+    private final MemorySegment context;
+    private final Cublas blas;
+    private final Map<String, MemorySegment> functions = new HashMap<>();
+    private final String name;
+    private final int computeCapability;
+    private final long totalMemory;
+
+    private CudaDevice(CudaDriver driver, int ordinal) {
+        this.driver = driver;
+        int dev = driver.device(ordinal);
+        this.name = driver.deviceName(dev);
+        this.computeCapability = driver.attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev) * 10
+                + driver.attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
+        if (computeCapability < 80) {
+            throw new CudaUnavailableException("CUDA device " + name + " has compute capability " + computeCapability / 10 + "."
+                    + computeCapability % 10 + "; Tiller's kernels need 8.0 or newer (Ampere). Use --device cpu");
+        }
+        this.totalMemory = driver.totalMemory(dev);
+        this.context = driver.primaryContext(dev);
+        driver.setCurrent(context);
+        byte[] image = Fatbin.validated();
+        MemorySegment native_ = Arena.global().allocate(image.length + 16L, 16);
+        MemorySegment.copy(image, 0, native_, ValueLayout.JAVA_BYTE, 0, image.length);
+        MemorySegment module;
+        try {
+            module = driver.loadModule(native_);
+        } catch (CudaException e) {
+            throw new CudaUnavailableException("the CUDA driver rejected Tiller's kernels on " + name + " (" + e.getMessage()
+                    + "); the fatbin holds SASS for sm_80 / sm_90 and PTX for compute_80, rebuilt by kernels/src/main/cuda/build.sh", e);
+        }
+        for (String k : Fatbin.KERNELS) functions.put(k, driver.function(module, k));
+        this.blas = Cublas.create();
+    }
+
+    /** The process-wide device (GPU 0, or {@code TILLER_CUDA_DEVICE}); throws {@link CudaUnavailableException}. */
+    public static synchronized CudaDevice open() {
+        if (shared == null) {
+            CudaDriver d = CudaDriver.load();
+            d.init();
+            int count = d.deviceCount();
+            if (count == 0) throw new CudaUnavailableException("CUDA is not available: the driver reports no GPU. Use --device cpu");
+            String env = System.getenv("TILLER_CUDA_DEVICE");
+            int ordinal = env == null ? 0 : Integer.parseInt(env.trim());
+            if (ordinal < 0 || ordinal >= count) throw new CudaUnavailableException("TILLER_CUDA_DEVICE=" + ordinal + " but there are " + count + " GPUs");
+            shared = new CudaDevice(d, ordinal);
+        }
+        shared.makeCurrent();
+        return shared;
+    }
+
+    /** Whether a usable CUDA device is present; never throws. */
+    public static boolean available() {
+        try {
+            open();
+            return true;
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
+    }
+
+    /** Why CUDA cannot be used here, or null when it can. */
+    public static String unavailableReason() {
+        try {
+            open();
+            return null;
+        } catch (RuntimeException | LinkageError e) {
+            return e.getMessage();
+        }
+    }
+
+    public String describe() {
+        return name + " (sm_" + computeCapability + ", " + (totalMemory >> 20) + " MiB; driver " + driver.libraryLocation() + ", cuBLAS "
+                + blas.libraryLocation() + ")";
+    }
+
+    public int computeCapability() {
+        return computeCapability;
+    }
+
+    public Cublas blas() {
+        return blas;
+    }
+
+    public CudaDriver driver() {
+        return driver;
+    }
+
+    /** Makes this device's context current on the calling thread (cheap; call before work on a new thread). */
+    public void makeCurrent() {
+        driver.setCurrent(context);
+    }
+
+    public void synchronize() {
+        driver.synchronize();
+    }
+
+    // ------------------------------------------------------------------ memory
+
+    public long alloc(long bytes) {
+        return driver.malloc(bytes);
+    }
+
+    public void free(long ptr) {
+        if (ptr != 0) driver.free(ptr);
+    }
+
+    public long upload(float[] a) {
+        long p = alloc((long) a.length * Float.BYTES);
+        copyToDevice(p, a, 0, a.length);
+        return p;
+    }
+
+    public long upload(double[] a) {
+        long p = alloc((long) a.length * Double.BYTES);
+        driver.copyToDevice(p, MemorySegment.ofArray(a), (long) a.length * Double.BYTES);
+        return p;
+    }
+
+    public long upload(MemorySegment host) {
+        long p = alloc(host.byteSize());
+        driver.copyToDevice(p, host, host.byteSize());
+        return p;
+    }
+
+    public void copyToDevice(long dst, float[] src, int from, int count) {
+        driver.copyToDevice(dst, MemorySegment.ofArray(src).asSlice((long) from * Float.BYTES, (long) count * Float.BYTES), (long) count * Float.BYTES);
+    }
+
+    public void copyToDevice(long dst, int[] src, int from, int count) {
+        driver.copyToDevice(dst, MemorySegment.ofArray(src).asSlice((long) from * Integer.BYTES, (long) count * Integer.BYTES),
+                (long) count * Integer.BYTES);
+    }
+
+    public void copyToDevice(long dst, long[] src, int count) {
+        driver.copyToDevice(dst, MemorySegment.ofArray(src).asSlice(0, (long) count * Long.BYTES), (long) count * Long.BYTES);
+    }
+
+    public void copyToHost(float[] dst, int from, long src, int count) {
+        driver.copyToHost(MemorySegment.ofArray(dst).asSlice((long) from * Float.BYTES, (long) count * Float.BYTES), src, (long) count * Float.BYTES);
+    }
+
+    public void copy(long dst, long src, long bytes) {
+        driver.copyDeviceToDevice(dst, src, bytes);
+    }
+
+    public void zero(long dst, long floats) {
+        driver.memsetD32(dst, 0, floats);
+    }
+
+    // ------------------------------------------------------------------ kernels
+
+    private void launch(String kernel, int gx, int gy, int block, Object... args) {
+        MemorySegment fn = functions.get(kernel);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = a.allocate(ADDRESS, args.length);
+            for (int i = 0; i < args.length; i++) {
+                MemorySegment v = switch (args[i]) {
+                    case Long l -> a.allocateFrom(ValueLayout.JAVA_LONG, l);
+                    case Integer n -> a.allocateFrom(ValueLayout.JAVA_INT, n);
+                    case Float f -> a.allocateFrom(ValueLayout.JAVA_FLOAT, f);
+                    case Double d -> a.allocateFrom(ValueLayout.JAVA_DOUBLE, d);
+                    default -> throw new IllegalArgumentException("kernel argument " + args[i]);
+                };
+                params.setAtIndex(ADDRESS, i, v);
+            }
+            driver.launch(fn, kernel, gx, gy, 1, block, 1, 1, 0, params);
+        }
+    }
+
+    private static int grid(long n) {
+        return (int) Math.max(1, Math.min((n + THREADS - 1) / THREADS, 65535));
+    }
+
+    /** out = half or bfloat16 of in ({@code type} {@link Cublas#CUDA_R_16F} or {@link Cublas#CUDA_R_16BF}). */
+    public void toHalf(long out, long in, long n, int type) {
+        launch(type == Cublas.CUDA_R_16BF ? "f32_to_bf16" : "f32_to_f16", grid(n), 1, THREADS, out, in, n);
+    }
+
+    public void dequantQ8_0ToHalf(long out, long blocks, long nblocks) {
+        launch("dequant_q8_0_f16", grid(nblocks * 32), 1, THREADS, out, blocks, nblocks);
+    }
+
+    public void dequantQ4_0ToHalf(long out, long blocks, long nblocks) {
+        launch("dequant_q4_0_f16", grid(nblocks * 32), 1, THREADS, out, blocks, nblocks);
+    }
+
+    /** out[t] = table[tokens[t]]; {@code dtype} of the table: 0 f32, 1 f16, 2 bf16. */
+    public void embed(long out, long table, int dtype, long tokens, int rows, int dim) {
+        launch("embed_gather", rows, 1, THREADS, out, table, dtype, tokens, dim);
+    }
+
+    /** y += x */
+    public void add(long y, long x, long n) {
+        launch("add_inplace", grid(n), 1, THREADS, y, x, n);
+    }
+
+    /** y[r] += scale * v for each of {@code rows} rows: biases and steering vectors. */
+    public void addRowVector(long y, long v, float scale, int rows, int width) {
+        launch("add_row_vector", grid((long) rows * width), 1, THREADS, y, v, scale, rows, width);
+    }
+
+    public void siluMul(long gate, long up, long n) {
+        launch("silu_mul", grid(n), 1, THREADS, gate, up, n);
+    }
+
+    public void gatherRows(long dst, long src, long index, int rows, int width) {
+        launch("gather_rows", rows, 1, THREADS, dst, src, index, width);
+    }
+
+    /** RMSNorm of {@code rows} rows of {@code width} (out may alias x). */
+    public void rmsnorm(long out, long x, long w, int rows, int width, float eps) {
+        launch("rmsnorm", rows, 1, THREADS, out, x, w, width, eps);
+    }
+
+    /** dx of RMSNorm, and dw += (when dw != 0). */
+    public void rmsnormBackward(long dx, long dw, long dy, long x, long w, int rows, int width, float eps) {
+        launch("rmsnorm_backward", rows, 1, THREADS, dx, dw, dy, x, w, width, eps);
+    }
+
+    public void siluMulBackward(long dgate, long dup, long dout, long gate, long up, long n) {
+        launch("silu_mul_backward", grid(n), 1, THREADS, dgate, dup, dout, gate, up, n);
+    }
+
+    /** RoPE on {@code rows} rows of {@code heads} heads; {@code freqs} device doubles, rotDims/2 of them. */
+    public void rope(long x, long positions, long freqs, int rows, int heads, int headDim, int rotDims, boolean neox) {
+        launch("rope", rows, 1, 128, x, positions, freqs, heads, headDim, rotDims, neox ? 1 : 0);
+    }
+
+    /** Writes each row's key and value at its position in its sequence's layer cache (bases: device u64 arrays). */
+    public void kvStore(long baseK, long baseV, long positions, long k, long v, int rows, int kvDim) {
+        launch("kv_store", rows, 1, 128, baseK, baseV, positions, k, v, kvDim);
+    }
+
+    /** Causal GQA attention of each row over positions 0..positions[row] of its sequence's cache. */
+    public void attention(long out, long q, long baseK, long baseV, long positions, int rows, int heads, int kvHeads, int headDim, float scale) {
+        if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
+        launch("attention", heads, rows, 128, out, q, baseK, baseV, positions, heads, kvHeads, headDim, scale);
+    }
+}

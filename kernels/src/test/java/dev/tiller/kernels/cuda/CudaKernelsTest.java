@@ -1,0 +1,200 @@
+package dev.tiller.kernels.cuda;
+
+import dev.tiller.kernels.VectorOps;
+import dev.tiller.kernels.quant.QuantFormat;
+import dev.tiller.loader.GGMLType;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Op-level checks of the kernels and cuBLAS wrappers against the CPU, including the backward ops training needs
+ * (transposed matmul, weight gradient, RMSNorm and SwiGLU backward, checked against finite differences). Skipped
+ * where there is no CUDA device.
+ */
+class CudaKernelsTest {
+    static final String UNAVAILABLE = CudaDevice.unavailableReason();
+    CudaDevice dev;
+    final Random rnd = new Random(42);
+
+    @BeforeEach
+    void needsCuda() {
+        assumeTrue(UNAVAILABLE == null, () -> "skipped, no CUDA device: " + UNAVAILABLE);
+        dev = CudaDevice.open();
+    }
+
+    float[] random(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextGaussian();
+        return a;
+    }
+
+    float[] download(long p, int n) {
+        float[] a = new float[n];
+        dev.copyToHost(a, 0, p, n);
+        return a;
+    }
+
+    static void close(float[] expected, float[] actual, double tol, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], actual[i], tol * Math.max(1, Math.abs(expected[i])), what + " [" + i + "]");
+        }
+    }
+
+    @Test
+    void rmsnormMatchesTheCpu() {
+        int rows = 3, w = 200;
+        float[] x = random(rows * w), g = random(w), expected = new float[rows * w];
+        for (int r = 0; r < rows; r++) VectorOps.rmsnorm(expected, r * w, x, r * w, g, w, 1e-5f);
+        long dx = dev.upload(x), dg = dev.upload(g), out = dev.alloc(4L * rows * w);
+        dev.rmsnorm(out, dx, dg, rows, w, 1e-5f);
+        close(expected, download(out, rows * w), 1e-5, "rmsnorm");
+    }
+
+    /** loss = sum(c * f(x)); its gradient by central differences in double, against the kernel's backward. */
+    @Test
+    void rmsnormBackwardMatchesFiniteDifferences() {
+        int w = 48;
+        float eps = 1e-5f;
+        float[] x = random(w), g = random(w), c = random(w);
+        long dx = dev.alloc(4L * w), dw = dev.alloc(4L * w);
+        dev.zero(dw, w);
+        dev.rmsnormBackward(dx, dw, dev.upload(c), dev.upload(x), dev.upload(g), 1, w, eps);
+        float[] gx = download(dx, w), gw = download(dw, w);
+        for (int i = 0; i < w; i++) {
+            double h = 1e-3;
+            double[] xp = toDouble(x), xm = toDouble(x);
+            xp[i] += h;
+            xm[i] -= h;
+            double num = (loss(xp, toDouble(g), c, eps) - loss(xm, toDouble(g), c, eps)) / (2 * h);
+            assertEquals(num, gx[i], 1e-3 * Math.max(1, Math.abs(num)), "dx[" + i + "]");
+            double[] gp = toDouble(g), gm = toDouble(g);
+            gp[i] += h;
+            gm[i] -= h;
+            double numW = (loss(toDouble(x), gp, c, eps) - loss(toDouble(x), gm, c, eps)) / (2 * h);
+            assertEquals(numW, gw[i], 1e-3 * Math.max(1, Math.abs(numW)), "dw[" + i + "]");
+        }
+    }
+
+    static double[] toDouble(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) d[i] = a[i];
+        return d;
+    }
+
+    static double loss(double[] x, double[] g, float[] c, float eps) {
+        double ss = 0;
+        for (double v : x) ss += v * v;
+        double r = 1 / Math.sqrt(ss / x.length + eps), l = 0;
+        for (int i = 0; i < x.length; i++) l += c[i] * x[i] * r * g[i];
+        return l;
+    }
+
+    @Test
+    void siluMulBackwardMatchesFiniteDifferences() {
+        int n = 64;
+        float[] gate = random(n), up = random(n), dout = random(n);
+        long dg = dev.alloc(4L * n), du = dev.alloc(4L * n);
+        dev.siluMulBackward(dg, du, dev.upload(dout), dev.upload(gate), dev.upload(up), n);
+        float[] gg = download(dg, n), gu = download(du, n);
+        for (int i = 0; i < n; i++) {
+            double h = 1e-3, gi = gate[i];
+            double num = dout[i] * up[i] * (silu(gi + h) - silu(gi - h)) / (2 * h);
+            assertEquals(num, gg[i], 1e-3 * Math.max(1, Math.abs(num)), "dgate[" + i + "]");
+            assertEquals(dout[i] * silu(gi), gu[i], 1e-5 * Math.max(1, Math.abs(gu[i])), "dup[" + i + "]");
+        }
+    }
+
+    static double silu(double g) {
+        return g / (1 + Math.exp(-g));
+    }
+
+    @Test
+    void forwardTransposedAndWeightGradientMatmulsMatchTheCpu() {
+        int n = 5, in = 40, out = 24;
+        float[] w = random(out * in), x = random(n * in), dy = random(n * out);
+        long dw = dev.upload(w), dx = dev.upload(x), ddy = dev.upload(dy);
+        long y = dev.alloc(4L * n * out), gx = dev.alloc(4L * n * in), gw = dev.alloc(4L * out * in);
+        dev.blas().matmulRowMajor(dw, out, in, Cublas.CUDA_R_32F, dx, n, y);
+        dev.blas().matmulTransposedRowMajor(dw, out, in, Cublas.CUDA_R_32F, ddy, n, gx, false);
+        dev.blas().weightGradRowMajor(ddy, dx, n, out, in, gw, false);
+        float[] ey = new float[n * out], egx = new float[n * in], egw = new float[out * in];
+        for (int t = 0; t < n; t++) {
+            for (int o = 0; o < out; o++) {
+                for (int i = 0; i < in; i++) {
+                    ey[t * out + o] += w[o * in + i] * x[t * in + i];
+                    egx[t * in + i] += dy[t * out + o] * w[o * in + i];
+                    egw[o * in + i] += dy[t * out + o] * x[t * in + i];
+                }
+            }
+        }
+        close(ey, download(y, n * out), 1e-4, "y = x W^T");
+        close(egx, download(gx, n * in), 1e-4, "dx = dy W");
+        close(egw, download(gw, out * in), 1e-4, "dW = dy^T x");
+    }
+
+    @Test
+    void halfPrecisionGemmIsWithinF16Tolerance() {
+        int n = 3, in = 64, out = 16;
+        float[] w = random(out * in), x = random(n * in);
+        long w32 = dev.upload(w), w16 = dev.alloc(2L * out * in), x32 = dev.upload(x), x16 = dev.alloc(2L * n * in), y = dev.alloc(4L * n * out);
+        dev.toHalf(w16, w32, (long) out * in, Cublas.CUDA_R_16F);
+        dev.toHalf(x16, x32, (long) n * in, Cublas.CUDA_R_16F);
+        dev.blas().matmulRowMajor(w16, out, in, Cublas.CUDA_R_16F, x16, n, y);
+        float[] ey = new float[n * out];
+        for (int t = 0; t < n; t++) for (int o = 0; o < out; o++) for (int i = 0; i < in; i++) ey[t * out + o] += w[o * in + i] * x[t * in + i];
+        close(ey, download(y, n * out), 2e-2, "f16 gemm");
+    }
+
+    @Test
+    void q8_0AndQ4_0DequantizationMatchTheCpu() {
+        for (GGMLType t : new GGMLType[]{GGMLType.Q8_0, GGMLType.Q4_0}) {
+            int blocks = 8, blockBytes = t == GGMLType.Q8_0 ? 34 : 18;
+            byte[] raw = new byte[blocks * blockBytes];
+            rnd.nextBytes(raw);
+            for (int b = 0; b < blocks; b++) {
+                short d = Float.floatToFloat16(0.01f * (b + 1));
+                raw[b * blockBytes] = (byte) d;
+                raw[b * blockBytes + 1] = (byte) (d >> 8);
+            }
+            float[] expected = new float[blocks * 32];
+            QuantFormat.of(t, "test").dequantize(MemorySegment.ofArray(raw), 0, expected, 0, expected.length);
+            long src = dev.alloc(raw.length), h = dev.alloc(2L * expected.length), f = dev.alloc(4L * expected.length);
+            dev.driver().copyToDevice(src, MemorySegment.ofArray(raw), raw.length);
+            if (t == GGMLType.Q8_0) dev.dequantQ8_0ToHalf(h, src, blocks);
+            else dev.dequantQ4_0ToHalf(h, src, blocks);
+            long token = dev.alloc(4);
+            dev.copyToDevice(token, new int[]{0}, 0, 1);
+            dev.embed(f, h, 1, token, 1, expected.length); // "row 0" of the f16 table = the whole dequantized run, as float32
+            close(expected, download(f, expected.length), 1e-3, t + " dequantization");
+        }
+    }
+
+    @Test
+    void ropeMatchesTheCpuInBothOrderings() {
+        int heads = 2, hd = 16, rows = 3;
+        double[] freqs = new double[hd / 2];
+        for (int i = 0; i < freqs.length; i++) freqs[i] = Math.pow(10000.0, -2.0 * i / hd);
+        int[] pos = {0, 7, 300};
+        for (boolean neox : new boolean[]{false, true}) {
+            float[] x = random(rows * heads * hd), expected = x.clone();
+            for (int r = 0; r < rows; r++) {
+                float[] cos = new float[hd / 2], sin = new float[hd / 2];
+                for (int i = 0; i < hd / 2; i++) {
+                    cos[i] = (float) Math.cos(pos[r] * freqs[i]);
+                    sin[i] = (float) Math.sin(pos[r] * freqs[i]);
+                }
+                for (int h = 0; h < heads; h++) VectorOps.rope(expected, (r * heads + h) * hd, cos, sin, hd, neox);
+            }
+            long dx = dev.upload(x), dp = dev.alloc(4L * rows);
+            dev.copyToDevice(dp, pos, 0, rows);
+            dev.rope(dx, dp, dev.upload(freqs), rows, heads, hd, hd, neox);
+            close(expected, download(dx, x.length), 1e-5, neox ? "neox rope" : "normal rope");
+        }
+    }
+}
