@@ -132,7 +132,7 @@ class SteeringFileTest {
         var e4 = assertThrows(IllegalArgumentException.class, () -> SteeringVector.of("x", HookSite.LOGITS, dirs(4, 1), "mean"));
         assertTrue(e4.getMessage().contains("not a per-block hook site"), e4.getMessage());
         var e5 = assertThrows(IllegalArgumentException.class, () -> new SteeringVector("ragged", HookSite.RESID_POST,
-                Map.of(1, new float[4], 2, new float[5]), 1f, "", null, false));
+                new TreeMap<>(Map.of(1, new float[4], 2, new float[5])), 1f, "", null, false));
         assertTrue(e5.getMessage().contains("layer 2 has 5 values"), e5.getMessage());
     }
 
