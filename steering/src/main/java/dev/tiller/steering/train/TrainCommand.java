@@ -54,6 +54,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--read", description = "contrastive: read point (default: the last block's hook_resid_post)") String read;
     @Option(names = "--eval", paramLabel = "FILE.jsonl", description = "greedy-evaluate on these rows before and after training") Path eval;
     @Option(names = "--eval-limit", defaultValue = "200") int evalLimit;
+    @Option(names = "--profile", description = "only time one training step against one engine forward on the first batch, then exit")
+    boolean profile;
 
     @Override
     public Integer call() {
@@ -107,6 +109,13 @@ public final class TrainCommand implements Callable<Integer> {
                     c.site == null ? "" : p.layers.length + " × " + m.config().dim() + " at " + c.site.suffix,
                     prefix > 0 ? (c.site == null ? "" : " + ") + prefix + " prefix vectors" : "",
                     dt.savedDoublesPerToken(), dt.savedDoublesPerToken() * 8 / 1024.0);
+            if (profile) {
+                double[] t = trainer.profile(rows, p, 3);
+                System.err.printf(Locale.ROOT, "profile: %d token rows; engine forward (float32) %.3f s; training forward (float64) %.3f s;"
+                        + " training step (forward + backward) %.3f s = %.2f x the engine forward, %.2f x the training forward%n",
+                        (int) t[3], t[0], t[1], t[2], t[2] / t[0], t[2] / t[1]);
+                return 0;
+            }
             List<TrainData.Row> evalRows = eval == null ? null : TrainData.read(eval, tmpl, evalLimit);
             Rewards.Reward evalReward = c.objective == Trainer.Objective.GRPO ? Rewards.parse(c.reward) : null;
             String before = null;

@@ -159,6 +159,43 @@ public final class Trainer {
         return new Result(p, curve, true, "done", secs(t0), totalTokens);
     }
 
+    /**
+     * Times one training step's forward+backward (float64) against one forward pass of the engine (float32, no
+     * steering) over the same sequences in one batch; returns {engine seconds, training forward seconds, training
+     * forward+backward seconds, token rows}, each the best of {@code reps}.
+     */
+    public double[] profile(List<TrainData.Row> data, SteeringParams p, int reps) {
+        List<TrainData.Row> batch = data.subList(0, Math.min(cfg.batch, data.size()));
+        StepData sd = prepare(batch, p, 0);
+        var c = model.config();
+        int rows = 0;
+        for (var s : sd.seqs) rows += s.tokens().length;
+        double engine = Double.MAX_VALUE, fwd = Double.MAX_VALUE, step = Double.MAX_VALUE;
+        for (int r = 0; r < reps; r++) {
+            dev.tiller.engine.model.Batch b = new dev.tiller.engine.model.Batch(rows);
+            int sid = 0, wanted = 0;
+            for (var s : sd.seqs) {
+                dev.tiller.engine.model.KVCache kv = new dev.tiller.engine.model.KVCache(c, s.tokens().length);
+                for (int t = 0; t < s.tokens().length; t++) {
+                    b.add(s.tokens()[t], t, kv, sid, s.wantLogits()[t]);
+                    if (s.wantLogits()[t]) wanted++;
+                }
+                sid++;
+            }
+            float[] logits = new float[Math.max(1, wanted) * c.vocabSize()];
+            long t0 = System.nanoTime();
+            model.transformer().forward(b, dev.tiller.engine.hooks.Hooks.NONE, logits);
+            engine = Math.min(engine, (System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            dt.forward(sd.seqs, p, null);
+            fwd = Math.min(fwd, (System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            lossAndGrad(sd, p, new double[1][]);
+            step = Math.min(step, (System.nanoTime() - t0) / 1e9);
+        }
+        return new double[]{engine, fwd, step, rows};
+    }
+
     private static double secs(long t0) {
         return (System.nanoTime() - t0) / 1e9;
     }
