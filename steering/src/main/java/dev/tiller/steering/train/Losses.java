@@ -1,0 +1,78 @@
+package dev.tiller.steering.train;
+
+/**
+ * Losses on rows of logits, each returning the loss and writing dLoss/dLogits. Rows are [rows][vocab] row-major; a
+ * loss is the mean over its rows (weights let callers scale rows, e.g. advantages).
+ */
+public final class Losses {
+
+    /** log-softmax of one row into out. */
+    static void logSoftmax(double[] z, int off, int vocab, double[] out) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) max = Math.max(max, z[off + i]);
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) sum += Math.exp(z[off + i] - max);
+        double lse = max + Math.log(sum);
+        for (int i = 0; i < vocab; i++) out[i] = z[off + i] - lse;
+    }
+
+    /**
+     * Σ_r weight[r] · (−log p_r(target[r])) / norm. dLogits[r] = weight[r] (softmax − onehot) / norm.
+     * With weight = advantages this is the policy-gradient (REINFORCE/GRPO) surrogate.
+     */
+    public static double weightedNll(double[] logits, int[] target, double[] weight, int rows, int vocab, double norm, double[] dLogits) {
+        double loss = 0;
+        double[] lp = new double[vocab];
+        for (int r = 0; r < rows; r++) {
+            int o = r * vocab;
+            logSoftmax(logits, o, vocab, lp);
+            double wr = weight == null ? 1 : weight[r];
+            loss -= wr * lp[target[r]];
+            for (int i = 0; i < vocab; i++) dLogits[o + i] += wr * Math.exp(lp[i]) / norm;
+            dLogits[o + target[r]] -= wr / norm;
+        }
+        return loss / norm;
+    }
+
+    /** Mean token entropy H = −Σ p log p over rows; dH/dz_i = −p_i (log p_i + H). */
+    public static double meanEntropy(double[] logits, int rows, int vocab, double[] dLogits) {
+        double total = 0;
+        double[] lp = new double[vocab];
+        for (int r = 0; r < rows; r++) {
+            int o = r * vocab;
+            logSoftmax(logits, o, vocab, lp);
+            double h = 0;
+            for (int i = 0; i < vocab; i++) h -= Math.exp(lp[i]) * lp[i];
+            total += h;
+            for (int i = 0; i < vocab; i++) dLogits[o + i] += -Math.exp(lp[i]) * (lp[i] + h) / rows;
+        }
+        return total / rows;
+    }
+
+    /**
+     * KL(π_θ ‖ π_ref) estimated per sampled token with Schulman's k3 = exp(ref − lp) − (ref − lp) − 1, ≥ 0, mean over
+     * rows times beta. d k3 / d lp = 1 − exp(ref − lp); d lp / d z = onehot − softmax.
+     */
+    public static double k3Kl(double[] logits, int[] target, double[] refLogProb, int rows, int vocab, double beta, double[] dLogits) {
+        double total = 0;
+        double[] lp = new double[vocab];
+        for (int r = 0; r < rows; r++) {
+            int o = r * vocab;
+            logSoftmax(logits, o, vocab, lp);
+            double d = refLogProb[r] - lp[target[r]];
+            total += Math.exp(d) - d - 1;
+            double g = beta * (1 - Math.exp(d)) / rows;       // d loss / d lp
+            for (int i = 0; i < vocab; i++) dLogits[o + i] -= g * Math.exp(lp[i]);
+            dLogits[o + target[r]] += g;
+        }
+        return beta * total / rows;
+    }
+
+    public static double logProb(double[] logits, int row, int vocab, int token) {
+        double[] lp = new double[vocab];
+        logSoftmax(logits, row * vocab, vocab, lp);
+        return lp[token];
+    }
+
+    private Losses() {}
+}

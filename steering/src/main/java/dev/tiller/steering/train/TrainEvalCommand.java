@@ -1,0 +1,54 @@
+package dev.tiller.steering.train;
+
+import dev.tiller.cli.ModelOptions;
+import dev.tiller.engine.api.Model;
+import dev.tiller.engine.generate.Generation;
+import dev.tiller.engine.generate.GenerationOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code tiller train-eval -m MODEL --steer OUT.steer (--data DEV.jsonl | -p PROMPT)}: applies trained vectors on the
+ * float engine (the interim apply path until {@code generate --steer} reads the project's steering file) and reports
+ * greedy accuracy / worked answers / length on a data set, or prints one steered continuation.
+ */
+@Command(name = "train-eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Apply trained steering vectors: greedy accuracy on a data set, or one steered generation.")
+public final class TrainEvalCommand implements Callable<Integer> {
+    @Mixin ModelOptions model;
+    @Option(names = "--steer", paramLabel = "OUT.steer", description = "trained vectors (omit for the unsteered model)") Path steer;
+    @Option(names = "--data", paramLabel = "FILE.jsonl") Path data;
+    @Option(names = {"-p", "--prompt"}) String prompt;
+    @Option(names = "--limit", defaultValue = "200") int limit;
+    @Option(names = {"-n", "--max-new"}, defaultValue = "64") int maxNew;
+    @Option(names = "--prompt-template", defaultValue = "Q: {question}\\nA:") String template;
+    @Option(names = "--reward", description = "also report the mean of this reward (answer, contains:W, maxlen:L, length:L)") String reward;
+    @Option(names = "--show", defaultValue = "0", description = "print the first N generations") int show;
+
+    @Override
+    public Integer call() {
+        if ((data == null) == (prompt == null)) throw new IllegalArgumentException("give --data or -p");
+        try (Model m = model.load()) {
+            SteeringParams p = steer == null ? null : SteeringStore.load(steer, m.config().layers()).params();
+            if (p != null && p.dim != m.config().dim()) throw new IllegalArgumentException(steer + " has width " + p.dim + ", the model " + m.config().dim());
+            if (prompt != null) {
+                Generation g = Evaluator.generate(m, p, prompt.replace("\\n", "\n"), GenerationOptions.greedy(maxNew));
+                System.out.println(g.text());
+                return 0;
+            }
+            List<TrainData.Row> rows = TrainData.read(data, template.replace("\\n", "\n"), limit);
+            for (int i = 0; i < Math.min(show, rows.size()); i++) {
+                Generation g = Evaluator.generate(m, p, rows.get(i).prompt(), GenerationOptions.greedy(maxNew));
+                System.out.println("[" + i + "] " + g.text().replace("\n", "\\n"));
+            }
+            Evaluator.Result r = Evaluator.evaluate(m, p, rows, maxNew, reward == null ? null : Rewards.parse(reward));
+            System.out.println(r);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,433 @@
+package dev.tiller.steering.train;
+
+import dev.tiller.engine.api.Model;
+import dev.tiller.engine.generate.Generation;
+import dev.tiller.engine.generate.GenerationOptions;
+import dev.tiller.engine.hooks.HookPoint;
+import dev.tiller.engine.hooks.HookSite;
+import dev.tiller.engine.sampling.SamplerConfig;
+import dev.tiller.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * Trains steering vectors ({@link SteeringParams}) on a frozen model by backprop through {@link DiffTransformer}:
+ * <ul>
+ *   <li>{@code ce}: cross-entropy of the completion tokens (and EOS) given the prompt;</li>
+ *   <li>{@code entropy}: mean token entropy of the model's own (steered) generations, no labels (test-time);</li>
+ *   <li>{@code grpo}: G samples per prompt, group-normalized advantages of a verifiable reward (minus a length
+ *       penalty), policy gradient through the vectors, optional k3 KL to the unsteered model;</li>
+ *   <li>{@code contrastive}: pull the steered activation at a read point toward that of a strong prompt and away from
+ *       that of a weak one (margin + pull, see {@link #contrastiveLoss}).</li>
+ * </ul>
+ * A step whose loss or gradient is not finite, or whose reward throws, stops training; the vectors of the last good
+ * step are kept.
+ */
+public final class Trainer {
+    public enum Objective { CE, ENTROPY, GRPO, CONTRASTIVE }
+
+    public static final class Config {
+        public Objective objective = Objective.CE;
+        public HookSite site = HookSite.RESID_POST;
+        public int[] layers;                 // null: all
+        public int prefix = 0;
+        public int steps = 60, batch = 32;
+        public double lr = 0.05, weightDecay = 0, clip = 0;
+        public int warmup = 0;
+        public boolean cosine = false;
+        public long seed = 1;
+        public int maxNewTokens = 64, group = 8;
+        public float temperature = 1f;
+        public double klBeta = 0;
+        public String reward = "answer";
+        public double lengthPenalty = 0;
+        public int targetLength = 0;
+        public String strongSuffix = " Think step by step.", weakSuffix = "";
+        public String template = "Q: {question}\nA:";
+        public String read;                  // contrastive read point; null: last block's resid_post
+        public double initScale = 0;
+
+        public String toJson() {
+            return String.format(Locale.ROOT,
+                    "{\"objective\":\"%s\",\"site\":\"%s\",\"layers\":%s,\"prefix\":%d,\"steps\":%d,\"batch\":%d,\"lr\":%s,\"weight_decay\":%s,"
+                            + "\"clip\":%s,\"warmup\":%d,\"cosine\":%b,\"seed\":%d,\"max_new_tokens\":%d,\"group\":%d,\"temperature\":%s,"
+                            + "\"kl_beta\":%s,\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\"}",
+                    objective.name().toLowerCase(Locale.ROOT), site == null ? "" : site.suffix, layers == null ? "\"all\"" : java.util.Arrays.toString(layers),
+                    prefix, steps, batch, lr, weightDecay, clip, warmup, cosine, seed, maxNewTokens, group, temperature, klBeta,
+                    reward.replace("\"", "'"), lengthPenalty, targetLength, read == null ? "" : read, template.replace("\n", "\\n").replace("\"", "'"));
+        }
+    }
+
+    public record Result(SteeringParams params, Curve curve, boolean completed, String message, double seconds, long tokens) {}
+
+    private final Model model;
+    private final DiffTransformer dt;
+    private final Tokenizer tok;
+    private final Config cfg;
+    private final Rewards.Reward reward;
+    private final Map<Integer, double[][]> contrastRefs = new HashMap<>();
+
+    public Trainer(Model model, Config cfg) {
+        this.model = model;
+        this.dt = new DiffTransformer(model.config(), model.transformer().weights());
+        this.tok = model.tokenizer();
+        this.cfg = cfg;
+        this.reward = cfg.objective == Objective.GRPO ? Rewards.parse(cfg.reward) : null;
+    }
+
+    public DiffTransformer diff() {
+        return dt;
+    }
+
+    public SteeringParams newParams() {
+        int L = model.config().layers();
+        int[] layers = cfg.layers;
+        if (layers == null) {
+            layers = new int[L];
+            for (int i = 0; i < L; i++) layers[i] = i;
+        }
+        SteeringParams p = new SteeringParams(model.config().dim(), L, cfg.prefix > 0 && cfg.site == null ? null : cfg.site, layers, cfg.prefix);
+        // prefix vectors start as the BOS embedding (a token every sequence begins with, so the model knows it);
+        // zero vectors would sit at RMSNorm's singular point, where the first step blows them up to full scale
+        if (cfg.prefix > 0) {
+            double[] bos = new double[p.dim];
+            dev.tiller.kernels.backward.DoubleMatMul.row(model.transformer().weights().tokenEmbedding(), Math.max(0, tok.bosId()), bos, 0);
+            for (int k = 0; k < cfg.prefix; k++) System.arraycopy(bos, 0, p.theta, p.prefixOffset(k), p.dim);
+        }
+        if (cfg.initScale > 0) {
+            Random r = new Random(cfg.seed);
+            for (int i = 0; i < p.theta.length; i++) p.theta[i] = r.nextGaussian() * cfg.initScale;
+        }
+        return p;
+    }
+
+    /** One step's data: the sequences, and per wanted row its target token and weight; plus reward if any. */
+    private record StepData(List<DiffTransformer.Sequence> seqs, int[] targets, double[] weights, double meanReward, long tokens, List<TrainData.Row> rows) {}
+
+    public Result train(List<TrainData.Row> data, SteeringParams p, Consumer<String> log) {
+        if (data.isEmpty()) throw new IllegalArgumentException("no training rows");
+        checkRows(data);
+        Adam opt = new Adam(p.size(), cfg.lr, cfg.weightDecay, cfg.clip, cfg.warmup, cfg.steps, cfg.cosine);
+        Curve curve = new Curve();
+        Random rnd = new Random(cfg.seed);
+        List<TrainData.Row> order = new ArrayList<>(data);
+        int cursor = order.size();
+        long t0 = System.nanoTime(), totalTokens = 0;
+        for (int step = 0; step < cfg.steps; step++) {
+            long s0 = System.nanoTime();
+            List<TrainData.Row> batch = new ArrayList<>();
+            while (batch.size() < Math.min(cfg.batch, data.size())) {
+                if (cursor == order.size()) {
+                    java.util.Collections.shuffle(order, rnd);
+                    cursor = 0;
+                }
+                batch.add(order.get(cursor++));
+            }
+            double loss;
+            double[] grad;
+            StepData sd;
+            try {
+                sd = prepare(batch, p, step);
+                double[][] g = new double[1][];
+                loss = lossAndGrad(sd, p, g);
+                grad = g[0];
+            } catch (RewardException e) {
+                return new Result(p, curve, false, "step " + (step + 1) + ": " + e.getMessage() + "; keeping the vectors of step " + step, secs(t0), totalTokens);
+            }
+            boolean finite = Double.isFinite(loss);
+            for (int i = 0; i < grad.length && finite; i++) finite = Double.isFinite(grad[i]);
+            if (!finite) {
+                return new Result(p, curve, false, "step " + (step + 1) + ": the loss or its gradient is not finite (loss " + loss
+                        + "); keeping the vectors of step " + step, secs(t0), totalTokens);
+            }
+            double lr = opt.learningRate(step);
+            double gnorm = opt.step(p.theta, grad);
+            totalTokens += sd.tokens;
+            double dtSec = (System.nanoTime() - s0) / 1e9, el = secs(t0);
+            curve.add(new Curve.Point(step + 1, loss, sd.meanReward, gnorm, lr, totalTokens, el));
+            double eta = el / (step + 1) * (cfg.steps - step - 1);
+            log.accept(String.format(Locale.ROOT, "step %d/%d  loss %.4f%s  |g| %.3g  lr %.3g  %.0f tok/s  elapsed %s  ETA %s",
+                    step + 1, cfg.steps, loss, Double.isNaN(sd.meanReward) ? "" : String.format(Locale.ROOT, "  reward %.3f", sd.meanReward),
+                    gnorm, lr, sd.tokens / dtSec, hms(el), hms(eta)));
+        }
+        return new Result(p, curve, true, "done", secs(t0), totalTokens);
+    }
+
+    /**
+     * Times one training step's forward+backward (float64) against one forward pass of the engine (float32, no
+     * steering) over the same sequences in one batch; returns {engine seconds, training forward seconds, training
+     * forward+backward seconds, token rows}, each the best of {@code reps}.
+     */
+    public double[] profile(List<TrainData.Row> data, SteeringParams p, int reps) {
+        List<TrainData.Row> batch = data.subList(0, Math.min(cfg.batch, data.size()));
+        StepData sd = prepare(batch, p, 0);
+        var c = model.config();
+        int rows = 0;
+        for (var s : sd.seqs) rows += s.tokens().length;
+        double engine = Double.MAX_VALUE, fwd = Double.MAX_VALUE, step = Double.MAX_VALUE;
+        for (int r = 0; r < reps; r++) {
+            dev.tiller.engine.model.Batch b = new dev.tiller.engine.model.Batch(rows);
+            int sid = 0, wanted = 0;
+            for (var s : sd.seqs) {
+                dev.tiller.engine.model.KVCache kv = new dev.tiller.engine.model.KVCache(c, s.tokens().length);
+                for (int t = 0; t < s.tokens().length; t++) {
+                    b.add(s.tokens()[t], t, kv, sid, s.wantLogits()[t]);
+                    if (s.wantLogits()[t]) wanted++;
+                }
+                sid++;
+            }
+            float[] logits = new float[Math.max(1, wanted) * c.vocabSize()];
+            long t0 = System.nanoTime();
+            model.transformer().forward(b, dev.tiller.engine.hooks.Hooks.NONE, logits);
+            engine = Math.min(engine, (System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            dt.forward(sd.seqs, p, null);
+            fwd = Math.min(fwd, (System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            lossAndGrad(sd, p, new double[1][]);
+            step = Math.min(step, (System.nanoTime() - t0) / 1e9);
+        }
+        return new double[]{engine, fwd, step, rows};
+    }
+
+    private static double secs(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    static String hms(double s) {
+        long x = Math.round(s);
+        return x >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", x / 3600, x / 60 % 60, x % 60) : String.format(Locale.ROOT, "%d:%02d", x / 60, x % 60);
+    }
+
+    private void checkRows(List<TrainData.Row> data) {
+        if (cfg.objective == Objective.CE) {
+            for (TrainData.Row r : data) {
+                if (r.completion() == null || r.completion().isEmpty()) {
+                    throw new IllegalArgumentException("row " + (r.index() + 1) + " has no completion/answer, which --objective ce needs");
+                }
+            }
+        }
+    }
+
+    static final class RewardException extends RuntimeException {
+        RewardException(String m, Throwable cause) {
+            super(m, cause);
+        }
+    }
+
+    // ---- building the step's sequences ----
+
+    private StepData prepare(List<TrainData.Row> batch, SteeringParams p, int step) {
+        List<DiffTransformer.Sequence> seqs = new ArrayList<>();
+        List<Integer> targets = new ArrayList<>();
+        List<Double> weights = new ArrayList<>();
+        long tokens = 0;
+        double rewardSum = 0;
+        int rewardCount = 0;
+        switch (cfg.objective) {
+            case CE -> {
+                for (TrainData.Row r : batch) {
+                    int[] prompt = tok.encode(r.prompt(), true, false);
+                    int[] full = tok.encode(r.prompt() + r.completion(), true, false);
+                    int start = commonPrefix(prompt, full);
+                    if (start == 0) start = 1;
+                    int[] seq = java.util.Arrays.copyOf(full, full.length + 1);
+                    seq[full.length] = tok.eosId();
+                    addSequence(seqs, targets, weights, seq, start, 1.0);
+                    tokens += seq.length + p.prefixLength;
+                }
+            }
+            case ENTROPY -> {
+                int k = 0;
+                for (TrainData.Row r : batch) {
+                    int[] prompt = tok.encode(r.prompt(), true, false);
+                    Generation g = Evaluator.generate(model, p, r.prompt(), sampling(step * 1000L + k++));
+                    if (g.tokens().length == 0) continue;
+                    int[] seq = concat(prompt, g.tokens());
+                    addSequence(seqs, targets, weights, seq, prompt.length, 1.0);
+                    tokens += seq.length + p.prefixLength;
+                }
+            }
+            case GRPO -> {
+                int k = 0;
+                for (TrainData.Row r : batch) {
+                    int[] prompt = tok.encode(r.prompt(), true, false);
+                    int[][] outs = new int[cfg.group][];
+                    double[] rw = new double[cfg.group];
+                    for (int gi = 0; gi < cfg.group; gi++) {
+                        Generation g = Evaluator.generate(model, p, r.prompt(), sampling(step * 100_000L + k++));
+                        outs[gi] = g.tokens();
+                        int len = g.tokens().length;
+                        double score;
+                        try {
+                            score = reward.score(g.text(), len, r);
+                        } catch (RuntimeException e) {
+                            throw new RewardException("the reward failed on row " + (r.index() + 1) + ": " + e.getMessage(), e);
+                        }
+                        if (!Double.isFinite(score)) throw new RewardException("the reward returned " + score + " on row " + (r.index() + 1), null);
+                        if (cfg.lengthPenalty > 0) score -= cfg.lengthPenalty * Math.max(0, len - cfg.targetLength);
+                        rw[gi] = score;
+                        rewardSum += score;
+                        rewardCount++;
+                    }
+                    double mean = 0, var = 0;
+                    for (double v : rw) mean += v;
+                    mean /= rw.length;
+                    for (double v : rw) var += (v - mean) * (v - mean);
+                    double std = Math.sqrt(var / rw.length);
+                    for (int gi = 0; gi < cfg.group; gi++) {
+                        double adv = std < 1e-9 ? 0 : (rw[gi] - mean) / std;
+                        if (outs[gi].length == 0) continue;
+                        int[] seq = concat(prompt, outs[gi]);
+                        addSequence(seqs, targets, weights, seq, prompt.length, adv);
+                        tokens += seq.length + p.prefixLength;
+                    }
+                }
+            }
+            case CONTRASTIVE -> {
+                for (TrainData.Row r : batch) {
+                    int[] prompt = tok.encode(r.prompt(), true, false);
+                    seqs.add(new DiffTransformer.Sequence(prompt, new boolean[prompt.length]));
+                    tokens += prompt.length + p.prefixLength;
+                }
+            }
+        }
+        int[] t = new int[targets.size()];
+        double[] w = new double[weights.size()];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = targets.get(i);
+            w[i] = weights.get(i);
+        }
+        return new StepData(seqs, t, w, rewardCount == 0 ? Double.NaN : rewardSum / rewardCount, tokens, batch);
+    }
+
+    private GenerationOptions sampling(long salt) {
+        SamplerConfig sc = new SamplerConfig(cfg.temperature, 0, 1f, 0f, 1f, 0, 0f, 0f, cfg.seed * 7919 + salt);
+        return new GenerationOptions(sc, cfg.maxNewTokens, List.of(), true, false, false);
+    }
+
+    /** Rows start-1 .. len-2 predict tokens start .. len-1. */
+    private static void addSequence(List<DiffTransformer.Sequence> seqs, List<Integer> targets, List<Double> weights, int[] seq, int start, double w) {
+        boolean[] want = new boolean[seq.length];
+        for (int i = start; i < seq.length; i++) {
+            want[i - 1] = true;
+            targets.add(seq[i]);
+            weights.add(w);
+        }
+        seqs.add(new DiffTransformer.Sequence(seq, want));
+    }
+
+    private static int commonPrefix(int[] a, int[] b) {
+        int i = 0;
+        while (i < a.length && i < b.length && a[i] == b[i]) i++;
+        return i;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    // ---- losses ----
+
+    private double lossAndGrad(StepData sd, SteeringParams p, double[][] gradOut) {
+        int V = model.config().vocabSize();
+        if (sd.seqs.isEmpty()) {
+            gradOut[0] = new double[p.size()];
+            return 0;
+        }
+        HookPoint read = cfg.objective == Objective.CONTRASTIVE ? readPoint() : null;
+        DiffTransformer.Pass pass = dt.forward(sd.seqs, p, read);
+        int rows = sd.targets.length;
+        double[] dLogits = new double[pass.logits.length];
+        double loss = 0;
+        double[] dRead = null;
+        switch (cfg.objective) {
+            case CE -> loss = Losses.weightedNll(pass.logits, sd.targets, null, rows, V, rows, dLogits);
+            case ENTROPY -> loss = Losses.meanEntropy(pass.logits, rows, V, dLogits);
+            case GRPO -> {
+                loss = Losses.weightedNll(pass.logits, sd.targets, sd.weights, rows, V, Math.max(1, rows), dLogits);
+                if (cfg.klBeta > 0) {
+                    DiffTransformer.Pass ref = dt.forward(sd.seqs, new SteeringParams(p.dim, model.config().layers(), null, new int[0], 0), null);
+                    double[] refLp = new double[rows];
+                    for (int r = 0; r < rows; r++) refLp[r] = Losses.logProb(ref.logits, r, V, sd.targets[r]);
+                    loss += Losses.k3Kl(pass.logits, sd.targets, refLp, rows, V, cfg.klBeta, dLogits);
+                }
+            }
+            case CONTRASTIVE -> {
+                dRead = new double[pass.readActs.length];
+                loss = contrastiveLoss(sd, pass, dRead);
+            }
+        }
+        gradOut[0] = dt.backward(pass, dLogits, dRead);
+        return loss;
+    }
+
+    HookPoint readPoint() {
+        return cfg.read != null ? HookPoint.parse(cfg.read) : new HookPoint(HookSite.RESID_POST, model.config().layers() - 1);
+    }
+
+    static final double CONTRAST_BETA = 4, CONTRAST_PULL = 0.5;
+
+    /**
+     * For each prompt, h = the steered activation at the read point at the prompt's last token, h_s / h_w = the
+     * unsteered activations for the strong / weak prompt. With D = |h_s − h_w|², d_s = |h − h_s|², d_w = |h − h_w|²,
+     * margin m = (d_w − d_s) / D (+1 at the strong reference, −1 at the weak): loss = softplus(−β m) + λ d_s / D,
+     * averaged over prompts: push past the weak side along their difference and pull toward the strong point.
+     */
+    private double contrastiveLoss(StepData sd, DiffTransformer.Pass pass, double[] dRead) {
+        int dim = model.config().dim();
+        double total = 0;
+        int B = sd.rows.size();
+        for (int s = 0; s < B; s++) {
+            TrainData.Row rowData = sd.rows.get(s);
+            double[][] ref = contrastRefs.computeIfAbsent(rowData.index(), i -> references(rowData));
+            double[] hs = ref[0], hw = ref[1];
+            int row = pass.row(s, pass.sequenceLength(s) - 1), o = row * dim;
+            double D = 1e-9, ds = 0, dw = 0;
+            for (int i = 0; i < dim; i++) {
+                double h = pass.readActs[o + i];
+                D += (hs[i] - hw[i]) * (hs[i] - hw[i]);
+                ds += (h - hs[i]) * (h - hs[i]);
+                dw += (h - hw[i]) * (h - hw[i]);
+            }
+            double m = (dw - ds) / D;
+            double z = -CONTRAST_BETA * m;
+            total += softplus(z) + CONTRAST_PULL * ds / D;
+            double dLdm = -CONTRAST_BETA * DiffTransformer.sigmoid(z);
+            for (int i = 0; i < dim; i++) {
+                double h = pass.readActs[o + i];
+                double dm = (2 * (h - hw[i]) - 2 * (h - hs[i])) / D;
+                dRead[o + i] += (dLdm * dm + CONTRAST_PULL * 2 * (h - hs[i]) / D) / B;
+            }
+        }
+        return total / B;
+    }
+
+    static double softplus(double z) {
+        return z > 30 ? z : Math.log1p(Math.exp(z));
+    }
+
+    /** Unsteered activations at the read point for the strong and the weak version of a row's prompt. */
+    private double[][] references(TrainData.Row r) {
+        String strong = r.question() != null ? cfg.template.replace("{question}", r.question() + cfg.strongSuffix) : r.prompt() + cfg.strongSuffix;
+        String weak = r.question() != null ? cfg.template.replace("{question}", r.question() + cfg.weakSuffix) : r.prompt() + cfg.weakSuffix;
+        SteeringParams none = new SteeringParams(model.config().dim(), model.config().layers(), null, new int[0], 0);
+        double[][] out = new double[2][];
+        String[] prompts = {strong, weak};
+        for (int i = 0; i < 2; i++) {
+            int[] t = tok.encode(prompts[i], true, false);
+            DiffTransformer.Pass ps = dt.forward(List.of(new DiffTransformer.Sequence(t, new boolean[t.length])), none, readPoint());
+            int dim = model.config().dim();
+            out[i] = java.util.Arrays.copyOfRange(ps.readActs, (t.length - 1) * dim, t.length * dim);
+        }
+        return out;
+    }
+}

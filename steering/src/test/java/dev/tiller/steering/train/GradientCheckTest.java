@@ -1,0 +1,131 @@
+package dev.tiller.steering.train;
+
+import dev.tiller.engine.hooks.HookPoint;
+import dev.tiller.engine.hooks.HookSite;
+import dev.tiller.loader.GGMLType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Analytic gradients of the steering parameters against central finite differences of the same float64 forward pass.
+ * The loss mixes every objective's path: cross-entropy on some rows, entropy on others, and a quadratic of the
+ * activations at a read point, so a dropped term anywhere in the backward shows up.
+ */
+class GradientCheckTest {
+
+    /** The loss used for the check: CE on the odd wanted rows, entropy on the even ones, plus Σ c·read. */
+    static double loss(DiffTransformer dt, List<DiffTransformer.Sequence> seqs, SteeringParams p, HookPoint read, double[] readCoef,
+                       int[] targets, double[][] gradOut) {
+        DiffTransformer.Pass pass = dt.forward(seqs, p, read);
+        int vocab = dt.config().vocabSize(), rows = pass.logits.length / vocab;
+        double[] dLogits = new double[pass.logits.length];
+        double l = 0;
+        double[] w = new double[rows];
+        for (int r = 0; r < rows; r++) w[r] = r % 2;
+        l += Losses.weightedNll(pass.logits, targets, w, rows, vocab, rows, dLogits);
+        // entropy on the even rows only: compute on a copy and zero the odd rows' share
+        double[] dEnt = new double[pass.logits.length];
+        double[] evenLogits = pass.logits.clone();
+        int evens = 0;
+        for (int r = 0; r < rows; r += 2) evens++;
+        double[] ev = new double[evens * vocab];
+        for (int r = 0, e = 0; r < rows; r += 2, e++) System.arraycopy(evenLogits, r * vocab, ev, e * vocab, vocab);
+        double[] dEv = new double[ev.length];
+        l += 0.5 * Losses.meanEntropy(ev, evens, vocab, dEv);
+        for (int r = 0, e = 0; r < rows; r += 2, e++) for (int i = 0; i < vocab; i++) dEnt[r * vocab + i] = 0.5 * dEv[e * vocab + i];
+        for (int i = 0; i < dLogits.length; i++) dLogits[i] += dEnt[i];
+        double[] dRead = null;
+        if (read != null) {
+            dRead = new double[pass.readActs.length];
+            for (int i = 0; i < dRead.length; i++) {
+                double a = pass.readActs[i];
+                l += readCoef[i % readCoef.length] * a + 0.01 * a * a;
+                dRead[i] = readCoef[i % readCoef.length] + 0.02 * a;
+            }
+        }
+        if (gradOut != null) gradOut[0] = dt.backward(pass, dLogits, dRead);
+        return l;
+    }
+
+    static double maxRelError(DiffTransformer dt, HookSite site, int prefix, HookPoint read, long seed, int coords) {
+        var c = dt.config();
+        Random rnd = new Random(seed);
+        int[] layers = new int[c.layers()];
+        for (int i = 0; i < layers.length; i++) layers[i] = i;
+        SteeringParams p = new SteeringParams(c.dim(), c.layers(), site, layers, prefix);
+        for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.3;
+        List<DiffTransformer.Sequence> seqs = List.of(seq(rnd, c.vocabSize(), 6), seq(rnd, c.vocabSize(), 4));
+        int wanted = 0;
+        for (var s : seqs) for (boolean b : s.wantLogits()) if (b) wanted++;
+        int[] targets = new int[wanted];
+        for (int i = 0; i < wanted; i++) targets[i] = rnd.nextInt(c.vocabSize());
+        double[] readCoef = new double[c.dim()];
+        for (int i = 0; i < readCoef.length; i++) readCoef[i] = rnd.nextGaussian() * 0.1;
+
+        double[][] g = new double[1][];
+        loss(dt, seqs, p, read, readCoef, targets, g);
+        double gmax = 0;
+        for (double v : g[0]) gmax = Math.max(gmax, Math.abs(v));
+        assertTrue(gmax > 0, "gradient is identically zero");
+        double worst = 0;
+        double h = 1e-5;
+        for (int k = 0; k < coords; k++) {
+            int i = rnd.nextInt(p.theta.length);
+            double keep = p.theta[i];
+            p.theta[i] = keep + h;
+            double lp = loss(dt, seqs, p, read, readCoef, targets, null);
+            p.theta[i] = keep - h;
+            double lm = loss(dt, seqs, p, read, readCoef, targets, null);
+            p.theta[i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            double err = Math.abs(fd - g[0][i]) / Math.max(Math.abs(fd), 1e-3 * gmax);
+            worst = Math.max(worst, err);
+        }
+        return worst;
+    }
+
+    static DiffTransformer.Sequence seq(Random rnd, int vocab, int n) {
+        int[] t = new int[n];
+        boolean[] want = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = rnd.nextInt(vocab);
+            want[i] = i >= 1;
+        }
+        return new DiffTransformer.Sequence(t, want);
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            "tiny-qwen3, F32, RESID_POST, 2",
+            "tiny-qwen2, F32, RESID_MID, 1",
+            "tiny-llama, F32, RESID_PRE, 0",
+            "tiny-qwen3, F32, ATTN_OUT, 0",
+            "tiny-qwen2, F32, MLP_OUT, 0",
+            "tiny-llama, F32, EMBED, 2",
+            "tiny-qwen3, Q8_0, RESID_POST, 1",
+            "tiny-llama, Q4_K, RESID_POST, 1"})
+    void randomModelsMatchFiniteDifferences(String preset, GGMLType type, HookSite site, int prefix) {
+        try (var m = TestModels.load(TestModels.synthetic(preset, type))) {
+            HookPoint read = new HookPoint(HookSite.RESID_POST, 0);
+            double err = maxRelError(m.diff(), site, prefix, read, preset.hashCode() + site.ordinal(), 12);
+            assertTrue(err <= 1e-4, preset + " " + type + " " + site + ": max relative error " + err);
+        }
+    }
+
+    @Test
+    void stories260KMatchesFiniteDifferences() {
+        Path p = TestModels.stories();
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.exists(p), "no " + p);
+        try (var m = TestModels.load(p)) {
+            double err = maxRelError(m.diff(), HookSite.RESID_POST, 2, new HookPoint(HookSite.RESID_MID, 3), 5, 12);
+            assertTrue(err <= 1e-4, "stories260K: max relative error " + err);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package dev.tiller.steering.train;
+
+import dev.tiller.engine.api.Model;
+import dev.tiller.engine.generate.GenerationOptions;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Training end to end on stories260K (small and fast): an objective doing its job, saving, and bad input. */
+class TrainerTest {
+    static Model model;
+
+    @BeforeAll
+    static void load() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(TestModels.stories()), "no stories260K");
+        model = Model.load(TestModels.stories());
+    }
+
+    @AfterAll
+    static void close() {
+        if (model != null) model.close();
+    }
+
+    static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
+    static final String TARGET = " She liked to eat green frogs.";
+
+    @Test
+    void crossEntropyMakesAChosenContinuationTheGreedyOutput(@TempDir Path tmp) {
+        List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, TARGET, null, null));
+        String before = Evaluator.generate(model, null, PROMPT, GenerationOptions.greedy(20)).text();
+        assertFalse(before.startsWith(TARGET.strip()) || before.startsWith(TARGET), "already the greedy output: " + before);
+        Trainer.Config c = new Trainer.Config();
+        c.steps = 40;
+        c.batch = 1;
+        c.lr = 0.1;
+        Trainer t = new Trainer(model, c);
+        Trainer.Result r = t.train(rows, t.newParams(), s -> {});
+        assertTrue(r.completed(), r.message());
+        var pts = r.curve().points();
+        assertTrue(pts.get(pts.size() - 1).loss() < 0.2 * pts.get(0).loss(), "loss " + pts.get(0).loss() + " -> " + pts.get(pts.size() - 1).loss());
+        String after = Evaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(20)).text();
+        assertTrue(after.startsWith(TARGET) || after.startsWith(TARGET.strip()), "steered greedy output: '" + after + "'");
+
+        // saved and read back, the vectors give the same output
+        Path out = tmp.resolve("v.steer");
+        SteeringStore.save(out, r.params(), c.toJson(), "{}");
+        SteeringStore.Saved s = SteeringStore.load(out, model.config().layers());
+        assertEquals(r.params().site, s.params().site);
+        assertArrayEquals(r.params().layers, s.params().layers);
+        for (int i = 0; i < s.params().theta.length; i++) assertEquals((float) r.params().theta[i], (float) s.params().theta[i]);
+        assertTrue(s.config().contains("\"objective\":\"ce\""));
+        assertEquals(after, Evaluator.generate(model, s.params(), PROMPT, GenerationOptions.greedy(20)).text());
+    }
+
+    @Test
+    void prefixVectorsAloneCanBeTrained() {
+        List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, TARGET, null, null));
+        Trainer.Config c = new Trainer.Config();
+        c.site = null;
+        c.prefix = 4;
+        c.steps = 30;
+        c.batch = 1;
+        c.lr = 0.05;
+        Trainer t = new Trainer(model, c);
+        Trainer.Result r = t.train(rows, t.newParams(), s -> {});
+        var pts = r.curve().points();
+        assertTrue(pts.get(pts.size() - 1).loss() < 0.5 * pts.get(0).loss(), "loss " + pts.stream().map(p -> String.format("%.3f", p.loss())).toList());
+    }
+
+    @Test
+    void emptyDataIsRejected(@TempDir Path tmp) throws Exception {
+        Path f = tmp.resolve("empty.jsonl");
+        Files.writeString(f, "\n\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainData.read(f, "Q: {question}\nA:", 0));
+        assertTrue(e.getMessage().contains("no training rows"), e.getMessage());
+        Files.writeString(f, "{\"text\": \"x\"}\n");
+        assertThrows(IllegalArgumentException.class, () -> TrainData.read(f, "Q: {question}\nA:", 0));
+        Trainer t = new Trainer(model, new Trainer.Config());
+        IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class,
+                () -> t.train(List.of(new TrainData.Row(0, "x", null, null, null)), t.newParams(), s -> {}));
+        assertTrue(e2.getMessage().contains("no completion"), e2.getMessage());
+    }
+
+    @Test
+    void aNonFiniteLossStopsAndKeepsTheLastGoodVectors() {
+        Trainer.Config c = new Trainer.Config();
+        c.steps = 5;
+        c.batch = 1;
+        c.lr = 1e308;   // the first update is finite but absurd; the next forward overflows to inf - inf
+        Trainer t = new Trainer(model, c);
+        List<String> log = new ArrayList<>();
+        Trainer.Result r = t.train(List.of(new TrainData.Row(0, PROMPT, TARGET, null, null)), t.newParams(), log::add);
+        assertFalse(r.completed());
+        assertTrue(r.message().contains("not finite"), r.message());
+        assertEquals(1, r.curve().points().size());
+        for (double v : r.params().theta) assertTrue(Double.isFinite(v));
+    }
+
+    @Test
+    void aThrowingRewardStopsWithAClearErrorAndNoUpdate() {
+        Trainer.Config c = new Trainer.Config();
+        c.objective = Trainer.Objective.GRPO;
+        c.reward = "answer";      // rows without a label make it throw
+        c.steps = 3;
+        c.batch = 1;
+        c.group = 2;
+        c.maxNewTokens = 4;
+        Trainer t = new Trainer(model, c);
+        Trainer.Result r = t.train(List.of(new TrainData.Row(0, PROMPT, null, null, null)), t.newParams(), s -> {});
+        assertFalse(r.completed());
+        assertTrue(r.message().contains("reward failed on row 1"), r.message());
+        for (double v : r.params().theta) assertEquals(0.0, v);
+    }
+}
