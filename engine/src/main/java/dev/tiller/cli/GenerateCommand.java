@@ -12,9 +12,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -82,18 +80,19 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SteeringOptions steering;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
         String text = promptText();
         try (Model model = modelOptions.load()) {
             Session session = model.newSession(modelOptions.contextFor(model));
+            List<SteeringApplier> appliers = new ArrayList<>();
             if (steering.any()) {
-                boolean applied = false;
-                for (SteeringApplier a : ServiceLoader.load(SteeringApplier.class)) {
-                    a.apply(steering, session);
-                    applied = true;
-                }
-                if (!applied) throw new IllegalStateException("steering options need the tiller-steering module on the class path");
+                ServiceLoader.load(SteeringApplier.class).forEach(appliers::add);
+                if (appliers.isEmpty()) throw new IllegalStateException("steering options need the tiller-steering module on the class path");
+                for (SteeringApplier a : appliers) a.apply(steering, session);
             }
             boolean addSpecial = true;
             String input = text;
@@ -112,9 +111,12 @@ public final class GenerateCommand implements Callable<Integer> {
                     frequencyPenalty, seed);
             GenerationOptions opts = GenerationOptions.defaults().withSampler(sc).withMaxTokens(maxTokens).withStop(stop)
                     .withAddSpecial(addSpecial).withIgnoreEos(ignoreEos);
-            PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+            // picocli's writer: System.out (UTF-8 under ./tiller), or whatever an embedding caller or a test set
+            java.io.PrintWriter out = spec.commandLine().getOut();
             if (!noDisplayPrompt && !chat) out.print(text);
-            Generation g = new Generator(session).generate(input, opts, piece -> {
+            int[] promptTokens = model.tokenizer().encode(input, addSpecial, opts.parseSpecial());
+            for (SteeringApplier a : appliers) promptTokens = a.prompt(steering, session, promptTokens);
+            Generation g = new Generator(session).generate(promptTokens, opts, piece -> {
                 out.print(piece);
                 out.flush();
             });

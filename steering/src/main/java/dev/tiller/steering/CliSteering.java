@@ -51,7 +51,7 @@ public final class CliSteering implements SteeringApplier {
     }
 
     /** {@code --steer FILE[:S]}: each file is checked against the model (fingerprint, width, layers) before it is applied. */
-    static void applySteerFiles(List<String> specs, Session session) {
+    void applySteerFiles(List<String> specs, Session session) {
         if (specs.isEmpty()) return;
         Steering steering = new Steering(session.model().config());
         for (String spec : specs) {
@@ -71,7 +71,19 @@ public final class CliSteering implements SteeringApplier {
             SteeringFile sf = SteeringFile.read(Path.of(file));
             sf.checkModel(session.model(), file);
             for (SteeringVector v : sf.vectors()) steering.add(v, scale);
+            if (!sf.prefixVectors().isEmpty()) {
+                if (prefix != null) throw new IllegalArgumentException("--steer: only one file may carry prefix vectors (" + file + ")");
+                prefix = PrefixVectors.install(session, sf.prefixVectors(), scale);
+            }
         }
         steering.install(session);
+    }
+
+    /** Prefix vectors (if a --steer file has them) need their placeholder tokens before the prompt. */
+    private PrefixVectors prefix;
+
+    @Override
+    public int[] prompt(SteeringOptions o, Session session, int[] promptTokens) {
+        return prefix == null ? promptTokens : prefix.placeholdersBefore(promptTokens);
     }
 }

@@ -30,14 +30,25 @@ import java.util.TreeMap;
  * provenance with training configuration and metrics. {@link #checkModel} refuses another model before any vector is
  * applied.
  */
-public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors, Provenance provenance) {
+public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors, Provenance provenance, List<float[]> prefixVectors) {
     public static final int FORMAT_VERSION = 1;
 
     public SteeringFile {
         if (model == null) throw new IllegalArgumentException("steering file: model fingerprint is null");
         vectors = List.copyOf(vectors);
-        if (vectors.isEmpty()) throw new IllegalArgumentException("steering file: no vectors");
+        prefixVectors = prefixVectors == null ? List.of() : prefixVectors.stream().map(float[]::clone).toList();
+        if (vectors.isEmpty() && prefixVectors.isEmpty()) throw new IllegalArgumentException("steering file: no vectors");
+        for (float[] v : prefixVectors) {
+            if (v.length != model.embeddingLength()) {
+                throw new IllegalArgumentException("steering file: a prefix vector has " + v.length + " values, the model's n_embd is " + model.embeddingLength());
+            }
+        }
         provenance = provenance == null ? Provenance.empty() : provenance;
+    }
+
+    /** A file of steering vectors only (no prefix vectors). */
+    public SteeringFile(ModelFingerprint model, List<SteeringVector> vectors, Provenance provenance) {
+        this(model, vectors, provenance, List.of());
     }
 
     public static SteeringFile read(Path path) {
@@ -72,6 +83,7 @@ public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors,
     public byte[] toBytes() {
         SteeringFileMessage.Builder b = SteeringFileMessage.newBuilder().setFormatVersion(FORMAT_VERSION).setModel(toMessage(model));
         for (SteeringVector v : vectors) b.addVectors(toMessage(v));
+        for (int k = 0; k < prefixVectors.size(); k++) b.addPrefixVectors(direction(k, prefixVectors.get(k)));
         b.setProvenance(ProvenanceMessage.newBuilder().setTool(provenance.tool()).setCreatedUtc(provenance.createdUtc())
                 .setSourceModel(provenance.sourceModel()).setDescription(provenance.description())
                 .putAllTrainingConfig(provenance.trainingConfig()).putAllMetrics(provenance.metrics()));
@@ -90,13 +102,23 @@ public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors,
                     + ")" + (m.getFormatVersion() == 0 ? " — is this a .steer file?" : ""));
         }
         if (!m.hasModel()) throw new SteeringFileException(source + ": no model fingerprint");
-        if (m.getVectorsCount() == 0) throw new SteeringFileException(source + ": no vectors");
+        if (m.getVectorsCount() == 0 && m.getPrefixVectorsCount() == 0) throw new SteeringFileException(source + ": no vectors");
         List<SteeringVector> vs = new ArrayList<>();
         for (int i = 0; i < m.getVectorsCount(); i++) vs.add(fromMessage(m.getVectors(i), source + ": vector " + i));
         ProvenanceMessage p = m.getProvenance();
         Provenance prov = new Provenance(p.getTool(), p.getCreatedUtc(), p.getSourceModel(), p.getDescription(),
                 new LinkedHashMap<>(new TreeMap<>(p.getTrainingConfigMap())), new LinkedHashMap<>(new TreeMap<>(p.getMetricsMap())));
-        return new SteeringFile(fromMessage(m.getModel()), vs, prov);
+        List<float[]> prefix = new ArrayList<>();
+        for (int k = 0; k < m.getPrefixVectorsCount(); k++) {
+            LayerDirectionMessage l = m.getPrefixVectors(k);
+            if (l.getLayer() != k) throw new SteeringFileException(source + ": prefix vector " + k + " is numbered " + l.getLayer());
+            prefix.add(values(l));
+        }
+        try {
+            return new SteeringFile(fromMessage(m.getModel()), vs, prov, prefix);
+        } catch (IllegalArgumentException e) {
+            throw new SteeringFileException(source + ": " + e.getMessage(), e);
+        }
     }
 
     private static ModelFingerprintMessage toMessage(ModelFingerprint f) {
@@ -117,11 +139,7 @@ public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors,
     private static SteeringVectorMessage toMessage(SteeringVector v) {
         SteeringVectorMessage.Builder b = SteeringVectorMessage.newBuilder().setName(v.name()).setSite(v.site().suffix)
                 .setScale(v.scale()).setMethod(v.method()).setNormPreserving(v.normPreserving());
-        v.directions().forEach((layer, d) -> {
-            LayerDirectionMessage.Builder lb = LayerDirectionMessage.newBuilder().setLayer(layer);
-            for (float f : d) lb.addValues(f);
-            b.addLayers(lb);
-        });
+        v.directions().forEach((layer, d) -> b.addLayers(direction(layer, d)));
         Positions p = v.positions();
         PositionsMessage.Builder pb = PositionsMessage.newBuilder().setKind(PositionsMessage.Kind.valueOf(p.kind().name()))
                 .setStart(p.start()).setEnd(p.end());
@@ -138,9 +156,7 @@ public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors,
         }
         Map<Integer, float[]> dirs = new TreeMap<>();
         for (LayerDirectionMessage l : m.getLayersList()) {
-            float[] d = new float[l.getValuesCount()];
-            for (int i = 0; i < d.length; i++) d[i] = l.getValues(i);
-            if (dirs.put(l.getLayer(), d) != null) throw new SteeringFileException(where + ": layer " + l.getLayer() + " appears twice");
+            if (dirs.put(l.getLayer(), values(l)) != null) throw new SteeringFileException(where + ": layer " + l.getLayer() + " appears twice");
         }
         PositionsMessage pm = m.getPositions();
         if (pm.getKind() == PositionsMessage.Kind.UNRECOGNIZED) throw new SteeringFileException(where + ": unknown positions kind " + pm.getKindValue());
@@ -151,5 +167,17 @@ public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors,
         } catch (IllegalArgumentException e) {
             throw new SteeringFileException(where + ": " + e.getMessage(), e);
         }
+    }
+
+    private static LayerDirectionMessage direction(int index, float[] d) {
+        LayerDirectionMessage.Builder lb = LayerDirectionMessage.newBuilder().setLayer(index);
+        for (float f : d) lb.addValues(f);
+        return lb.build();
+    }
+
+    private static float[] values(LayerDirectionMessage l) {
+        float[] d = new float[l.getValuesCount()];
+        for (int i = 0; i < d.length; i++) d[i] = l.getValues(i);
+        return d;
     }
 }

@@ -1,85 +1,110 @@
 package dev.tiller.steering.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiller.engine.api.Model;
 import dev.tiller.engine.hooks.HookSite;
-import dev.tiller.loader.GGMLType;
-import dev.tiller.loader.ModelFormatException;
-import dev.tiller.loader.Tensor;
-import dev.tiller.loader.gguf.GGUFFile;
-import dev.tiller.loader.gguf.GGUFWriter;
-import dev.tiller.kernels.quant.QuantFormat;
+import dev.tiller.steering.SteeringVector;
+import dev.tiller.steering.file.ModelFingerprint;
+import dev.tiller.steering.file.Provenance;
+import dev.tiller.steering.file.SteeringFile;
+import dev.tiller.steering.file.SteeringFileException;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * Where trained vectors are written and read back: the one place to change when the project's {@code .steer} file
- * lands. Until then the file is a GGUF ({@code general.architecture = tiller-steering}) holding tensors
- * {@code bias.L} (one per steered layer, or {@code bias.embed}) and {@code prefix.K}, the site, and the training
- * configuration and final metrics as JSON strings ({@code tiller.train.config}, {@code tiller.train.metrics}).
+ * Trained vectors in the project's steering file ({@code .steer}, see {@link SteeringFile}): the biases become one
+ * {@link SteeringVector} (method {@code trained:OBJECTIVE}) applied at every position, the prefix vectors the file's
+ * prefix vectors; the training configuration and metrics go into its provenance, and the model fingerprint makes sure
+ * the result is only applied to the model it was trained on. {@code ./tiller generate --steer OUT.steer} applies it.
  */
 public final class SteeringStore {
-    public static final String ARCH = "tiller-steering";
+    private static final String CONFIG = "config_json", METRICS = "metrics_json", SITE = "site";
 
     public record Saved(SteeringParams params, String config, String metrics) {}
 
-    public static void save(Path out, SteeringParams p, String configJson, String metricsJson) {
-        GGUFWriter w = new GGUFWriter();
-        w.putString("general.architecture", ARCH);
-        w.putInt32("tiller.steering.dim", p.dim);
-        w.putString("tiller.steering.site", p.site == null ? "" : p.site.name());
-        w.putInt32Array("tiller.steering.layers", p.layers);
-        w.putInt32("tiller.steering.prefix_length", p.prefixLength);
-        if (configJson != null) w.putString("tiller.train.config", configJson);
-        if (metricsJson != null) w.putString("tiller.train.metrics", metricsJson);
-        for (int i = 0; i < p.layers.length; i++) {
-            w.addTensor(p.layers[i] < 0 ? "bias.embed" : "bias." + p.layers[i], GGMLType.F32, new long[]{p.dim}, bytes(p.bias(i)));
+    public static void save(Path out, SteeringParams p, String configJson, String metricsJson, Model model) {
+        List<SteeringVector> vectors = new ArrayList<>();
+        if (p.layers.length > 0) {
+            // hook_embed and blocks.0.hook_resid_pre are the same tensor: a bias at the embedding is stored at the latter
+            HookSite site = p.site == HookSite.EMBED ? HookSite.RESID_PRE : p.site;
+            Map<Integer, float[]> dirs = new TreeMap<>();
+            for (int i = 0; i < p.layers.length; i++) dirs.put(Math.max(0, p.layers[i]), p.bias(i));
+            vectors.add(SteeringVector.of("trained", site, dirs, "trained:" + objective(configJson)));
         }
-        for (int k = 0; k < p.prefixLength; k++) w.addTensor("prefix." + k, GGMLType.F32, new long[]{p.dim}, bytes(p.prefix(k)));
+        List<float[]> prefix = new ArrayList<>();
+        for (int k = 0; k < p.prefixLength; k++) prefix.add(p.prefix(k));
+        Map<String, String> config = new LinkedHashMap<>();
+        config.put(CONFIG, configJson == null ? "" : configJson);
+        config.put(METRICS, metricsJson == null ? "" : metricsJson);
+        config.put(SITE, p.site == null ? "" : p.site.suffix);
+        Provenance prov = Provenance.now("tiller train", model.path().toString(), "steering vectors trained by backprop", config, numbers(metricsJson));
+        SteeringFile file = new SteeringFile(ModelFingerprint.of(model), vectors, prov, prefix);
         try {
             Path parent = out.toAbsolutePath().getParent();
             if (parent != null) Files.createDirectories(parent);
             Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
-            w.write(tmp);
-            Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
+            file.write(tmp);
+            Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
         }
     }
 
-    public static Saved load(Path in, int modelLayers) {
-        try (GGUFFile f = GGUFFile.open(in)) {
-            var md = f.metadata();
-            String arch = md.getString("general.architecture", "");
-            if (!arch.equals(ARCH)) throw new ModelFormatException(in + ": general.architecture is '" + arch + "', not '" + ARCH + "'");
-            int dim = md.getInt("tiller.steering.dim", 1, 1 << 20);
-            String siteName = md.getString("tiller.steering.site", "");
-            HookSite site = siteName.isEmpty() ? null : HookSite.valueOf(siteName);
-            int[] layers = md.getIntArray("tiller.steering.layers");
-            int prefix = md.getInt("tiller.steering.prefix_length", 0, 1 << 16);
-            SteeringParams p = new SteeringParams(dim, modelLayers, site, layers, prefix);
-            Map<String, Tensor> t = f.tensors();
-            for (int i = 0; i < p.layers.length; i++) read(t, in, p.layers[i] < 0 ? "bias.embed" : "bias." + p.layers[i], p.theta, i * dim, dim);
-            for (int k = 0; k < prefix; k++) read(t, in, "prefix." + k, p.theta, p.prefixOffset(k), dim);
-            return new Saved(p, md.getString("tiller.train.config", ""), md.getString("tiller.train.metrics", ""));
+    /** Reads trained vectors back for {@code model}, refusing a file made for another model. */
+    public static Saved load(Path in, Model model) {
+        SteeringFile f = SteeringFile.read(in);
+        f.checkModel(model, in.toString());
+        Map<String, String> config = f.provenance().trainingConfig();
+        String siteName = config.getOrDefault(SITE, "");
+        HookSite site = null;
+        for (HookSite s : HookSite.values()) if (s.suffix.equals(siteName)) site = s;
+        if (f.vectors().size() > 1) throw new SteeringFileException(in + ": holds " + f.vectors().size() + " vectors, trained files hold one");
+        SteeringVector v = f.vectors().isEmpty() ? null : f.vectors().get(0);
+        if (v != null && site == null) site = v.site();
+        int[] layers = v == null ? new int[0] : v.directions().keySet().stream().mapToInt(Integer::intValue).toArray();
+        SteeringParams p = new SteeringParams(model.config().dim(), model.config().layers(), v == null ? null : site, layers, f.prefixVectors().size());
+        if (v != null) {
+            for (int i = 0; i < layers.length; i++) copy(v.directions().get(layers[i]), p.theta, i * p.dim, v.scale());
+        }
+        for (int k = 0; k < p.prefixLength; k++) copy(f.prefixVectors().get(k), p.theta, p.prefixOffset(k), 1f);
+        return new Saved(p, config.getOrDefault(CONFIG, ""), config.getOrDefault(METRICS, ""));
+    }
+
+    private static void copy(float[] src, double[] dst, int off, float scale) {
+        for (int i = 0; i < src.length; i++) dst[off + i] = scale * src[i];
+    }
+
+    private static String objective(String configJson) {
+        try {
+            JsonNode n = new ObjectMapper().readTree(configJson == null || configJson.isEmpty() ? "{}" : configJson);
+            return n.path("objective").asText("unknown");
+        } catch (IOException e) {
+            return "unknown";
         }
     }
 
-    private static void read(Map<String, Tensor> tensors, Path in, String name, double[] dst, int off, int dim) {
-        Tensor t = tensors.get(name);
-        if (t == null) throw new ModelFormatException(in + ": tensor '" + name + "' is missing");
-        if (t.elementCount() != dim) throw new ModelFormatException(in + ": tensor '" + name + "' has " + t.elementCount() + " elements, expected " + dim);
-        float[] f = new float[dim];
-        QuantFormat.of(t.type(), name).dequantize(t.data(), 0, f, 0, dim);
-        for (int i = 0; i < dim; i++) dst[off + i] = f[i];
-    }
-
-    private static byte[] bytes(float[] v) {
-        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (float x : v) b.putFloat(x);
-        return b.array();
+    /** The numeric entries of the metrics JSON, for the file's metrics map. */
+    private static Map<String, Double> numbers(String metricsJson) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        try {
+            JsonNode n = new ObjectMapper().readTree(metricsJson == null || metricsJson.isEmpty() ? "{}" : metricsJson);
+            n.fields().forEachRemaining(e -> {
+                if (e.getValue().isNumber()) m.put(e.getKey(), e.getValue().asDouble());
+            });
+        } catch (IOException e) {
+            // metrics stay available as text in the training config
+        }
+        return m;
     }
 
     private SteeringStore() {}

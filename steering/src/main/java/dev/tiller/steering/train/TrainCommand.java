@@ -136,7 +136,7 @@ public final class TrainCommand implements Callable<Integer> {
             String metrics = String.format(Locale.ROOT, "{\"completed\":%b,\"steps\":%d,\"final_loss\":%s,\"seconds\":%.1f,\"tokens\":%d%s%s}",
                     res.completed(), pts.size(), Double.isFinite(lastLoss) ? Double.toString(lastLoss) : "null", res.seconds(), res.tokens(),
                     before == null ? "" : ",\"eval_before\":\"" + before + "\"", after == null ? "" : ",\"eval_after\":\"" + after + "\"");
-            SteeringStore.save(output, res.params(), c.toJson(), metrics);
+            SteeringStore.save(output, res.params(), c.toJson(), metrics, m);
             String base = output.getFileName().toString().replaceFirst("\\.steer$", "");
             Path csv = output.resolveSibling(base + ".csv"), png = output.resolveSibling(base + ".png");
             res.curve().writeCsv(csv);

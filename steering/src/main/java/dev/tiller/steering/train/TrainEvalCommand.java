@@ -34,8 +34,7 @@ public final class TrainEvalCommand implements Callable<Integer> {
     public Integer call() {
         if ((data == null) == (prompt == null)) throw new IllegalArgumentException("give --data or -p");
         try (Model m = model.load()) {
-            SteeringParams p = steer == null ? null : SteeringStore.load(steer, m.config().layers()).params();
-            if (p != null && p.dim != m.config().dim()) throw new IllegalArgumentException(steer + " has width " + p.dim + ", the model " + m.config().dim());
+            SteeringParams p = steer == null ? null : SteeringStore.load(steer, m).params();
             if (prompt != null) {
                 Generation g = Evaluator.generate(m, p, prompt.replace("\\n", "\n"), GenerationOptions.greedy(maxNew));
                 System.out.println(g.text());

@@ -51,17 +51,26 @@ class TrainerTest {
 
         // saved and read back, the vectors give the same output
         Path out = tmp.resolve("v.steer");
-        SteeringStore.save(out, r.params(), c.toJson(), "{}");
-        SteeringStore.Saved s = SteeringStore.load(out, model.config().layers());
+        SteeringStore.save(out, r.params(), c.toJson(), "{}", model);
+        SteeringStore.Saved s = SteeringStore.load(out, model);
         assertEquals(r.params().site, s.params().site);
         assertArrayEquals(r.params().layers, s.params().layers);
         for (int i = 0; i < s.params().theta.length; i++) assertEquals((float) r.params().theta[i], (float) s.params().theta[i]);
         assertTrue(s.config().contains("\"objective\":\"ce\""));
         assertEquals(after, Evaluator.generate(model, s.params(), PROMPT, GenerationOptions.greedy(20)).text());
+
+        // and `tiller generate --steer` applies the file the same way
+        java.io.StringWriter printed = new java.io.StringWriter();
+        picocli.CommandLine cli = dev.tiller.cli.Tiller.commandLine();
+        cli.setOut(new java.io.PrintWriter(printed, true));
+        int rc = cli.execute("generate", "-m", TestModels.stories().toString(), "-p", PROMPT, "-n", "20", "--temp", "0",
+                "--no-display-prompt", "--steer", out.toString());
+        assertEquals(0, rc);
+        assertEquals(after, printed.toString().replaceAll("\\R$", ""));
     }
 
     @Test
-    void prefixVectorsAloneCanBeTrained() {
+    void prefixVectorsAloneCanBeTrained(@TempDir Path tmp) {
         List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, TARGET, null, null));
         Trainer.Config c = new Trainer.Config();
         c.site = null;
@@ -73,6 +82,18 @@ class TrainerTest {
         Trainer.Result r = t.train(rows, t.newParams(), s -> {});
         var pts = r.curve().points();
         assertTrue(pts.get(pts.size() - 1).loss() < 0.5 * pts.get(0).loss(), "loss " + pts.stream().map(p -> String.format("%.3f", p.loss())).toList());
+
+        // saved as .steer prefix vectors, `tiller generate --steer` puts the placeholders in front and gives the same text
+        String steered = Evaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(15)).text();
+        Path out = tmp.resolve("prefix.steer");
+        SteeringStore.save(out, r.params(), c.toJson(), "{}", model);
+        assertEquals(4, SteeringStore.load(out, model).params().prefixLength);
+        java.io.StringWriter printed = new java.io.StringWriter();
+        picocli.CommandLine cli = dev.tiller.cli.Tiller.commandLine();
+        cli.setOut(new java.io.PrintWriter(printed, true));
+        assertEquals(0, cli.execute("generate", "-m", TestModels.stories().toString(), "-p", PROMPT, "-n", "15", "--temp", "0",
+                "--no-display-prompt", "--steer", out.toString()));
+        assertEquals(steered, printed.toString().replaceAll("\\R$", ""));
     }
 
     @Test
