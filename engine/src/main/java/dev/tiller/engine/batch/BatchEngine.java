@@ -23,7 +23,6 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalInt;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -455,12 +454,12 @@ public final class BatchEngine {
         return false;
     }
 
-    /** The token the tokenizer gives {@code text} when it follows {@code context} (first differing token). */
-    public static OptionalInt continuationToken(Tokenizer tok, String context, String text) {
+    /** The tokens the tokenizer gives {@code text} when it follows {@code context} (from the first differing token on). */
+    public static int[] continuationTokens(Tokenizer tok, String context, String text) {
         int[] a = tok.encode(context, true, false);
         int[] b = tok.encode(context + text, true, false);
         int i = 0;
         while (i < a.length && i < b.length && a[i] == b[i]) i++;
-        return i < b.length ? OptionalInt.of(b[i]) : OptionalInt.empty();
+        return Arrays.copyOfRange(b, i, b.length);
     }
 }

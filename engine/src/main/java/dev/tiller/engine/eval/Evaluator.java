@@ -15,7 +15,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalInt;
 
 /**
  * GSM8K-style evaluation on the batch engine: each item's question goes into a prompt template (or a chat user
@@ -76,15 +75,11 @@ public final class Evaluator {
                 config.maxTokens(), false);
         BatchEngine engine = new BatchEngine(model, opts);
         if (setting.decisionText() != null) {
-            Map<String, Integer> tokenByPrompt = new HashMap<>();
+            Map<String, DecisionScaling> byPrompt = new HashMap<>();
             engine.withProcessors(req -> {
                 String context = req.prompt() != null ? req.prompt() : "";
-                Integer tok = tokenByPrompt.computeIfAbsent(context, c -> {
-                    OptionalInt t = BatchEngine.continuationToken(model.tokenizer(), c, setting.decisionText());
-                    if (t.isEmpty()) throw new IllegalArgumentException("decision text '" + setting.decisionText() + "' adds no token");
-                    return t.getAsInt();
-                });
-                return List.<LogitsProcessor>of(new DecisionScaling(tok, setting.decisionScale(), 0, 0, 1));
+                DecisionScaling proto = byPrompt.computeIfAbsent(context, c -> decisionFor(model, c, setting));
+                return List.<LogitsProcessor>of(new DecisionScaling(proto.prefix(), proto.token(), setting.decisionScale(), 0));
             });
         }
         long t0 = System.nanoTime();
@@ -121,6 +116,18 @@ public final class Evaluator {
         int n = items.size();
         return new Report(setting, correct, n, Wilson.interval(correct, n, 1.96), answers == 0 ? 0 : (double) tokens / answers,
                 answers == 0 ? 0 : (double) worked / answers, answers == 0 ? 0 : (double) thinking / answers, out, secs, gen[0]);
+    }
+
+    /**
+     * The decision point of {@code setting.decisionText()} after a prompt: its continuation tokens, skipping leading
+     * tokens that are only whitespace (shared by every answer), give the prefix and the deciding token.
+     */
+    static DecisionScaling decisionFor(Model model, String context, Setting setting) {
+        int[] d = BatchEngine.continuationTokens(model.tokenizer(), context, setting.decisionText());
+        int i = 0;
+        while (i < d.length - 1 && model.tokenizer().decode(new int[]{d[i]}).isBlank()) i++;
+        if (d.length == 0) throw new IllegalArgumentException("decision text '" + setting.decisionText() + "' adds no token");
+        return new DecisionScaling(java.util.Arrays.copyOf(d, i), d[i], setting.decisionScale(), 0);
     }
 
     /** The answer after a closed thinking block (the whole text when there is none). */
