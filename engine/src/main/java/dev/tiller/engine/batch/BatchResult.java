@@ -17,6 +17,10 @@ public record BatchResult(String id, String text, int[] tokens, String finishRea
         return new BatchResult(id, "", new int[0], "error", 0, 0, 0, 0, 0, message);
     }
 
+    public BatchResult withId(String newId) {
+        return new BatchResult(newId, text, tokens, finishReason, promptTokens, completionTokens, thinkingTokens, firstTokenMs, totalMs, error);
+    }
+
     public boolean isError() {
         return error != null;
     }
