@@ -40,6 +40,30 @@ class BatchSteeringTest {
         }
     }
 
+    /** The same llama.cpp vector saved as a .steer file (same directions, hook_resid_post) reproduces the same runs. */
+    @Test
+    void steerFilesInBatchRequestsMatchLlamaCpp(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        try (Model m = Model.load(SHARED.resolve("models/stories260K.gguf"))) {
+            var cv = dev.tiller.steering.controlvector.ControlVectorFile.read(SHARED.resolve("reference/stories260K/happy_mean.gguf"));
+            Path steer = tmp.resolve("happy.steer");
+            new dev.tiller.steering.file.SteeringFile(dev.tiller.steering.file.ModelFingerprint.of(m),
+                    List.of(SteeringVector.of("happy", dev.tiller.engine.hooks.HookSite.RESID_POST, cv.directions(), "mean")), null).write(steer);
+            String[] runs = {"dog_happy_mean_0.3", "dog_happy_mean_-0.6"};
+            String[] scales = {"0.3", "-0.6"};
+            List<BatchRequest> reqs = new ArrayList<>();
+            List<int[]> expected = new ArrayList<>();
+            for (int i = 0; i < runs.length; i++) {
+                JsonNode ref = new ObjectMapper().readTree(SHARED.resolve("reference/stories260K/" + runs[i] + ".json").toFile());
+                int[] ids = new int[ref.get("greedy_tokens").size()];
+                for (int k = 0; k < ids.length; k++) ids[k] = ref.get("greedy_tokens").get(k).asInt();
+                expected.add(ids);
+                reqs.add(BatchRequest.ofPrompt(runs[i], ref.get("prompt").asText()).withMaxTokens(ids.length).withSteer(List.of(steer + ":" + scales[i])));
+            }
+            List<BatchResult> got = new BatchEngine(m, BatchEngine.Options.defaults(256).withIgnoreEos(true)).runAll(reqs);
+            for (int i = 0; i < runs.length; i++) assertArrayEquals(expected.get(i), got.get(i).tokens(), runs[i]);
+        }
+    }
+
     @Test
     void aVectorForAnotherModelIsAnErrorResult() {
         String vector = SHARED.resolve("reference/stories260K/happy_mean.gguf").toString();
