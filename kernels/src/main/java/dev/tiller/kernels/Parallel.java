@@ -13,7 +13,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code -Dtiller.spinMicros} microseconds, default 200, after their last task before parking) and the caller
  * itself claim chunks of it with an atomic counter, and the caller spins until the last chunk is done. Nothing
  * is allocated per call besides the task record. A call made while the pool is busy (another thread, or a
- * kernel nested in a task) runs inline on its caller.
+ * kernel nested in a task) runs inline on its caller. {@code -Dtiller.pool=forkjoin} switches to a ForkJoinPool
+ * of the same size instead (the previous design, kept to compare the two on a given machine).
  */
 public final class Parallel {
     private static volatile Pool pool = new Pool(defaultThreads());
@@ -57,8 +58,16 @@ public final class Parallel {
             body.run(0, n);
             return;
         }
+        if (p.forkJoin != null) {
+            int c = chunks;
+            p.forkJoin.submit(() -> java.util.stream.IntStream.range(0, c).parallel()
+                    .forEach(i -> body.run((int) ((long) n * i / c), (int) ((long) n * (i + 1) / c)))).join();
+            return;
+        }
         p.run(body, n, chunks);
     }
+
+    private static final boolean FORK_JOIN = "forkjoin".equals(System.getProperty("tiller.pool"));
 
     private static final int CHUNKS_PER_THREAD = 4;
     private static final long SPIN_NANOS = Long.getLong("tiller.spinMicros", 200L) * 1000L;
@@ -100,10 +109,12 @@ public final class Parallel {
         volatile Task current;
         volatile long epoch;
         volatile boolean shutdown;
+        final java.util.concurrent.ForkJoinPool forkJoin;
 
         Pool(int threads) {
             this.threads = threads;
-            this.workers = new Worker[threads - 1];
+            this.forkJoin = FORK_JOIN ? new java.util.concurrent.ForkJoinPool(threads) : null;
+            this.workers = new Worker[FORK_JOIN ? 0 : threads - 1];
             for (int i = 0; i < workers.length; i++) {
                 workers[i] = new Worker(this, i);
                 workers[i].start();
@@ -139,6 +150,7 @@ public final class Parallel {
         }
 
         void shutdown() {
+            if (forkJoin != null) forkJoin.shutdown();
             shutdown = true;
             epoch++;
             for (Worker w : workers) LockSupport.unpark(w);
