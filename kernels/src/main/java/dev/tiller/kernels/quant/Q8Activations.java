@@ -21,7 +21,7 @@ import static dev.tiller.kernels.quant.Simd.L;
  * <p>Error: besides float rounding, |dot(w, x) - dot(w, x̂)| ≤ Σ_blocks (max|x_b| / 254) · Σ_{i∈b} |w_i|, the
  * activation's rounding to its grid.
  *
- * <p>Measured (see MatVecBench.q8Int): in Java this path is no faster than the float dot of {@link Q8_0Format},
+ * <p>Measured (Q8DotBench in bench): in Java this path is no faster than the float dot of {@link Q8_0Format},
  * because the Vector API has no widening multiply-add (x86 pmaddubsw / pmaddwd / vpdpbusd); summing the 16-bit
  * products in pairs takes three shifts and an add, which costs what the float conversion saved. The engine
  * therefore uses the float kernels; this stays as the tested integer kernel.
