@@ -5,8 +5,10 @@ package dev.tiller.kernels;
  * batch of tokens (prefill), split across the worker pool by output rows.
  */
 public final class MatMul {
-    /** Rows dequantized together in prefill: each x vector load then feeds this many FMAs. */
+    /** Rows dequantized together in prefill: each token vector load then feeds this many FMAs. */
     private static final int ROW_TILE = 4;
+    /** Columns of a row tile dequantized at a time: a multiple of every block size (256). */
+    private static final int K_BLOCK = 1024;
     /** Below about this many weight elements per task, splitting costs more than it saves. */
     private static final int MIN_ELEMENTS_PER_TASK = 32 * 1024;
 
@@ -23,8 +25,11 @@ public final class MatMul {
     }
 
     /**
-     * For {@code n} tokens: x is [n][cols] row-major, y is [n][rows] row-major. Each weight row is dequantized
-     * once (into a per-thread scratch) and used for every token.
+     * For {@code n} tokens: x is [n][cols] row-major, y is [n][rows] row-major. Each thread takes tiles of
+     * {@link #ROW_TILE} weight rows; for each slice of {@link #K_BLOCK} columns it dequantizes the tile's slice once
+     * (16 KiB of floats, staying in L1) and runs it against every token four at a time ({@link FloatDot#dot4x4}),
+     * adding the partial sums into y. Going through the columns slice by slice keeps the tokens' slice (n x
+     * K_BLOCK floats) in L2 while all of a thread's tiles use it.
      */
     public static void matmul(WeightMatrix w, float[] x, int n, float[] y) {
         int rows = w.rows(), cols = w.cols();
@@ -37,21 +42,43 @@ public final class MatMul {
         int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
         long workPerTile = (long) ROW_TILE * cols * n;
         int minTiles = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerTile));
-        Parallel.forRange(tiles, minTiles, (from, to) -> {
-            float[] scratch = scratch(ROW_TILE * cols);
-            for (int tile = from; tile < to; tile++) {
+        Parallel.forRange(tiles, minTiles, (from, to) -> matmulTiles(w, x, n, y, from, to));
+    }
+
+    private static void matmulTiles(WeightMatrix w, float[] x, int n, float[] y, int fromTile, int toTile) {
+        int rows = w.rows(), cols = w.cols();
+        int kBlock = Math.min(cols, K_BLOCK);
+        float[] scratch = scratch(ROW_TILE * kBlock + 16);
+        int outAt = ROW_TILE * kBlock;
+        for (int k0 = 0; k0 < cols; k0 += kBlock) {
+            int kl = Math.min(kBlock, cols - k0);
+            for (int tile = fromTile; tile < toTile; tile++) {
                 int r0 = tile * ROW_TILE;
                 int count = Math.min(ROW_TILE, rows - r0);
-                for (int k = 0; k < count; k++) w.dequantizeRow(r0 + k, scratch, k * cols);
-                if (count == ROW_TILE) {
-                    for (int t = 0; t < n; t++) FloatDot.dot4(scratch, cols, x, t * cols, cols, y, t * rows + r0);
-                } else {
-                    for (int t = 0; t < n; t++) {
-                        for (int k = 0; k < count; k++) y[t * rows + r0 + k] = FloatDot.dot(scratch, k * cols, x, t * cols, cols);
+                for (int k = 0; k < count; k++) w.dequantizeRow(r0 + k, k0, kl, scratch, k * kl);
+                if (count < ROW_TILE) java.util.Arrays.fill(scratch, count * kl, ROW_TILE * kl, 0f);
+                boolean add = k0 > 0;
+                int t = 0;
+                for (; t + 4 <= n; t += 4) {
+                    FloatDot.dot4x4(scratch, kl, x, t * cols + k0, cols, kl, scratch, outAt);
+                    for (int j = 0; j < 4; j++) {
+                        int yo = (t + j) * rows + r0;
+                        for (int k = 0; k < count; k++) {
+                            float v = scratch[outAt + 4 * j + k];
+                            y[yo + k] = add ? y[yo + k] + v : v;
+                        }
+                    }
+                }
+                for (; t < n; t++) {
+                    FloatDot.dot4(scratch, kl, x, t * cols + k0, kl, scratch, outAt);
+                    int yo = t * rows + r0;
+                    for (int k = 0; k < count; k++) {
+                        float v = scratch[outAt + k];
+                        y[yo + k] = add ? y[yo + k] + v : v;
                     }
                 }
             }
-        });
+        }
     }
 
     private static float[] scratch(int size) {

@@ -59,6 +59,14 @@ public final class WeightMatrix {
         format.dequantize(tensor.data(), row * rowBytes, dst, dstOffset, cols);
     }
 
+    /**
+     * Dequantizes {@code count} elements of a row starting at column {@code fromCol}; both must be multiples of the
+     * format's block size (or reach the row's end).
+     */
+    public void dequantizeRow(int row, int fromCol, int count, float[] dst, int dstOffset) {
+        format.dequantize(tensor.data(), row * rowBytes + tensor.type().byteSize(fromCol), dst, dstOffset, count);
+    }
+
     public float dotRow(int row, float[] x, int xOffset) {
         return format.dot(tensor.data(), row * rowBytes, x, xOffset, cols);
     }

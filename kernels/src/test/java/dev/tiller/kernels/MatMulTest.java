@@ -42,7 +42,9 @@ class MatMulTest {
             "F32, 37, 67, 5, 1", "F32, 37, 67, 5, 3", "F16, 13, 45, 3, 2", "BF16, 9, 33, 2, 2",
             "Q8_0, 37, 96, 5, 3", "Q4_0, 50, 160, 7, 3", "Q4_1, 11, 64, 3, 2", "Q5_0, 11, 64, 4, 2",
             "Q5_1, 11, 64, 4, 2", "Q4_K, 21, 512, 3, 3", "Q5_K, 6, 256, 2, 2", "Q6_K, 23, 512, 4, 3",
-            "Q8_0, 300, 128, 9, 3", "Q4_0, 1100, 64, 2, 3"})
+            "Q8_0, 300, 128, 9, 3", "Q4_0, 1100, 64, 2, 3",
+            // more columns than one prefill column slice (1024): partial sums are added across slices
+            "Q8_0, 7, 2336, 6, 2", "Q4_K, 5, 1280, 5, 2", "F16, 9, 1056, 4, 2", "Q6_K, 6, 2048, 8, 2", "F32, 5, 1030, 3, 1"})
     void matmulEqualsReferenceAndMatvec(GGMLType type, int rows, int cols, int n, int threads) {
         Parallel.setThreads(threads);
         Random rnd = new Random(rows * 1000L + cols + n);

@@ -46,20 +46,32 @@ public final class Transformer {
      * sequence see each other causally.
      */
     public void forward(Batch b, Hooks hooks, float[] logits) {
+        // Small batches (decode) reuse this thread's buffers; a long prompt's are dropped after its pass.
+        ForwardScratch s = b.size <= MAX_KEPT_ROWS ? SCRATCH.get() : new ForwardScratch();
+        forward(b, hooks, logits, s);
+    }
+
+    private static final int MAX_KEPT_ROWS = 16;
+    private static final ThreadLocal<ForwardScratch> SCRATCH = ThreadLocal.withInitial(ForwardScratch::new);
+    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
+
+    /** {@link #forward(Batch, Hooks, float[])} with buffers owned by the caller (see {@link ForwardScratch}). */
+    public void forward(Batch b, Hooks hooks, float[] logits, ForwardScratch scratch) {
         final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
         final int n = b.size;
         checkBatch(b);
         final int[] pos = b.positions, seq = b.sequenceIds;
 
-        float[] x = new float[n * dim];          // the residual stream
-        float[] xn = new float[n * dim];         // normed input of a sub-block
-        float[] q = new float[n * qDim];
-        float[] k = new float[n * kvDim];
-        float[] v = new float[n * kvDim];
-        float[] attn = new float[n * qDim];      // attention-weighted values, heads concatenated
-        float[] branch = new float[n * dim];     // attn_out, then mlp_out
-        float[] gate = new float[n * ffn];
-        float[] up = new float[n * ffn];
+        scratch.ensure(c, n);                    // every buffer is fully overwritten before it is read
+        float[] x = scratch.x;                   // the residual stream
+        float[] xn = scratch.xn;                 // normed input of a sub-block
+        float[] q = scratch.q;
+        float[] k = scratch.k;
+        float[] v = scratch.v;
+        float[] attn = scratch.attn;             // attention-weighted values, heads concatenated
+        float[] branch = scratch.branch;         // attn_out, then mlp_out
+        float[] gate = scratch.gate;
+        float[] up = scratch.up;
 
         for (int t = 0; t < n; t++) w.tokenEmbedding().dequantizeRow(b.tokens[t], x, t * dim);
         hooks.run(HookSite.EMBED, -1, x, n, dim, pos, seq);
@@ -104,7 +116,7 @@ public final class Transformer {
 
         // --- final norm and unembedding, only for the rows that want logits ---
         int rows = 0;
-        int[] outPos = new int[n], outSeq = new int[n];
+        int[] outPos = scratch.outPos, outSeq = scratch.outSeq;
         for (int t = 0; t < n; t++) {
             if (!b.logitsWanted[t]) continue;
             VectorOps.rmsnorm(xn, rows * dim, x, t * dim, w.outputNorm(), dim, c.rmsEps());
@@ -159,7 +171,11 @@ public final class Transformer {
         for (int t = 0; t < b.size; t++) maxPos = Math.max(maxPos, b.positions[t]);
         final int scoresLen = maxPos + 1;
         Parallel.forRange(b.size * heads, 4, (from, to) -> {
-            float[] scores = new float[scoresLen];
+            float[] scores = SCORES.get();
+            if (scores.length < scoresLen) {
+                scores = new float[Math.max(scoresLen, 2 * scores.length)];
+                SCORES.set(scores);
+            }
             for (int i = from; i < to; i++) {
                 int t = i / heads, h = i % heads;
                 int pos = b.positions[t];

@@ -41,20 +41,38 @@ final class Q4_0Format implements QuantFormat {
 
     @Override
     public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < n / BLOCK; b++) {
+        // Two blocks per step into two accumulators (the per-block scale FMA is a loop-carried chain otherwise),
+        // written out in one method: a vector returned from a helper that is not inlined gets boxed.
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int blocks = n / BLOCK, b = 0;
+        for (; b + 2 <= blocks; b += 2) {
             long bo = byteOffset + (long) b * BYTES;
             int xo = xOffset + b * BLOCK;
-            ByteVector q = Simd.load16(src, bo + 2);
-            ByteVector lo = q.and((byte) 0x0F).sub((byte) 8);
-            ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-            FloatVector s = FloatVector.zero(F);
+            ByteVector qa = Simd.load16(src, bo + 2), qb = Simd.load16(src, bo + BYTES + 2);
+            ByteVector a0 = qa.and((byte) 0x0F).sub((byte) 8), a1 = qa.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+            ByteVector b0 = qb.and((byte) 0x0F).sub((byte) 8), b1 = qb.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+            FloatVector sa = FloatVector.zero(F), sb = FloatVector.zero(F);
             for (int p = 0; p < PARTS; p++) {
-                s = Simd.widen(lo, p).fma(FloatVector.fromArray(F, x, xo + p * L), s);
-                s = Simd.widen(hi, p).fma(FloatVector.fromArray(F, x, xo + 16 + p * L), s);
+                sa = Simd.widen(a0, p).fma(FloatVector.fromArray(F, x, xo + p * L), sa);
+                sa = Simd.widen(a1, p).fma(FloatVector.fromArray(F, x, xo + 16 + p * L), sa);
+                sb = Simd.widen(b0, p).fma(FloatVector.fromArray(F, x, xo + BLOCK + p * L), sb);
+                sb = Simd.widen(b1, p).fma(FloatVector.fromArray(F, x, xo + BLOCK + 16 + p * L), sb);
             }
-            acc = s.fma(FloatVector.broadcast(F, Simd.half(src, bo)), acc);
+            acc0 = sa.fma(FloatVector.broadcast(F, Simd.half(src, bo)), acc0);
+            acc1 = sb.fma(FloatVector.broadcast(F, Simd.half(src, bo + BYTES)), acc1);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        if (b < blocks) {
+            long bo = byteOffset + (long) b * BYTES;
+            int xo = xOffset + b * BLOCK;
+            ByteVector qa = Simd.load16(src, bo + 2);
+            ByteVector a0 = qa.and((byte) 0x0F).sub((byte) 8), a1 = qa.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+            FloatVector sa = FloatVector.zero(F);
+            for (int p = 0; p < PARTS; p++) {
+                sa = Simd.widen(a0, p).fma(FloatVector.fromArray(F, x, xo + p * L), sa);
+                sa = Simd.widen(a1, p).fma(FloatVector.fromArray(F, x, xo + 16 + p * L), sa);
+            }
+            acc0 = sa.fma(FloatVector.broadcast(F, Simd.half(src, bo)), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 }
