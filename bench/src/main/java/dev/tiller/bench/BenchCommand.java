@@ -44,6 +44,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-r", "--repetitions"}, defaultValue = "5")
     int reps;
 
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda", description = "where the forward pass runs (default: ${DEFAULT-VALUE})")
+    String device;
+
     @Option(names = "--membw", description = "measure memory read bandwidth over a mapped buffer instead")
     boolean membw;
 
@@ -65,7 +68,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private void throughput(int t) {
-        try (Model m = Model.load(model)) {
+        try (Model m = Model.load(model, dev.tiller.engine.api.Device.parse(device))) {
             var c = m.config();
             long weightBytes = weightBytesPerToken(m);
             System.out.printf(Locale.ROOT, "model %s: %d layers, dim %d, vocab %d, %.1f MiB of weights read per decoded token%n",
