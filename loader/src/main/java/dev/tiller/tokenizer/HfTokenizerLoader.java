@@ -143,6 +143,10 @@ final class HfTokenizerLoader {
                 } catch (NumberFormatException ex) {
                     throw new ModelFormatException(file + ": key '" + e.getKey() + "' in 'added_tokens_decoder' is not a token id");
                 }
+                if (id < 0 || id >= Tokenizers.MAX_VOCAB_SIZE) {
+                    throw new ModelFormatException(file + ": token id " + id + " in 'added_tokens_decoder' is outside [0, "
+                            + Tokenizers.MAX_VOCAB_SIZE + ")");
+                }
                 String content = require(file, e.getValue(), "content").asText();
                 set(id, content, addedTokenAttr(content, e.getValue().path("special").asBoolean(false)));
             }
@@ -177,7 +181,14 @@ final class HfTokenizerLoader {
 
         Tokenizer build(Path dir, JsonNode tokConfig, JsonNode config, JsonNode genConfig) {
             int n = texts.size();
-            if (config != null && config.path("vocab_size").canConvertToInt()) n = Math.max(n, config.path("vocab_size").asInt());
+            if (config != null && config.path("vocab_size").canConvertToInt()) {
+                int vocabSize = config.path("vocab_size").asInt();
+                if (vocabSize > Tokenizers.MAX_VOCAB_SIZE) {
+                    throw new ModelFormatException(dir.resolve("config.json") + ": vocab_size " + vocabSize + " is over the limit of "
+                            + Tokenizers.MAX_VOCAB_SIZE + " tokens");
+                }
+                n = Math.max(n, vocabSize);
+            }
             VocabSpec s = new VocabSpec();
             s.source = dir.toString();
             s.model = metaspace ? VocabModel.SPM : VocabModel.BPE;
@@ -269,8 +280,12 @@ final class HfTokenizerLoader {
     }
 
     private static int tokenIdOf(Path file, String field, JsonNode v) {
-        if (v == null || !v.canConvertToInt() || v.asInt() < 0) {
+        if (v == null || !v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0) {
             throw new ModelFormatException(file + ": field '" + field + "' has token id " + v + ", expected a non-negative integer");
+        }
+        if (v.asInt() >= Tokenizers.MAX_VOCAB_SIZE) {
+            throw new ModelFormatException(file + ": field '" + field + "' has token id " + v + ", over the limit of "
+                    + Tokenizers.MAX_VOCAB_SIZE + " tokens");
         }
         return v.asInt();
     }
