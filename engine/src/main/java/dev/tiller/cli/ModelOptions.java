@@ -17,13 +17,20 @@ public final class ModelOptions {
     @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "context size (default: min(model context, " + Model.DEFAULT_CONTEXT + "))")
     public Integer contextSize;
 
+    @Option(names = "--mem-budget", paramLabel = "SIZE", description = "memory for KV caches and activations, e.g. 512M or 4G "
+            + "(default: 3/4 of the maximum heap); a request over it fails with a clear error")
+    public String memBudget;
+
     public Model load() {
         if (threads != null) {
             if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
             Parallel.setThreads(threads);
         }
         if (contextSize != null && contextSize < 1) throw new IllegalArgumentException("--ctx-size must be >= 1, got " + contextSize);
-        return Model.load(model);
+        long budget = memBudget != null ? dev.tiller.engine.model.MemoryBudget.parseSize(memBudget) : -1;
+        Model m = Model.load(model);
+        if (budget > 0) m.memoryBudget().setLimit(budget);
+        return m;
     }
 
     public int contextFor(Model m) {

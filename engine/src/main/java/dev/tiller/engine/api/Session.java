@@ -2,6 +2,7 @@ package dev.tiller.engine.api;
 
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.engine.model.KVCache;
+import dev.tiller.engine.model.MemoryBudget;
 import dev.tiller.engine.model.Transformer;
 
 import java.util.Arrays;
@@ -10,7 +11,7 @@ import java.util.Arrays;
  * One conversation with a model: its KV cache, the tokens evaluated so far, and the hooks applied to its forward
  * passes. Many sessions can share one {@link Model} on different threads; a session itself is not thread-safe.
  */
-public final class Session {
+public final class Session implements AutoCloseable {
     private final Model model;
     private final Transformer transformer;
     private final KVCache cache;
@@ -21,7 +22,7 @@ public final class Session {
     Session(Model model, int contextSize) {
         this.model = model;
         this.transformer = model.transformer();
-        this.cache = new KVCache(model.config(), contextSize);
+        this.cache = new KVCache(model.config(), contextSize, model.memoryBudget());
         this.lastLogits = new float[model.config().vocabSize()];
     }
 
@@ -69,17 +70,33 @@ public final class Session {
     public float[] prefill(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         int start = cache.length();
-        transformer.forward(tokens, tokens.length, cache, hooks, lastLogits, false);
+        checkContext(tokens.length);
+        MemoryBudget budget = model.memoryBudget();
+        budget.reserveForward(model.config(), tokens.length, 1);
+        try {
+            transformer.forward(tokens, tokens.length, cache, hooks, lastLogits, false);
+        } finally {
+            budget.release(MemoryBudget.forwardBytes(model.config(), tokens.length, 1));
+        }
         record(start, tokens);
         return lastLogits;
     }
 
     /** Like {@link #prefill} but returns the logits of every token, [tokens.length][vocab] row-major. */
     public float[] prefillAllLogits(int[] tokens) {
+        if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         int vocab = model.config().vocabSize();
-        float[] all = new float[Math.multiplyExact(tokens.length, vocab)];
+        checkContext(tokens.length);
+        MemoryBudget budget = model.memoryBudget();
+        budget.reserveForward(model.config(), tokens.length, tokens.length);
+        float[] all;
         int start = cache.length();
-        transformer.forward(tokens, tokens.length, cache, hooks, all, true);
+        try {
+            all = new float[Math.multiplyExact(tokens.length, vocab)];
+            transformer.forward(tokens, tokens.length, cache, hooks, all, true);
+        } finally {
+            budget.release(MemoryBudget.forwardBytes(model.config(), tokens.length, tokens.length));
+        }
         System.arraycopy(all, (tokens.length - 1) * vocab, lastLogits, 0, vocab);
         record(start, tokens);
         return all;
@@ -102,6 +119,20 @@ public final class Session {
 
     public void reset() {
         cache.truncate(0);
+    }
+
+    /** Fails before any allocation when the tokens cannot fit in the context. */
+    private void checkContext(int n) {
+        if ((long) cache.length() + n > cache.maxPositions()) {
+            throw new IllegalArgumentException(n + " tokens after position " + cache.length() + " do not fit in the context size "
+                    + cache.maxPositions() + " (raise it with --ctx-size)");
+        }
+    }
+
+    /** Returns this session's KV cache to the model's memory budget; the session must not be used afterwards. */
+    @Override
+    public void close() {
+        cache.releaseBudget();
     }
 
     private void record(int start, int[] tokens) {
