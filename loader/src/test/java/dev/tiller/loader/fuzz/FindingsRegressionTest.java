@@ -60,6 +60,34 @@ class FindingsRegressionTest {
         assertTrue(e.getMessage().contains("2147483647"), e.getMessage());
     }
 
+    /** Finding 3 (Jazzer, tokenizerJson, 10-minute run): an invalid Split regex escaped as a PatternSyntaxException. */
+    @Test
+    void invalidPreTokenizerRegexIsAFormatError() throws Exception {
+        Path d = Files.createTempDirectory(tmp, "tokjson");
+        Files.writeString(d.resolve("tokenizer.json"), "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[^\\\\p{N]?}\"},"
+                + "\"behavior\":\"Isolated\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}");
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Tokenizers.fromHuggingFace(d));
+        assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains("regex"), e.getMessage());
+    }
+
+    /** Limit: a text file is size-checked before it is read whole (sparse files, so no disk is used). */
+    @Test
+    void oversizedTokenizerAndConfigFilesAreRejectedBeforeReading() throws Exception {
+        Path d = folder(null, null);
+        try (var f = new java.io.RandomAccessFile(d.resolve("tokenizer.json").toFile(), "rw")) {
+            f.setLength(dev.tiller.loader.FileLimits.MAX_TOKENIZER_FILE_BYTES + 1);
+        }
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Tokenizers.fromHuggingFace(d));
+        assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains("over the limit"), e.getMessage());
+
+        Path config = d.resolve("config.json");
+        try (var f = new java.io.RandomAccessFile(config.toFile(), "rw")) {
+            f.setLength(dev.tiller.loader.FileLimits.MAX_CONFIG_FILE_BYTES + 1);
+        }
+        e = assertThrows(ModelFormatException.class, () -> dev.tiller.loader.hf.HFConfig.read(config));
+        assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("over the limit"), e.getMessage());
+    }
+
     @Test
     void aVocabularyJustUnderTheLimitStillLoads() throws Exception {
         // the limit is not a regression for real vocabularies: a config padding to 300k ids (more than any real one) loads
