@@ -7,17 +7,18 @@ import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.steering.controlvector.ControlVector;
 import dev.tiller.steering.controlvector.ControlVectorFile;
 import dev.tiller.steering.controlvector.ControlVectorSteering;
+import dev.tiller.steering.file.SteeringFile;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Applies {@code generate}'s llama.cpp control-vector flags to a session. */
+/** Applies {@code generate}'s steering flags to a session: llama.cpp control vectors and {@code --steer FILE[:S]}. */
 public final class CliSteering implements SteeringApplier {
 
     @Override
     public void apply(SteeringOptions o, Session session) {
-        if (!o.steerFiles.isEmpty()) throw new UnsupportedOperationException("--steer: .steer files are not supported yet");
+        applySteerFiles(o.steerFiles, session);
         List<ControlVector> vectors = new ArrayList<>();
         List<Float> scales = new ArrayList<>();
         for (String f : o.controlVectors) {
@@ -47,5 +48,30 @@ public final class CliSteering implements SteeringApplier {
         if (vectors.isEmpty()) return;
         Hooks hooks = session.hooks() == Hooks.NONE ? session.installHooks() : session.hooks();
         ControlVectorSteering.install(hooks, ControlVector.sum(vectors, scales), session.model().config().dim(), layers, first, last);
+    }
+
+    /** {@code --steer FILE[:S]}: each file is checked against the model (fingerprint, width, layers) before it is applied. */
+    static void applySteerFiles(List<String> specs, Session session) {
+        if (specs.isEmpty()) return;
+        Steering steering = new Steering(session.model().config());
+        for (String spec : specs) {
+            String file = spec;
+            float scale = 1f;
+            int colon = spec.lastIndexOf(':');
+            if (colon > 0) {
+                try {
+                    scale = Float.parseFloat(spec.substring(colon + 1));
+                    file = spec.substring(0, colon);
+                } catch (NumberFormatException e) {
+                    if (!java.nio.file.Files.exists(Path.of(spec))) {
+                        throw new IllegalArgumentException("--steer '" + spec + "': scale '" + spec.substring(colon + 1) + "' is not a number");
+                    }
+                }
+            }
+            SteeringFile sf = SteeringFile.read(Path.of(file));
+            sf.checkModel(session.model(), file);
+            for (SteeringVector v : sf.vectors()) steering.add(v, scale);
+        }
+        steering.install(session);
     }
 }

@@ -38,4 +38,31 @@ public record ControlVector(String modelHint, int embeddingLength, Map<Integer, 
         }
         return new ControlVector(hint, n, out);
     }
+
+    /** This vector as a steering vector at {@code blocks.N.hook_resid_post}, every position, scale 1. */
+    public dev.tiller.steering.SteeringVector toSteeringVector(String name) {
+        return dev.tiller.steering.SteeringVector.of(name, dev.tiller.engine.hooks.HookSite.RESID_POST, directions, "llama.cpp-control-vector");
+    }
+
+    /**
+     * A steering vector in llama.cpp's form, its scale multiplied in. Only what llama.cpp can express converts: the
+     * resid_post site, every position, not norm-preserving.
+     */
+    public static ControlVector from(dev.tiller.steering.SteeringVector v, String modelHint) {
+        if (v.site() != dev.tiller.engine.hooks.HookSite.RESID_POST) {
+            throw new IllegalArgumentException("steering vector '" + v.name() + "' acts at " + v.site().suffix
+                    + "; llama.cpp control vectors act at a block's output (hook_resid_post) only");
+        }
+        if (v.positions().kind() != dev.tiller.steering.Positions.Kind.ALL || v.normPreserving()) {
+            throw new IllegalArgumentException("steering vector '" + v.name() + "' uses positions '" + v.positions() + "'"
+                    + (v.normPreserving() ? " and norm preservation" : "") + ", which llama.cpp control vectors cannot express");
+        }
+        TreeMap<Integer, float[]> d = new TreeMap<>();
+        v.directions().forEach((l, x) -> {
+            float[] y = x.clone();
+            if (v.scale() != 1f) for (int i = 0; i < y.length; i++) y[i] *= v.scale();
+            d.put(l, y);
+        });
+        return new ControlVector(modelHint, v.width(), d);
+    }
 }
