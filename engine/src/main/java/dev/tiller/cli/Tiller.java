@@ -11,7 +11,8 @@ import java.util.ServiceLoader;
  */
 @Command(name = "tiller", mixinStandardHelpOptions = true, version = "tiller 0.1.0",
         description = "Pure-Java LLM inference with steering vectors.",
-        subcommands = {GenerateCommand.class, InfoCommand.class, TokenizeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, InfoCommand.class, TokenizeCommand.class, BatchCommand.class, EvalCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Tiller implements Runnable {
 
     @CommandLine.Spec

@@ -1,0 +1,115 @@
+package dev.tiller.engine.batch;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedReader;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Reads a request file. Bad input never stops the job: a malformed line is reported with its line number and
+ * skipped, unknown fields are reported and ignored, a request with a bad field becomes an error result, and a
+ * repeated id is reported and skipped (the first request with that id wins).
+ */
+public final class RequestFile {
+
+    /**
+     * @param requests  good requests in input order, ids unique
+     * @param rejected  error results for requests whose id is known but whose fields are bad
+     * @param problems  one message per malformed line, bad request, duplicate id and unknown field
+     */
+    public record Contents(List<BatchRequest> requests, List<BatchResult> rejected, List<String> problems, int malformed, int duplicates) {}
+
+    public static Contents read(Path path, BatchFormat format) {
+        List<BatchRequest> requests = new ArrayList<>();
+        List<BatchResult> rejected = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        Map<String, Long> firstLine = new LinkedHashMap<>();
+        int[] malformed = {0}, duplicates = {0};
+        Consumer<BatchRequest> accept = r -> {
+            Long first = firstLine.putIfAbsent(r.id(), r.line());
+            if (first != null) {
+                duplicates[0]++;
+                problems.add(where(format) + r.line() + ": duplicate id '" + r.id() + "' (first on " + where(format) + first + ") skipped");
+            } else {
+                requests.add(r);
+            }
+        };
+        try {
+            if (format == BatchFormat.JSONL) {
+                try (BufferedReader in = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
+                    String line;
+                    long n = 0;
+                    while ((line = in.readLine()) != null) {
+                        n++;
+                        if (line.isBlank()) continue;
+                        try {
+                            accept.accept(BatchJson.parseRequest(line, n, problems::add));
+                        } catch (BatchJson.BadRequest e) {
+                            problems.add(e.getMessage());
+                            if (firstLine.putIfAbsent(e.id, n) == null) rejected.add(BatchResult.error(e.id, e.getMessage()));
+                            else duplicates[0]++;
+                        } catch (BatchJson.MalformedLine e) {
+                            malformed[0]++;
+                            problems.add(e.getMessage());
+                        }
+                    }
+                }
+            } else {
+                try (InputStream in = new BufferedInputStream(Files.newInputStream(path))) {
+                    long n = 0;
+                    while (true) {
+                        byte[] rec;
+                        try {
+                            rec = BatchProto.readDelimited(in);
+                        } catch (EOFException | com.google.protobuf.InvalidProtocolBufferException e) {
+                            malformed[0]++;
+                            problems.add("record " + (n + 1) + ": truncated (" + e.getMessage() + "); the rest of the file is ignored");
+                            break;
+                        }
+                        if (rec == null) break;
+                        n++;
+                        try {
+                            BatchRequest r = BatchProto.decodeRequest(rec, n, problems::add);
+                            if (r.id().isEmpty()) r = r.withId(String.valueOf(n));
+                            accept.accept(r);
+                        } catch (IllegalArgumentException e) {
+                            malformed[0]++;
+                            problems.add(e.getMessage());
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+        return new Contents(requests, rejected, problems, malformed[0], duplicates[0]);
+    }
+
+    private static String where(BatchFormat f) {
+        return f == BatchFormat.JSONL ? "line " : "record ";
+    }
+
+    /** Writes requests in a format (for tests, tools, and converting JSONL to Protobuf). */
+    public static void write(Path path, BatchFormat format, List<BatchRequest> requests) {
+        try (var out = new java.io.BufferedOutputStream(Files.newOutputStream(path))) {
+            for (BatchRequest r : requests) {
+                if (format == BatchFormat.JSONL) out.write((BatchJson.requestLine(r) + "\n").getBytes(StandardCharsets.UTF_8));
+                else BatchProto.writeDelimited(out, BatchProto.encode(r));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private RequestFile() {}
+}

@@ -1,0 +1,55 @@
+package dev.tiller.steering;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiller.engine.api.Model;
+import dev.tiller.engine.batch.BatchEngine;
+import dev.tiller.engine.batch.BatchRequest;
+import dev.tiller.engine.batch.BatchResult;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Per-request control vectors in one batch reproduce llama.cpp's steered greedy runs; a vector for another model is an error row. */
+class BatchSteeringTest {
+    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+
+    @Test
+    void differentScalesInOneBatchMatchLlamaCpp() throws Exception {
+        String vector = SHARED.resolve("reference/stories260K/happy_mean.gguf").toString();
+        String[] runs = {"dog", "dog_happy_mean_0.3", "dog_happy_mean_0.6", "dog_happy_mean_-0.6"};
+        String[] scales = {null, "0.3", "0.6", "-0.6"};
+        List<BatchRequest> reqs = new ArrayList<>();
+        List<int[]> expected = new ArrayList<>();
+        for (int i = 0; i < runs.length; i++) {
+            JsonNode ref = new ObjectMapper().readTree(SHARED.resolve("reference/stories260K/" + runs[i] + ".json").toFile());
+            int[] ids = new int[ref.get("greedy_tokens").size()];
+            for (int k = 0; k < ids.length; k++) ids[k] = ref.get("greedy_tokens").get(k).asInt();
+            expected.add(ids);
+            BatchRequest r = BatchRequest.ofPrompt(runs[i], ref.get("prompt").asText()).withMaxTokens(ids.length);
+            if (scales[i] != null) r = r.withSteer(List.of(vector + ":" + scales[i]));
+            reqs.add(r);
+        }
+        try (Model m = Model.load(SHARED.resolve("models/stories260K.gguf"))) {
+            List<BatchResult> got = new BatchEngine(m, BatchEngine.Options.defaults(256).withIgnoreEos(true)).runAll(reqs);
+            for (int i = 0; i < runs.length; i++) assertArrayEquals(expected.get(i), got.get(i).tokens(), runs[i]);
+        }
+    }
+
+    @Test
+    void aVectorForAnotherModelIsAnErrorResult() {
+        String vector = SHARED.resolve("reference/stories260K/happy_mean.gguf").toString();
+        try (Model m = Model.load(SHARED.resolve("models/arith-mini.gguf"))) {
+            List<BatchResult> got = new BatchEngine(m, BatchEngine.Options.defaults(64)).runAll(List.of(
+                    BatchRequest.ofPrompt("bad", "Q: 1+1\nA:").withSteer(List.of(vector + ":0.5")),
+                    BatchRequest.ofPrompt("ok", "Q: 1+1\nA:").withMaxTokens(4)));
+            assertEquals("error", got.get(0).finishReason());
+            assertTrue(got.get(0).error().contains("width 64 but the model's n_embd is 128"), got.get(0).error());
+            assertEquals(4, got.get(1).completionTokens());
+        }
+    }
+}
