@@ -20,6 +20,8 @@ import java.util.function.Consumer;
  * repeated id is reported and skipped (the first request with that id wins).
  */
 public final class RequestFile {
+    /** A JSONL request line longer than this is reported and skipped rather than read into memory (docs/hardening.md). */
+    public static final int MAX_LINE_BYTES = 64 << 20;
 
     /**
      * @param requests  good requests in input order, ids unique
@@ -49,16 +51,25 @@ public final class RequestFile {
                 try (InputStream raw = new BufferedInputStream(Files.newInputStream(path))) {
                     java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
                     long n = 0;
+                    boolean tooLong = false;
                     while (true) {
                         int b = raw.read();
                         if (b >= 0 && b != '\n') {
-                            buf.write(b);
+                            if (buf.size() < MAX_LINE_BYTES) buf.write(b);
+                            else tooLong = true;
                             continue;
                         }
                         if (b < 0 && buf.size() == 0) break;
                         n++;
                         byte[] bytes = buf.toByteArray();
                         buf.reset();
+                        if (tooLong) {
+                            tooLong = false;
+                            malformed[0]++;
+                            problems.add("line " + n + ": longer than " + MAX_LINE_BYTES + " bytes, skipped");
+                            if (b < 0) break;
+                            continue;
+                        }
                         int len = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
                         String line;
                         try {

@@ -130,6 +130,20 @@ class BatchRequestFuzzTest {
         assertTrue(c.problems().get(0).contains("negative record size"), c.problems().toString());
     }
 
+    /** Limit: an over-long JSONL line is skipped with a message, not read into memory (sparse file: a line of NULs). */
+    @Test
+    void anOverlongLineIsSkipped(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Path p = tmp.resolve("long.jsonl");
+        try (var f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(RequestFile.MAX_LINE_BYTES + 10L);
+            f.seek(RequestFile.MAX_LINE_BYTES + 10L);
+            f.write("\n{\"id\":\"after\",\"prompt\":\"x\"}\n".getBytes(StandardCharsets.UTF_8));
+        }
+        RequestFile.Contents c = RequestFile.read(p, BatchFormat.JSONL);
+        assertTrue(c.malformed() == 1 && c.problems().get(0).contains("line 1: longer than"), c.problems().toString());
+        assertTrue(c.requests().size() == 1 && c.requests().get(0).id().equals("after"), c.requests().toString());
+    }
+
     @Test
     void seededMutations() {
         List<byte[]> seeds = seeds();
