@@ -97,6 +97,16 @@ class ModelFuzzTest {
         target(data);
     }
 
+    /** Finding (Jazzer, 10-minute run): a zero-width weight tensor with 2^40 rows made WeightMatrix throw ArithmeticException. */
+    @Test
+    void aMatrixWithMoreThanIntRowsIsAFormatError() {
+        dev.tiller.loader.Tensor t = new dev.tiller.loader.Tensor("blk.0.attn_q.weight", GGMLType.F32, new long[]{0, 1L << 40},
+                java.lang.foreign.MemorySegment.NULL, "m.gguf");
+        ModelFormatException e = org.junit.jupiter.api.Assertions.assertThrows(ModelFormatException.class,
+                () -> new dev.tiller.kernels.WeightMatrix(t));
+        assertTrue(e.getMessage().contains("attn_q") && e.getMessage().contains("too large"), e.getMessage());
+    }
+
     @Test
     void seededMutations() {
         List<byte[]> seeds = seeds();
