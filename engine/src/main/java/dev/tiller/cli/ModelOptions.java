@@ -22,13 +22,20 @@ public final class ModelOptions {
             description = "where the forward pass runs: cpu, or cuda (weights and KV cache on the GPU) (default: ${DEFAULT-VALUE})")
     public String device = "cpu";
 
+    @Option(names = "--mem-budget", paramLabel = "SIZE", description = "memory for KV caches and activations, e.g. 512M or 4G "
+            + "(default: 3/4 of the maximum heap); a request over it fails with a clear error")
+    public String memBudget;
+
     public Model load() {
         if (threads != null) {
             if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
             Parallel.setThreads(threads);
         }
         if (contextSize != null && contextSize < 1) throw new IllegalArgumentException("--ctx-size must be >= 1, got " + contextSize);
-        return Model.load(model, Device.parse(device));
+        long budget = memBudget != null ? dev.tiller.engine.model.MemoryBudget.parseSize(memBudget) : -1;
+        Model m = Model.load(model, Device.parse(device));
+        if (budget > 0) m.memoryBudget().setLimit(budget);
+        return m;
     }
 
     public int contextFor(Model m) {

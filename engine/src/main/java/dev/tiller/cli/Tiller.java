@@ -44,7 +44,8 @@ public final class Tiller implements Runnable {
         public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
             if (ex instanceof dev.tiller.loader.ModelFormatException || ex instanceof IllegalArgumentException
                     || ex instanceof UnsupportedOperationException || ex instanceof IllegalStateException
-                    || ex instanceof java.io.UncheckedIOException) {
+                    || ex instanceof java.io.UncheckedIOException
+                    || ex instanceof dev.tiller.engine.model.MemoryBudgetExceededException) {
                 cl.getErr().println("error: " + ex.getMessage());
                 if (System.getenv("TILLER_DEBUG") != null) ex.printStackTrace(cl.getErr());
                 return 1;

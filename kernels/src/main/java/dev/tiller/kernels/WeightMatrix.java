@@ -19,6 +19,11 @@ public final class WeightMatrix {
         if (tensor.dims() > 2) {
             throw new ModelFormatException(tensor.source() + ": tensor '" + tensor.name() + "' has shape " + tensor.shapeString() + ", expected a matrix");
         }
+        if (tensor.ne(0) > Integer.MAX_VALUE || tensor.ne(1) > Integer.MAX_VALUE) {
+            // a zero-width tensor with 2^40 rows takes no bytes, so it fits in any file (a fuzzing finding)
+            throw new ModelFormatException(tensor.source() + ": tensor '" + tensor.name() + "' has shape " + tensor.shapeString()
+                    + ", too large for a weight matrix (at most 2^31-1 rows and columns)");
+        }
         this.tensor = tensor;
         this.format = QuantFormat.of(tensor.type(), tensor.name());
         this.cols = Math.toIntExact(tensor.ne(0));

@@ -38,6 +38,17 @@ public final class MappedFile implements AutoCloseable {
         }
     }
 
+    /**
+     * An in-memory copy of {@code bytes} that behaves like a mapped file named {@code name} (for parsing data that did
+     * not come from disk, and for fuzzing the parsers without touching the file system). Closing frees it.
+     */
+    public static MappedFile ofBytes(byte[] bytes, Path name) {
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = bytes.length == 0 ? MemorySegment.NULL.reinterpret(0) : arena.allocate(bytes.length, 64);
+        if (bytes.length > 0) MemorySegment.copy(bytes, 0, seg, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bytes.length);
+        return new MappedFile(name, arena, seg);
+    }
+
     public Path path() {
         return path;
     }

@@ -31,7 +31,10 @@ public record Tensor(String name, GGMLType type, long[] ne, MemorySegment data, 
 
     /** Number of rows: the product of all dimensions but the innermost. */
     public long rows() {
-        return elementCount() / ne(0);
+        long n = 1;
+        for (int i = 1; i < ne.length; i++) n = Math.multiplyExact(n, ne[i]);
+        return n; // not elementCount() / ne(0): a tensor may have a zero-length row
+
     }
 
     public String shapeString() {

@@ -116,6 +116,7 @@ final class HfTokenizerLoader {
                 Map.Entry<String, JsonNode> e = it.next();
                 set(tokenIdOf(vocabFile, e.getKey(), e.getValue()), e.getKey(), TokenAttr.NORMAL);
             }
+            dev.tiller.loader.FileLimits.checkSize(mergesFile, dev.tiller.loader.FileLimits.MAX_TOKENIZER_FILE_BYTES);
             try (BufferedReader r = Files.newBufferedReader(mergesFile, StandardCharsets.UTF_8)) {
                 String line;
                 int lineNo = 0;
@@ -143,6 +144,10 @@ final class HfTokenizerLoader {
                 } catch (NumberFormatException ex) {
                     throw new ModelFormatException(file + ": key '" + e.getKey() + "' in 'added_tokens_decoder' is not a token id");
                 }
+                if (id < 0 || id >= Tokenizers.MAX_VOCAB_SIZE) {
+                    throw new ModelFormatException(file + ": token id " + id + " in 'added_tokens_decoder' is outside [0, "
+                            + Tokenizers.MAX_VOCAB_SIZE + ")");
+                }
                 String content = require(file, e.getValue(), "content").asText();
                 set(id, content, addedTokenAttr(content, e.getValue().path("special").asBoolean(false)));
             }
@@ -162,7 +167,7 @@ final class HfTokenizerLoader {
                     if (!behavior.equals("Isolated") || pre.path("invert").asBoolean(false)) {
                         throw new ModelFormatException(file + ": pre_tokenizer Split with behavior '" + behavior + "' is not supported");
                     }
-                    if (pattern.has("Regex")) regexes.add(pattern.get("Regex").asText());
+                    if (pattern.has("Regex")) regexes.add(checkedRegex(file, pattern.get("Regex").asText()));
                     else if (pattern.has("String")) regexes.add(java.util.regex.Pattern.quote(pattern.get("String").asText()));
                     else throw new ModelFormatException(file + ": pre_tokenizer Split has no 'pattern.Regex' or 'pattern.String'");
                 }
@@ -177,7 +182,14 @@ final class HfTokenizerLoader {
 
         Tokenizer build(Path dir, JsonNode tokConfig, JsonNode config, JsonNode genConfig) {
             int n = texts.size();
-            if (config != null && config.path("vocab_size").canConvertToInt()) n = Math.max(n, config.path("vocab_size").asInt());
+            if (config != null && config.path("vocab_size").canConvertToInt()) {
+                int vocabSize = config.path("vocab_size").asInt();
+                if (vocabSize > Tokenizers.MAX_VOCAB_SIZE) {
+                    throw new ModelFormatException(dir.resolve("config.json") + ": vocab_size " + vocabSize + " is over the limit of "
+                            + Tokenizers.MAX_VOCAB_SIZE + " tokens");
+                }
+                n = Math.max(n, vocabSize);
+            }
             VocabSpec s = new VocabSpec();
             s.source = dir.toString();
             s.model = metaspace ? VocabModel.SPM : VocabModel.BPE;
@@ -218,6 +230,17 @@ final class HfTokenizerLoader {
             for (String[] pair : merges) m.add(pair[0], pair[1]);
             merges = null;
             return new VocabTokenizer(vocab, new BpeEncoder(vocab, m, new PreTokenizer(regexes), ignoreMerges));
+        }
+    }
+
+    /** A pre-tokenizer regex from the file, compiled once here so that a bad one is reported with the file's name. */
+    private static String checkedRegex(Path file, String regex) {
+        try {
+            java.util.regex.Pattern.compile(regex, java.util.regex.Pattern.UNICODE_CHARACTER_CLASS);
+            return regex;
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new ModelFormatException(file + ": pre_tokenizer Split regex is invalid (" + e.getDescription() + " at index "
+                    + e.getIndex() + "): " + (regex.length() > 200 ? regex.substring(0, 200) + "..." : regex));
         }
     }
 
@@ -269,8 +292,12 @@ final class HfTokenizerLoader {
     }
 
     private static int tokenIdOf(Path file, String field, JsonNode v) {
-        if (v == null || !v.canConvertToInt() || v.asInt() < 0) {
+        if (v == null || !v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0) {
             throw new ModelFormatException(file + ": field '" + field + "' has token id " + v + ", expected a non-negative integer");
+        }
+        if (v.asInt() >= Tokenizers.MAX_VOCAB_SIZE) {
+            throw new ModelFormatException(file + ": field '" + field + "' has token id " + v + ", over the limit of "
+                    + Tokenizers.MAX_VOCAB_SIZE + " tokens");
         }
         return v.asInt();
     }
@@ -283,6 +310,9 @@ final class HfTokenizerLoader {
 
     private static JsonNode read(Path file) {
         try {
+            String name = file.getFileName().toString();
+            dev.tiller.loader.FileLimits.checkSize(file, name.equals("tokenizer.json") || name.equals("vocab.json")
+                    ? dev.tiller.loader.FileLimits.MAX_TOKENIZER_FILE_BYTES : dev.tiller.loader.FileLimits.MAX_CONFIG_FILE_BYTES);
             return JSON.readTree(file.toFile());
         } catch (IOException e) {
             throw new ModelFormatException(file + ": not valid JSON: " + e.getMessage(), e);

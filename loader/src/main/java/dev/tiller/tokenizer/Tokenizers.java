@@ -6,6 +6,12 @@ import java.nio.file.Path;
 
 /** Entry points: build a {@link Tokenizer} from GGUF metadata or a Hugging Face tokenizer directory. */
 public final class Tokenizers {
+    /**
+     * The largest vocabulary accepted (2^21 = 2,097,152 tokens; the largest real ones hold about 260k). Token ids and
+     * {@code vocab_size} values at or past it are rejected before anything is allocated for them.
+     */
+    public static final int MAX_VOCAB_SIZE = 1 << 21;
+
     private Tokenizers() {
     }
 

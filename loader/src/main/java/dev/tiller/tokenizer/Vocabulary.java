@@ -78,6 +78,9 @@ final class Vocabulary {
     static Vocabulary build(VocabSpec s) {
         int n = s.texts.length;
         if (n == 0) throw new ModelFormatException(s.source + ": vocabulary is empty");
+        if (n > Tokenizers.MAX_VOCAB_SIZE) {
+            throw new ModelFormatException(s.source + ": vocabulary of " + n + " tokens is over the limit of " + Tokenizers.MAX_VOCAB_SIZE);
+        }
         if (s.scores == null) s.scores = new float[n];
         if (s.attrs == null) {
             s.attrs = new int[n];

@@ -5,6 +5,7 @@ import dev.tiller.engine.model.CudaTransformer;
 import dev.tiller.engine.model.ForwardPass;
 import dev.tiller.engine.model.GGUFModelConfig;
 import dev.tiller.engine.model.HFModelConfig;
+import dev.tiller.engine.model.MemoryBudget;
 import dev.tiller.engine.model.ModelConfig;
 import dev.tiller.engine.model.ModelWeights;
 import dev.tiller.engine.model.Transformer;
@@ -42,6 +43,7 @@ public final class Model implements AutoCloseable {
     private final ChatTemplate chatTemplate;
     private ForwardPass forwardPass;
     private CudaTransformer cuda;
+    private final MemoryBudget memoryBudget = MemoryBudget.withDefaultLimit();
 
     private Model(Path path, TensorSource source, ModelConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate) {
         this.path = path;
@@ -145,10 +147,24 @@ public final class Model implements AutoCloseable {
         return source;
     }
 
+    /**
+     * The budget that the KV caches and forward-pass activations of this model's sessions draw from (default: see
+     * {@link MemoryBudget#defaultLimit()}); {@code memoryBudget().setLimit(bytes)} changes it.
+     */
+    public MemoryBudget memoryBudget() {
+        return memoryBudget;
+    }
+
     public Session newSession() {
         return newSession(Math.min(DEFAULT_CONTEXT, config.contextLength()));
     }
 
+    /**
+     * A session with room for {@code contextSize} positions.
+     *
+     * @throws dev.tiller.engine.model.MemoryBudgetExceededException if that context's KV cache could never fit in the
+     *         {@linkplain #memoryBudget() memory budget}, or its first block does not fit beside the other sessions'
+     */
     public Session newSession(int contextSize) {
         return new Session(this, contextSize);
     }

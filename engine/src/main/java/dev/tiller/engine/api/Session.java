@@ -4,7 +4,7 @@ import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.engine.model.Batch;
 import dev.tiller.engine.model.ForwardPass;
 import dev.tiller.engine.model.KVCache;
-import dev.tiller.engine.model.Transformer;
+import dev.tiller.engine.model.MemoryBudget;
 
 import java.util.Arrays;
 
@@ -12,9 +12,8 @@ import java.util.Arrays;
  * One conversation with a model: its KV cache, the tokens evaluated so far, and the hooks applied to its forward
  * passes. Many sessions can share one {@link Model} on different threads; a session itself is not thread-safe.
  */
-public final class Session {
+public final class Session implements AutoCloseable {
     private final Model model;
-    private final Transformer transformer;
     private final ForwardPass pass;
     private final KVCache cache;
     private final float[] lastLogits;
@@ -23,9 +22,8 @@ public final class Session {
 
     Session(Model model, int contextSize) {
         this.model = model;
-        this.transformer = model.transformer();
         this.pass = model.forwardPass();
-        this.cache = new KVCache(model.config(), contextSize);
+        this.cache = new KVCache(model.config(), contextSize, model.memoryBudget());
         this.lastLogits = new float[model.config().vocabSize()];
     }
 
@@ -73,17 +71,33 @@ public final class Session {
     public float[] prefill(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         int start = cache.length();
-        pass.forward(Batch.ofSequence(tokens, tokens.length, cache, 0, false), hooks, lastLogits);
+        checkContext(tokens.length);
+        MemoryBudget budget = model.memoryBudget();
+        budget.reserveForward(model.config(), tokens.length, 1);
+        try {
+            pass.forward(Batch.ofSequence(tokens, tokens.length, cache, 0, false), hooks, lastLogits);
+        } finally {
+            budget.release(MemoryBudget.forwardBytes(model.config(), tokens.length, 1));
+        }
         record(start, tokens);
         return lastLogits;
     }
 
     /** Like {@link #prefill} but returns the logits of every token, [tokens.length][vocab] row-major. */
     public float[] prefillAllLogits(int[] tokens) {
+        if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         int vocab = model.config().vocabSize();
-        float[] all = new float[Math.multiplyExact(tokens.length, vocab)];
+        checkContext(tokens.length);
+        MemoryBudget budget = model.memoryBudget();
+        budget.reserveForward(model.config(), tokens.length, tokens.length);
+        float[] all;
         int start = cache.length();
-        pass.forward(Batch.ofSequence(tokens, tokens.length, cache, 0, true), hooks, all);
+        try {
+            all = new float[Math.multiplyExact(tokens.length, vocab)];
+            pass.forward(Batch.ofSequence(tokens, tokens.length, cache, 0, true), hooks, all);
+        } finally {
+            budget.release(MemoryBudget.forwardBytes(model.config(), tokens.length, tokens.length));
+        }
         System.arraycopy(all, (tokens.length - 1) * vocab, lastLogits, 0, vocab);
         record(start, tokens);
         return all;
@@ -106,6 +120,20 @@ public final class Session {
 
     public void reset() {
         cache.truncate(0);
+    }
+
+    /** Fails before any allocation when the tokens cannot fit in the context. */
+    private void checkContext(int n) {
+        if ((long) cache.length() + n > cache.maxPositions()) {
+            throw new IllegalArgumentException(n + " tokens after position " + cache.length() + " do not fit in the context size "
+                    + cache.maxPositions() + " (raise it with --ctx-size)");
+        }
+    }
+
+    /** Returns this session's KV cache to the model's memory budget; the session must not be used afterwards. */
+    @Override
+    public void close() {
+        cache.releaseBudget();
     }
 
     private void record(int start, int[] tokens) {

@@ -237,7 +237,13 @@ public final class BatchEngine {
                 if (rows == 0) break;
                 int want = batch.logitRows();
                 if (logits.length < want * vocab) logits = new float[want * vocab];
-                transformer.forward(batch, hooks, logits);
+                dev.tiller.engine.model.MemoryBudget budget = model.memoryBudget();
+                budget.reserveForward(model.config(), rows, want);
+                try {
+                    transformer.forward(batch, hooks, logits);
+                } finally {
+                    budget.release(dev.tiller.engine.model.MemoryBudget.forwardBytes(model.config(), rows, want));
+                }
                 int r = 0;
                 for (int i = 0; i < rows; i++) {
                     if (!rowWants[i]) continue;
@@ -287,7 +293,8 @@ public final class BatchEngine {
             for (HookPoint p : steering.hooks().keySet()) installDispatcher(p);
             for (LogitsProcessor p : procs) p.start(prompt);
 
-            if (s.cache == null) s.cache = new KVCache(model.config(), options.contextSize());
+            // drawn from the model's memory budget: too many slots x context fails here, as this request's error
+            if (s.cache == null) s.cache = new KVCache(model.config(), options.contextSize(), model.memoryBudget());
             s.cache.truncate(0);
             s.req = req;
             s.prompt = prompt;

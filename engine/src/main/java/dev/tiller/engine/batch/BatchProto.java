@@ -227,7 +227,8 @@ public final class BatchProto {
         int first = in.read();
         if (first < 0) return null;
         int size = CodedInputStream.readRawVarint32(first, in);
-        if (size < 0) throw new IOException("negative record size");
+        // a corrupt length is a malformed record (reported, the rest skipped), not an I/O failure that stops the job
+        if (size < 0) throw new com.google.protobuf.InvalidProtocolBufferException("negative record size " + size);
         byte[] b = in.readNBytes(size);
         if (b.length < size) throw new java.io.EOFException("record truncated: " + b.length + " of " + size + " bytes");
         return b;

@@ -1,7 +1,6 @@
 package dev.tiller.engine.batch;
 
 import java.io.BufferedInputStream;
-import java.io.BufferedReader;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,6 +20,8 @@ import java.util.function.Consumer;
  * repeated id is reported and skipped (the first request with that id wins).
  */
 public final class RequestFile {
+    /** A JSONL request line longer than this is reported and skipped rather than read into memory (docs/hardening.md). */
+    public static final int MAX_LINE_BYTES = 64 << 20;
 
     /**
      * @param requests  good requests in input order, ids unique
@@ -46,22 +47,52 @@ public final class RequestFile {
         };
         try {
             if (format == BatchFormat.JSONL) {
-                try (BufferedReader in = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
-                    String line;
+                // lines are decoded one by one, so a line that is not UTF-8 is reported and skipped like any malformed line
+                try (InputStream raw = new BufferedInputStream(Files.newInputStream(path))) {
+                    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
                     long n = 0;
-                    while ((line = in.readLine()) != null) {
-                        n++;
-                        if (line.isBlank()) continue;
-                        try {
-                            accept.accept(BatchJson.parseRequest(line, n, problems::add));
-                        } catch (BatchJson.BadRequest e) {
-                            problems.add(e.getMessage());
-                            if (firstLine.putIfAbsent(e.id, n) == null) rejected.add(BatchResult.error(e.id, e.getMessage()));
-                            else duplicates[0]++;
-                        } catch (BatchJson.MalformedLine e) {
-                            malformed[0]++;
-                            problems.add(e.getMessage());
+                    boolean tooLong = false;
+                    while (true) {
+                        int b = raw.read();
+                        if (b >= 0 && b != '\n') {
+                            if (buf.size() < MAX_LINE_BYTES) buf.write(b);
+                            else tooLong = true;
+                            continue;
                         }
+                        if (b < 0 && buf.size() == 0) break;
+                        n++;
+                        byte[] bytes = buf.toByteArray();
+                        buf.reset();
+                        if (tooLong) {
+                            tooLong = false;
+                            malformed[0]++;
+                            problems.add("line " + n + ": longer than " + MAX_LINE_BYTES + " bytes, skipped");
+                            if (b < 0) break;
+                            continue;
+                        }
+                        int len = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
+                        String line;
+                        try {
+                            line = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes, 0, len)).toString();
+                        } catch (java.nio.charset.CharacterCodingException e) {
+                            malformed[0]++;
+                            problems.add("line " + n + ": not valid UTF-8, skipped");
+                            if (b < 0) break;
+                            continue;
+                        }
+                        if (!line.isBlank()) {
+                            try {
+                                accept.accept(BatchJson.parseRequest(line, n, problems::add));
+                            } catch (BatchJson.BadRequest e) {
+                                problems.add(e.getMessage());
+                                if (firstLine.putIfAbsent(e.id, n) == null) rejected.add(BatchResult.error(e.id, e.getMessage()));
+                                else duplicates[0]++;
+                            } catch (BatchJson.MalformedLine e) {
+                                malformed[0]++;
+                                problems.add(e.getMessage());
+                            }
+                        }
+                        if (b < 0) break;
                     }
                 }
             } else {

@@ -24,6 +24,9 @@ import jinjava.javax.el.CompositeELResolver;
  */
 public final class ChatTemplate {
 
+    /** The longest output (and string value) a template may produce; real chats render to a few KB. */
+    public static final long MAX_OUTPUT_CHARS = 16L << 20;
+
     private final String source;
     private final String bosToken;
     private final String eosToken;
@@ -102,6 +105,11 @@ public final class ChatTemplate {
                 .withLstripBlocks(true)
                 .withEnableRecursiveMacroCalls(true)
                 .withMaxMacroRecursionDepth(20)
+                // the template comes from the model file: bound what it can build (docs/hardening.md)
+                .withMaxOutputSize(MAX_OUTPUT_CHARS)
+                .withMaxStringLength(MAX_OUTPUT_CHARS)
+                .withMaxListSize(1 << 20)
+                .withMaxMapSize(1 << 20)
                 .withElResolver(resolver)
                 // Jinjava by default re-renders expression output that looks like template code, so a
                 // user typing "{{ ... }}" would run it. Python's Jinja never does.

@@ -59,8 +59,10 @@ public final class HFModelConfig {
             Path jinja = dir.resolve("chat_template.jinja");
             String template = null;
             Path tc = dir.resolve("tokenizer_config.json");
+            if (Files.exists(tc)) dev.tiller.loader.FileLimits.checkSize(tc, dev.tiller.loader.FileLimits.MAX_CONFIG_FILE_BYTES);
             JsonNode root = Files.exists(tc) ? new ObjectMapper().readTree(tc.toFile()) : null;
             if (Files.exists(jinja)) {
+                dev.tiller.loader.FileLimits.checkSize(jinja, dev.tiller.loader.FileLimits.MAX_CONFIG_FILE_BYTES);
                 template = Files.readString(jinja);
             } else if (root != null && root.has("chat_template")) {
                 JsonNode t = root.get("chat_template");

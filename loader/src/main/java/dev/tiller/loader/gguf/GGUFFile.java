@@ -59,6 +59,14 @@ public final class GGUFFile implements TensorSource {
         }
     }
 
+    /**
+     * Parses an already opened (or {@linkplain MappedFile#ofBytes in-memory}) file; on success the result owns it and
+     * closes it, on failure the caller still does.
+     */
+    public static GGUFFile open(MappedFile mf) {
+        return parse(mf);
+    }
+
     private static GGUFFile parse(MappedFile mf) {
         String src = mf.path().toString();
         Cursor c = new Cursor(mf.segment(), src);

@@ -28,6 +28,7 @@ public final class HFConfig {
 
     public static HFConfig read(Path file) {
         try {
+            dev.tiller.loader.FileLimits.checkSize(file, dev.tiller.loader.FileLimits.MAX_CONFIG_FILE_BYTES);
             return parse(Files.readString(file), file.toString());
         } catch (NoSuchFileException e) {
             throw new ModelFormatException(file + ": no such file");

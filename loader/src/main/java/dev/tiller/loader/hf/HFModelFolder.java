@@ -98,6 +98,7 @@ public final class HFModelFolder implements TensorSource {
 
     private static Map<String, String> readWeightMap(Path index) {
         JsonNode root;
+        dev.tiller.loader.FileLimits.checkSize(index, dev.tiller.loader.FileLimits.MAX_CONFIG_FILE_BYTES);
         try {
             root = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION).readTree(Files.readString(index));
         } catch (IOException e) {

@@ -60,6 +60,14 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Parses an already opened (or {@linkplain MappedFile#ofBytes in-memory}) file; on success the result owns it and
+     * closes it, on failure the caller still does.
+     */
+    public static SafetensorsFile open(MappedFile mf) {
+        return parse(mf);
+    }
+
     private static SafetensorsFile parse(MappedFile mf) {
         String src = mf.path().toString();
         long size = mf.size();

@@ -32,6 +32,8 @@ import java.util.TreeMap;
  */
 public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors, Provenance provenance, List<float[]> prefixVectors) {
     public static final int FORMAT_VERSION = 1;
+    /** A .steer file is read whole; real ones hold a few vectors of n_embd floats per layer (a few MB at most). */
+    public static final long MAX_FILE_BYTES = 256L << 20;
 
     public SteeringFile {
         if (model == null) throw new IllegalArgumentException("steering file: model fingerprint is null");
@@ -54,6 +56,10 @@ public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors,
     public static SteeringFile read(Path path) {
         byte[] bytes;
         try {
+            long size = Files.size(path);
+            if (size > MAX_FILE_BYTES) {
+                throw new SteeringFileException(path + ": file of " + size + " bytes is over the limit of " + MAX_FILE_BYTES + " bytes for a .steer file");
+            }
             bytes = Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
             throw new SteeringFileException(path + ": no such file");
@@ -77,7 +83,16 @@ public record SteeringFile(ModelFingerprint model, List<SteeringVector> vectors,
         if (!d.isEmpty()) {
             throw new SteeringFileException(fileName + " was made for another model (" + String.join("; ", d) + "): refusing to apply it to " + m.path());
         }
-        for (SteeringVector v : vectors) Steering.check(v, m.config());
+        for (SteeringVector v : vectors) {
+            try {
+                Steering.check(v, m.config());
+            } catch (SteeringFileException e) {
+                throw e;
+            } catch (IllegalArgumentException e) {
+                // one exception type, naming the file, for everything wrong with a .steer file (docs/hardening.md)
+                throw new SteeringFileException(fileName + ": " + e.getMessage(), e);
+            }
+        }
     }
 
     public byte[] toBytes() {
