@@ -26,16 +26,10 @@ public final class CliSteering implements SteeringApplier {
             scales.add(1f);
         }
         for (String spec : o.controlVectorsScaled) {
-            int colon = spec.lastIndexOf(':');
-            if (colon <= 0) throw new IllegalArgumentException("--control-vector-scaled expects FILE:SCALE, got '" + spec + "'");
-            float s;
-            try {
-                s = Float.parseFloat(spec.substring(colon + 1));
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--control-vector-scaled '" + spec + "': scale '" + spec.substring(colon + 1) + "' is not a number");
-            }
-            vectors.add(ControlVectorFile.read(Path.of(spec.substring(0, colon))));
-            scales.add(s);
+            ScaledPath sp = ScaledPath.parse(spec, "--control-vector-scaled");
+            if (!sp.scaleGiven()) throw new IllegalArgumentException("--control-vector-scaled expects FILE:SCALE, got '" + spec + "'");
+            vectors.add(ControlVectorFile.read(sp.path()));
+            scales.add(sp.scale());
         }
         int layers = session.model().config().layers();
         int first = 1, last = layers - 1;
@@ -55,19 +49,9 @@ public final class CliSteering implements SteeringApplier {
         if (specs.isEmpty()) return;
         Steering steering = new Steering(session.model().config());
         for (String spec : specs) {
-            String file = spec;
-            float scale = 1f;
-            int colon = spec.lastIndexOf(':');
-            if (colon > 0) {
-                try {
-                    scale = Float.parseFloat(spec.substring(colon + 1));
-                    file = spec.substring(0, colon);
-                } catch (NumberFormatException e) {
-                    if (!java.nio.file.Files.exists(Path.of(spec))) {
-                        throw new IllegalArgumentException("--steer '" + spec + "': scale '" + spec.substring(colon + 1) + "' is not a number");
-                    }
-                }
-            }
+            ScaledPath sp = ScaledPath.parse(spec, "--steer");
+            String file = sp.path().toString();
+            float scale = sp.scale();
             SteeringFile sf = SteeringFile.read(Path.of(file));
             sf.checkModel(session.model(), file);
             for (SteeringVector v : sf.vectors()) steering.add(v, scale);

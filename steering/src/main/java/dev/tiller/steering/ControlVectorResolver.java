@@ -25,17 +25,9 @@ public final class ControlVectorResolver implements SteeringResolver {
 
     @Override
     public RowSteering resolve(String spec, Model model) {
-        String path = spec;
-        float scale = 1f;
-        int colon = spec.lastIndexOf(':');
-        if (colon > 0) {
-            try {
-                scale = Float.parseFloat(spec.substring(colon + 1));
-                path = spec.substring(0, colon);
-            } catch (NumberFormatException e) {
-                // no scale: the colon belongs to the path
-            }
-        }
+        ScaledPath sp = ScaledPath.parse(spec, "steer");
+        String path = sp.path().toString();
+        float scale = sp.scale();
         if (path.endsWith(".steer")) return null; // the project's own steering files: another resolver's job
         Path p = Path.of(path);
         if (!Files.isRegularFile(p)) throw new IllegalArgumentException("steer '" + spec + "': no such file " + path);

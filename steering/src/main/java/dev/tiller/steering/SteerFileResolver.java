@@ -23,17 +23,9 @@ public final class SteerFileResolver implements SteeringResolver {
 
     @Override
     public RowSteering resolve(String spec, Model model) {
-        String path = spec;
-        float scale = 1f;
-        int colon = spec.lastIndexOf(':');
-        if (colon > 0 && spec.substring(0, colon).endsWith(".steer")) {
-            try {
-                scale = Float.parseFloat(spec.substring(colon + 1));
-                path = spec.substring(0, colon);
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("steer '" + spec + "': scale '" + spec.substring(colon + 1) + "' is not a number");
-            }
-        }
+        ScaledPath sp = ScaledPath.parse(spec, "steer");
+        String path = sp.path().toString();
+        float scale = sp.scale();
         if (!path.endsWith(".steer")) return null;
         SteeringFile file;
         try {
