@@ -46,6 +46,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--group", defaultValue = "8", description = "grpo: samples per prompt") int group;
     @Option(names = "--temp", defaultValue = "1.0", description = "sampling temperature of entropy/grpo generations") float temp;
     @Option(names = "--kl", defaultValue = "0", description = "grpo: weight of the k3 KL to the unsteered model") double kl;
+    @Option(names = "--advantage", defaultValue = "std", description = "grpo: std ((r - mean)/std, GRPO) or center (r - mean, keeps the reward's scale)")
+    String advantage;
     @Option(names = "--reward", defaultValue = "answer", description = "grpo: answer, contains:WORD, maxlen:L, length:L, joined by +") String reward;
     @Option(names = "--length-penalty", defaultValue = "0", description = "grpo: reward -= this * max(0, tokens - target-length)") double lengthPenalty;
     @Option(names = "--target-length", defaultValue = "0", description = "grpo: length level for --length-penalty") int targetLength;
@@ -87,6 +89,11 @@ public final class TrainCommand implements Callable<Integer> {
         if (group < 2 && c.objective == Trainer.Objective.GRPO) throw new IllegalArgumentException("--group must be >= 2 for grpo");
         c.temperature = temp;
         c.klBeta = kl;
+        c.stdNormalize = switch (advantage) {
+            case "std" -> true;
+            case "center" -> false;
+            default -> throw new IllegalArgumentException("--advantage must be std or center, got '" + advantage + "'");
+        };
         c.reward = reward;
         c.lengthPenalty = lengthPenalty;
         c.targetLength = targetLength;

@@ -45,6 +45,8 @@ public final class Trainer {
         public int maxNewTokens = 64, group = 8;
         public float temperature = 1f;
         public double klBeta = 0;
+        /** GRPO advantages: (r − mean) / std (true, GRPO) or r − mean (false, Dr. GRPO-style, keeps reward scale). */
+        public boolean stdNormalize = true;
         public String reward = "answer";
         public double lengthPenalty = 0;
         public int targetLength = 0;
@@ -57,9 +59,9 @@ public final class Trainer {
             return String.format(Locale.ROOT,
                     "{\"objective\":\"%s\",\"site\":\"%s\",\"layers\":%s,\"prefix\":%d,\"steps\":%d,\"batch\":%d,\"lr\":%s,\"weight_decay\":%s,"
                             + "\"clip\":%s,\"warmup\":%d,\"cosine\":%b,\"seed\":%d,\"max_new_tokens\":%d,\"group\":%d,\"temperature\":%s,"
-                            + "\"kl_beta\":%s,\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\"}",
+                            + "\"kl_beta\":%s,\"advantage\":\"%s\",\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\"}",
                     objective.name().toLowerCase(Locale.ROOT), site == null ? "" : site.suffix, layers == null ? "\"all\"" : java.util.Arrays.toString(layers),
-                    prefix, steps, batch, lr, weightDecay, clip, warmup, cosine, seed, maxNewTokens, group, temperature, klBeta,
+                    prefix, steps, batch, lr, weightDecay, clip, warmup, cosine, seed, maxNewTokens, group, temperature, klBeta, stdNormalize ? "std" : "center",
                     reward.replace("\"", "'"), lengthPenalty, targetLength, read == null ? "" : read, template.replace("\n", "\\n").replace("\"", "'"));
         }
     }
@@ -286,7 +288,7 @@ public final class Trainer {
                         rewardCount++;
                         sampleTokens += len;
                     }
-                    if (addGroup(seqs, targets, weights, prompt, outs, rw)) {
+                    if (addGroup(seqs, targets, weights, prompt, outs, rw, cfg.stdNormalize)) {
                         groupsWithSignal++;
                         for (int[] o : outs) tokens += prompt.length + o.length + p.prefixLength;
                     }
@@ -316,14 +318,20 @@ public final class Trainer {
      * per-token normalization nor costs a backward pass.
      */
     static double[] groupAdvantages(double[] rw) {
+        return groupAdvantages(rw, true);
+    }
+
+    /** As {@link #groupAdvantages(double[])}; with {@code std} false the advantages are r − mean, not divided by std. */
+    static double[] groupAdvantages(double[] rw, boolean std) {
         double mean = 0, var = 0;
         for (double v : rw) mean += v;
         mean /= rw.length;
         for (double v : rw) var += (v - mean) * (v - mean);
-        double std = Math.sqrt(var / rw.length);
-        if (!(std > 1e-9)) return null;
+        double sd = Math.sqrt(var / rw.length);
+        if (!(sd > 1e-9)) return null;
         double[] a = new double[rw.length];
-        for (int i = 0; i < rw.length; i++) a[i] = (rw[i] - mean) / std;
+        double div = std ? sd : 1;
+        for (int i = 0; i < rw.length; i++) a[i] = (rw[i] - mean) / div;
         return a;
     }
 
@@ -334,7 +342,12 @@ public final class Trainer {
      * Returns false (and adds nothing) for a group without reward variance.
      */
     static boolean addGroup(List<DiffTransformer.Sequence> seqs, List<Integer> targets, List<Double> weights, int[] prompt, int[][] outs, double[] rw) {
-        double[] adv = groupAdvantages(rw);
+        return addGroup(seqs, targets, weights, prompt, outs, rw, true);
+    }
+
+    static boolean addGroup(List<DiffTransformer.Sequence> seqs, List<Integer> targets, List<Double> weights, int[] prompt, int[][] outs, double[] rw,
+                            boolean std) {
+        double[] adv = groupAdvantages(rw, std);
         if (adv == null) return false;
         for (int gi = 0; gi < outs.length; gi++) {
             if (outs[gi].length == 0) continue;

@@ -29,6 +29,10 @@ class GrpoTest {
         // 3,1,1,1: mean 1.5, std sqrt(0.75)
         double s = Math.sqrt(0.75);
         assertArrayEquals(new double[]{1.5 / s, -0.5 / s, -0.5 / s, -0.5 / s}, Trainer.groupAdvantages(new double[]{3, 1, 1, 1}), 1e-12);
+        // centred only: the reward's scale is kept (a 0.01 length difference stays 0.01, not ±1)
+        assertArrayEquals(new double[]{0.005, -0.005}, Trainer.groupAdvantages(new double[]{0.99, 0.98}, false), 1e-12);
+        assertArrayEquals(new double[]{1, -1}, Trainer.groupAdvantages(new double[]{0.99, 0.98}, true), 1e-12);
+        assertNull(Trainer.groupAdvantages(new double[]{2, 2}, false));
     }
 
     /** −(1/N) Σ_i A_i Σ_t log p(o_it) + β/N Σ k3, N = sampled tokens of the groups given; from raw logits. */
