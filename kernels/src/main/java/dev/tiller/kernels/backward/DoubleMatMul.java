@@ -50,23 +50,31 @@ public final class DoubleMatMul {
         int rows = w.rows(), cols = w.cols();
         check("dy", dy.length, (long) n * rows);
         check("dx", dx.length, (long) n * cols);
-        int threads = Parallel.threads();
-        int minTokens = Math.max(1, n / Math.max(1, threads));
-        if ((long) rows * cols * n < MIN_ELEMENTS_PER_TASK) minTokens = n;
-        Parallel.forRange(n, minTokens, (from, to) -> {
+        // tokens in blocks of TOKEN_BLOCK so that a block's dx rows stay in cache while every row of W is added into
+        // them (one pass over all n tokens per weight row streamed dx through memory rows times); each weight row is
+        // dequantized once per block, 1/TOKEN_BLOCK of the multiply-adds
+        int blocks = (n + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
+        long workPerBlock = (long) rows * cols * Math.min(n, TOKEN_BLOCK);
+        int minBlocks = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerBlock));
+        Parallel.forRange(blocks, minBlocks, (from, to) -> {
             double[] wr = dscratch(cols);
-            for (int r = 0; r < rows; r++) {
-                boolean any = false;
-                for (int t = from; t < to && !any; t++) any = dy[t * rows + r] != 0;
-                if (!any) continue;
-                row(w, r, wr, 0);
-                for (int t = from; t < to; t++) {
-                    double a = dy[t * rows + r];
-                    if (a != 0) axpy(dx, t * cols, a, wr, 0, cols);
+            for (int b = from; b < to; b++) {
+                int t0 = b * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
+                for (int r = 0; r < rows; r++) {
+                    boolean any = false;
+                    for (int t = t0; t < t1 && !any; t++) any = dy[t * rows + r] != 0;
+                    if (!any) continue;
+                    row(w, r, wr, 0);
+                    for (int t = t0; t < t1; t++) {
+                        double a = dy[t * rows + r];
+                        if (a != 0) axpy(dx, t * cols, a, wr, 0, cols);
+                    }
                 }
             }
         });
     }
+
+    static final int TOKEN_BLOCK = 32;
 
     /** Row r of W widened to double into dst[off ..]. */
     public static void row(WeightMatrix w, int r, double[] dst, int off) {

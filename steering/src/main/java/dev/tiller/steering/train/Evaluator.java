@@ -64,5 +64,38 @@ public final class Evaluator {
                 entropyRows == 0 ? Double.NaN : entropySum / entropyRows);
     }
 
+    /**
+     * Sampled (not greedy) statistics: {@code n} samples per row at temperature {@code temp}; the share of samples
+     * that are correct / worked, mean length and mean reward — the base rates that decide whether a GRPO reward has
+     * signal (a group has variance only when some but not all samples earn it).
+     */
+    public static String sampled(Model model, SteeringParams p, List<TrainData.Row> rows, int maxNew, float temp, int n, long seed, Rewards.Reward reward) {
+        int correct = 0, worked = 0, labelled = 0, total = 0, groupsWithVariance = 0;
+        long tokens = 0;
+        double rewardSum = 0;
+        for (TrainData.Row r : rows) {
+            double[] rw = new double[n];
+            for (int i = 0; i < n; i++) {
+                var sc = new dev.tiller.engine.sampling.SamplerConfig(temp, 0, 1f, 0f, 1f, 0, 0f, 0f, seed * 7919 + total);
+                Generation g = generate(model, p, r.prompt(), new GenerationOptions(sc, maxNew, List.of(), true, false, false));
+                String text = g.text();
+                total++;
+                tokens += g.tokens().length;
+                if (r.label() != null) {
+                    labelled++;
+                    if (r.label().equals(Rewards.finalAnswer(text))) correct++;
+                }
+                int hash = text.indexOf("####");
+                if (text.substring(0, hash < 0 ? text.length() : hash).contains("=")) worked++;
+                if (reward != null) rewardSum += rw[i] = reward.score(text, g.tokens().length, r);
+            }
+            if (reward != null && Trainer.groupAdvantages(rw) != null) groupsWithVariance++;
+        }
+        return String.format(java.util.Locale.ROOT, "samples=%d accuracy=%s worked=%.1f%% mean_tokens=%.1f%s", total,
+                labelled == 0 ? "n/a" : String.format(java.util.Locale.ROOT, "%.1f%%", 100.0 * correct / labelled), 100.0 * worked / total,
+                tokens / (double) total, reward == null ? "" : String.format(java.util.Locale.ROOT, " mean_reward=%.3f groups_with_reward_variance=%d/%d",
+                        rewardSum / total, groupsWithVariance, rows.size()));
+    }
+
     private Evaluator() {}
 }

@@ -46,12 +46,16 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--group", defaultValue = "8", description = "grpo: samples per prompt") int group;
     @Option(names = "--temp", defaultValue = "1.0", description = "sampling temperature of entropy/grpo generations") float temp;
     @Option(names = "--kl", defaultValue = "0", description = "grpo: weight of the k3 KL to the unsteered model") double kl;
+    @Option(names = "--advantage", defaultValue = "std", description = "grpo: std ((r - mean)/std, GRPO) or center (r - mean, keeps the reward's scale)")
+    String advantage;
     @Option(names = "--reward", defaultValue = "answer", description = "grpo: answer, contains:WORD, maxlen:L, length:L, joined by +") String reward;
     @Option(names = "--length-penalty", defaultValue = "0", description = "grpo: reward -= this * max(0, tokens - target-length)") double lengthPenalty;
     @Option(names = "--target-length", defaultValue = "0", description = "grpo: length level for --length-penalty") int targetLength;
     @Option(names = "--strong-suffix", defaultValue = " Think step by step.", description = "contrastive: appended to the question for the strong reference") String strongSuffix;
     @Option(names = "--weak-suffix", defaultValue = "", description = "contrastive: for the weak reference") String weakSuffix;
     @Option(names = "--read", description = "contrastive: read point (default: the last block's hook_resid_post)") String read;
+    @Option(names = "--init", paramLabel = "FILE.steer", description = "start from these trained vectors (same site, layers and prefix) instead of zero")
+    Path init;
     @Option(names = "--eval", paramLabel = "FILE.jsonl", description = "greedy-evaluate on these rows before and after training") Path eval;
     @Option(names = "--eval-limit", defaultValue = "200") int evalLimit;
     @Option(names = "--profile", description = "only time one training step against one engine forward on the first batch, then exit")
@@ -85,6 +89,11 @@ public final class TrainCommand implements Callable<Integer> {
         if (group < 2 && c.objective == Trainer.Objective.GRPO) throw new IllegalArgumentException("--group must be >= 2 for grpo");
         c.temperature = temp;
         c.klBeta = kl;
+        c.stdNormalize = switch (advantage) {
+            case "std" -> true;
+            case "center" -> false;
+            default -> throw new IllegalArgumentException("--advantage must be std or center, got '" + advantage + "'");
+        };
         c.reward = reward;
         c.lengthPenalty = lengthPenalty;
         c.targetLength = targetLength;
@@ -103,6 +112,14 @@ public final class TrainCommand implements Callable<Integer> {
             if (c.objective == Trainer.Objective.GRPO) Rewards.parse(c.reward);   // reject a bad spec before any work
             Trainer trainer = new Trainer(m, c);
             SteeringParams p = trainer.newParams();
+            if (init != null) {
+                SteeringParams from = SteeringStore.load(init, m).params();
+                if (from.theta.length != p.theta.length || from.prefixLength != p.prefixLength || from.site != p.site || !java.util.Arrays.equals(from.layers, p.layers)) {
+                    throw new IllegalArgumentException("--init " + init + " has " + from.theta.length + " numbers (" + from.prefixLength
+                            + " prefix vectors); this run trains " + p.theta.length + " (" + p.prefixLength + ")");
+                }
+                System.arraycopy(from.theta, 0, p.theta, 0, p.theta.length);
+            }
             DiffTransformer dt = trainer.diff();
             System.err.printf(Locale.ROOT, "train: %s on %s, %d rows; %d trainable numbers (%s%s); kept for backward: %d doubles = %.1f KiB per token%n",
                     c.objective.name().toLowerCase(Locale.ROOT), m.path().getFileName(), rows.size(), p.size(),

@@ -29,6 +29,9 @@ public final class TrainEvalCommand implements Callable<Integer> {
     @Option(names = "--prompt-template", defaultValue = "Q: {question}\\nA:") String template;
     @Option(names = "--reward", description = "also report the mean of this reward (answer, contains:W, maxlen:L, length:L)") String reward;
     @Option(names = "--show", defaultValue = "0", description = "print the first N generations") int show;
+    @Option(names = "--samples", defaultValue = "0", description = "instead of greedy: N samples per row at --temp (base rates of a reward)") int samples;
+    @Option(names = "--temp", defaultValue = "1.0") float temp;
+    @Option(names = "--seed", defaultValue = "1") long seed;
 
     @Override
     public Integer call() {
@@ -44,6 +47,11 @@ public final class TrainEvalCommand implements Callable<Integer> {
             for (int i = 0; i < Math.min(show, rows.size()); i++) {
                 Generation g = Evaluator.generate(m, p, rows.get(i).prompt(), GenerationOptions.greedy(maxNew));
                 System.out.println("[" + i + "] " + g.text().replace("\n", "\\n"));
+            }
+            if (samples > 0) {
+                System.out.println("sampled (" + samples + " per row, temperature " + temp + "): "
+                        + Evaluator.sampled(m, p, rows, maxNew, temp, samples, seed, reward == null ? null : Rewards.parse(reward)));
+                return 0;
             }
             Evaluator.Result r = Evaluator.evaluate(m, p, rows, maxNew, reward == null ? null : Rewards.parse(reward));
             System.out.println(r);

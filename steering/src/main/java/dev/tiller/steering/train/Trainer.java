@@ -45,6 +45,8 @@ public final class Trainer {
         public int maxNewTokens = 64, group = 8;
         public float temperature = 1f;
         public double klBeta = 0;
+        /** GRPO advantages: (r − mean) / std (true, GRPO) or r − mean (false, Dr. GRPO-style, keeps reward scale). */
+        public boolean stdNormalize = true;
         public String reward = "answer";
         public double lengthPenalty = 0;
         public int targetLength = 0;
@@ -57,9 +59,9 @@ public final class Trainer {
             return String.format(Locale.ROOT,
                     "{\"objective\":\"%s\",\"site\":\"%s\",\"layers\":%s,\"prefix\":%d,\"steps\":%d,\"batch\":%d,\"lr\":%s,\"weight_decay\":%s,"
                             + "\"clip\":%s,\"warmup\":%d,\"cosine\":%b,\"seed\":%d,\"max_new_tokens\":%d,\"group\":%d,\"temperature\":%s,"
-                            + "\"kl_beta\":%s,\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\"}",
+                            + "\"kl_beta\":%s,\"advantage\":\"%s\",\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\"}",
                     objective.name().toLowerCase(Locale.ROOT), site == null ? "" : site.suffix, layers == null ? "\"all\"" : java.util.Arrays.toString(layers),
-                    prefix, steps, batch, lr, weightDecay, clip, warmup, cosine, seed, maxNewTokens, group, temperature, klBeta,
+                    prefix, steps, batch, lr, weightDecay, clip, warmup, cosine, seed, maxNewTokens, group, temperature, klBeta, stdNormalize ? "std" : "center",
                     reward.replace("\"", "'"), lengthPenalty, targetLength, read == null ? "" : read, template.replace("\n", "\\n").replace("\"", "'"));
         }
     }
@@ -108,7 +110,12 @@ public final class Trainer {
     }
 
     /** One step's data: the sequences, and per wanted row its target token and weight; plus reward if any. */
-    private record StepData(List<DiffTransformer.Sequence> seqs, int[] targets, double[] weights, double meanReward, long tokens, List<TrainData.Row> rows) {}
+    record StepData(List<DiffTransformer.Sequence> seqs, int[] targets, double[] weights, double meanReward, long tokens, List<TrainData.Row> rows,
+                    int groupsWithSignal, double meanSampleTokens) {
+        StepData(List<DiffTransformer.Sequence> seqs, int[] targets, double[] weights) {
+            this(seqs, targets, weights, Double.NaN, 0, List.of(), -1, Double.NaN);
+        }
+    }
 
     public Result train(List<TrainData.Row> data, SteeringParams p, Consumer<String> log) {
         if (data.isEmpty()) throw new IllegalArgumentException("no training rows");
@@ -147,13 +154,16 @@ public final class Trainer {
                         + "); keeping the vectors of step " + step, secs(t0), totalTokens);
             }
             double lr = opt.learningRate(step);
-            double gnorm = opt.step(p.theta, grad);
+            // a GRPO step where every group had equal rewards has no gradient: no update (Adam's momentum would
+            // otherwise keep moving the vectors on no evidence)
+            double gnorm = sd.groupsWithSignal == 0 ? 0 : opt.step(p.theta, grad);
             totalTokens += sd.tokens;
             double dtSec = (System.nanoTime() - s0) / 1e9, el = secs(t0);
             curve.add(new Curve.Point(step + 1, loss, sd.meanReward, gnorm, lr, totalTokens, el));
             double eta = el / (step + 1) * (cfg.steps - step - 1);
             log.accept(String.format(Locale.ROOT, "step %d/%d  loss %.4f%s  |g| %.3g  lr %.3g  %.0f tok/s  elapsed %s  ETA %s",
-                    step + 1, cfg.steps, loss, Double.isNaN(sd.meanReward) ? "" : String.format(Locale.ROOT, "  reward %.3f", sd.meanReward),
+                    step + 1, cfg.steps, loss, Double.isNaN(sd.meanReward) ? "" : String.format(Locale.ROOT, "  reward %.3f  len %.1f  groups %d/%d",
+                            sd.meanReward, sd.meanSampleTokens, sd.groupsWithSignal, sd.rows.size()),
                     gnorm, lr, sd.tokens / dtSec, hms(el), hms(eta)));
         }
         return new Result(p, curve, true, "done", secs(t0), totalTokens);
@@ -229,7 +239,8 @@ public final class Trainer {
         List<Double> weights = new ArrayList<>();
         long tokens = 0;
         double rewardSum = 0;
-        int rewardCount = 0;
+        int rewardCount = 0, groupsWithSignal = 0;
+        long sampleTokens = 0;
         switch (cfg.objective) {
             case CE -> {
                 for (TrainData.Row r : batch) {
@@ -275,18 +286,11 @@ public final class Trainer {
                         rw[gi] = score;
                         rewardSum += score;
                         rewardCount++;
+                        sampleTokens += len;
                     }
-                    double mean = 0, var = 0;
-                    for (double v : rw) mean += v;
-                    mean /= rw.length;
-                    for (double v : rw) var += (v - mean) * (v - mean);
-                    double std = Math.sqrt(var / rw.length);
-                    for (int gi = 0; gi < cfg.group; gi++) {
-                        double adv = std < 1e-9 ? 0 : (rw[gi] - mean) / std;
-                        if (outs[gi].length == 0) continue;
-                        int[] seq = concat(prompt, outs[gi]);
-                        addSequence(seqs, targets, weights, seq, prompt.length, adv);
-                        tokens += seq.length + p.prefixLength;
+                    if (addGroup(seqs, targets, weights, prompt, outs, rw, cfg.stdNormalize)) {
+                        groupsWithSignal++;
+                        for (int[] o : outs) tokens += prompt.length + o.length + p.prefixLength;
                     }
                 }
             }
@@ -304,7 +308,52 @@ public final class Trainer {
             t[i] = targets.get(i);
             w[i] = weights.get(i);
         }
-        return new StepData(seqs, t, w, rewardCount == 0 ? Double.NaN : rewardSum / rewardCount, tokens, batch);
+        return new StepData(seqs, t, w, rewardCount == 0 ? Double.NaN : rewardSum / rewardCount, tokens, batch,
+                cfg.objective == Objective.GRPO ? groupsWithSignal : -1, rewardCount == 0 ? Double.NaN : sampleTokens / (double) rewardCount);
+    }
+
+    /**
+     * GRPO advantages of one group: (r − mean) / std over the group's rewards, or null when the rewards are all equal
+     * (std below 1e-9): such a group carries no signal and is skipped — it adds no rows, so it neither dilutes the
+     * per-token normalization nor costs a backward pass.
+     */
+    static double[] groupAdvantages(double[] rw) {
+        return groupAdvantages(rw, true);
+    }
+
+    /** As {@link #groupAdvantages(double[])}; with {@code std} false the advantages are r − mean, not divided by std. */
+    static double[] groupAdvantages(double[] rw, boolean std) {
+        double mean = 0, var = 0;
+        for (double v : rw) mean += v;
+        mean /= rw.length;
+        for (double v : rw) var += (v - mean) * (v - mean);
+        double sd = Math.sqrt(var / rw.length);
+        if (!(sd > 1e-9)) return null;
+        double[] a = new double[rw.length];
+        double div = std ? sd : 1;
+        for (int i = 0; i < rw.length; i++) a[i] = (rw[i] - mean) / div;
+        return a;
+    }
+
+    /**
+     * Adds one GRPO group: each sample's sequence (prompt + sampled tokens), one loss row per sampled token with the
+     * sample's advantage as its weight. The loss over the step is −Σ A_i · log π_θ(token) / (tokens of kept groups):
+     * minimizing it raises the log-probability, under the steered model, of the tokens of above-average samples.
+     * Returns false (and adds nothing) for a group without reward variance.
+     */
+    static boolean addGroup(List<DiffTransformer.Sequence> seqs, List<Integer> targets, List<Double> weights, int[] prompt, int[][] outs, double[] rw) {
+        return addGroup(seqs, targets, weights, prompt, outs, rw, true);
+    }
+
+    static boolean addGroup(List<DiffTransformer.Sequence> seqs, List<Integer> targets, List<Double> weights, int[] prompt, int[][] outs, double[] rw,
+                            boolean std) {
+        double[] adv = groupAdvantages(rw, std);
+        if (adv == null) return false;
+        for (int gi = 0; gi < outs.length; gi++) {
+            if (outs[gi].length == 0) continue;
+            addSequence(seqs, targets, weights, concat(prompt, outs[gi]), prompt.length, adv[gi]);
+        }
+        return true;
     }
 
     private GenerationOptions sampling(long salt) {
@@ -337,7 +386,7 @@ public final class Trainer {
 
     // ---- losses ----
 
-    private double lossAndGrad(StepData sd, SteeringParams p, double[][] gradOut) {
+    double lossAndGrad(StepData sd, SteeringParams p, double[][] gradOut) {
         int V = model.config().vocabSize();
         if (sd.seqs.isEmpty()) {
             gradOut[0] = new double[p.size()];
@@ -352,21 +401,30 @@ public final class Trainer {
         switch (cfg.objective) {
             case CE -> loss = Losses.weightedNll(pass.logits, sd.targets, null, rows, V, rows, dLogits);
             case ENTROPY -> loss = Losses.meanEntropy(pass.logits, rows, V, dLogits);
-            case GRPO -> {
-                loss = Losses.weightedNll(pass.logits, sd.targets, sd.weights, rows, V, Math.max(1, rows), dLogits);
-                if (cfg.klBeta > 0) {
-                    DiffTransformer.Pass ref = dt.forward(sd.seqs, new SteeringParams(p.dim, model.config().layers(), null, new int[0], 0), null);
-                    double[] refLp = new double[rows];
-                    for (int r = 0; r < rows; r++) refLp[r] = Losses.logProb(ref.logits, r, V, sd.targets[r]);
-                    loss += Losses.k3Kl(pass.logits, sd.targets, refLp, rows, V, cfg.klBeta, dLogits);
-                }
-            }
+            case GRPO -> loss = policyLoss(dt, sd, p, pass, cfg.klBeta, dLogits);
             case CONTRASTIVE -> {
                 dRead = new double[pass.readActs.length];
                 loss = contrastiveLoss(sd, pass, dRead);
             }
         }
         gradOut[0] = dt.backward(pass, dLogits, dRead);
+        return loss;
+    }
+
+    /**
+     * The GRPO loss on a step's rows, writing dLoss/dLogits: −Σ_rows A · log π_θ(sampled token) / rows (the rows are
+     * the sampled tokens of the kept groups, each weighted by its sample's advantage), plus, with β > 0, β times the
+     * mean k3 estimate of KL(π_θ ‖ π_ref) on the same tokens, π_ref the unsteered model.
+     */
+    static double policyLoss(DiffTransformer dt, StepData sd, SteeringParams p, DiffTransformer.Pass pass, double klBeta, double[] dLogits) {
+        int V = dt.config().vocabSize(), rows = sd.targets.length;
+        double loss = Losses.weightedNll(pass.logits, sd.targets, sd.weights, rows, V, Math.max(1, rows), dLogits);
+        if (klBeta > 0) {
+            DiffTransformer.Pass ref = dt.forward(sd.seqs, new SteeringParams(p.dim, dt.config().layers(), null, new int[0], 0), null);
+            double[] refLp = new double[rows];
+            for (int r = 0; r < rows; r++) refLp[r] = Losses.logProb(ref.logits, r, V, sd.targets[r]);
+            loss += Losses.k3Kl(pass.logits, sd.targets, refLp, rows, V, klBeta, dLogits);
+        }
         return loss;
     }
 
