@@ -72,25 +72,12 @@ class BatchRequestFuzzTest {
     static void target(byte[] data) {
         if (data.length == 0) return;
         BatchFormat format = data[0] == 'P' || (data[0] & 1) == 1 ? BatchFormat.PROTO : BatchFormat.JSONL;
-        Path p = null;
-        try {
-            p = Files.createTempFile(FuzzTargets.tmp(), "fuzz-batch", format == BatchFormat.PROTO ? ".pb" : ".jsonl");
-            Files.write(p, java.util.Arrays.copyOfRange(data, 1, data.length));
+        FuzzTargets.onTempFile("fuzz-batch", format == BatchFormat.PROTO ? ".pb" : ".jsonl", java.util.Arrays.copyOfRange(data, 1, data.length), p -> {
             RequestFile.Contents c = RequestFile.read(p, format);
             for (BatchRequest r : c.requests()) {
                 if (r.id() == null || r.id().isEmpty()) throw new AssertionError("request without id: " + r);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            if (p != null) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            }
-        }
+        });
     }
 
     @BeforeAll

@@ -54,10 +54,7 @@ class ModelFuzzTest {
     }
 
     static void target(byte[] data) {
-        Path p = null;
-        try {
-            p = Files.createTempFile(FuzzTargets.tmp(), "fuzz-model", ".gguf");
-            Files.write(p, data);
+        FuzzTargets.onTempFile("fuzz-model", ".gguf", data, p -> {
             try (Model m = Model.load(p)) {
                 int[] ids = m.tokenizer().encode("Once upon a time", true, true);
                 if (ids.length == 0) ids = new int[]{0};
@@ -71,20 +68,10 @@ class ModelFuzzTest {
                         // the file's template failed with a clear message
                     }
                 }
+            } catch (ModelFormatException | MemoryBudgetExceededException expected) {
+                // a clear rejection
             }
-        } catch (ModelFormatException | MemoryBudgetExceededException expected) {
-            // a clear rejection
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            if (p != null) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            }
-        }
+        });
     }
 
     @BeforeAll

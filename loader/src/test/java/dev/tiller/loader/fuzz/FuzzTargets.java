@@ -145,6 +145,26 @@ public final class FuzzTargets {
         }
     }
 
+    /** A fuzz target whose reader takes a path. */
+    @FunctionalInterface
+    public interface FileTarget {
+        void run(Path file) throws IOException;
+    }
+
+    /** Writes the fuzzed bytes to a fresh temporary file, runs the target on it, and deletes the file whatever happens. */
+    public static void onTempFile(String prefix, String suffix, byte[] data, FileTarget target) {
+        Path p = null;
+        try {
+            p = Files.createTempFile(tmp(), prefix, suffix);
+            Files.write(p, data);
+            target.run(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            if (p != null) deleteTree(p);
+        }
+    }
+
     public static Path tmp() {
         Path shm = Path.of("/dev/shm");
         return Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));

@@ -65,25 +65,13 @@ class ControlVectorFuzzTest {
 
     /** The target: write the bytes to a file (the reader takes a path) and read it as a control vector. */
     static void target(byte[] data) {
-        Path p = null;
-        try {
-            p = Files.createTempFile(FuzzTargets.tmp(), "fuzz-cv", ".gguf");
-            Files.write(p, data);
-            ControlVector cv = ControlVectorFile.read(p);
-            cv.toString();
-        } catch (ModelFormatException expected) {
-            // a clear rejection
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } finally {
-            if (p != null) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort
-                }
+        FuzzTargets.onTempFile("fuzz-cv", ".gguf", data, p -> {
+            try {
+                ControlVectorFile.read(p).toString();
+            } catch (ModelFormatException expected) {
+                // a clear rejection
             }
-        }
+        });
     }
 
     @BeforeAll
