@@ -32,14 +32,18 @@ public final class PrefixVectors {
             pre[k] = new float[dim];
             for (int i = 0; i < dim; i++) pre[k][i] = scale * v[i];
         }
-        Hooks hooks = session.hooks() == Hooks.NONE ? session.installHooks() : session.hooks();
+        install(session.hooks() == Hooks.NONE ? session.installHooks() : session.hooks(), pre);
+        return new PrefixVectors(pre.length);
+    }
+
+    /** The {@code hook_embed} hook that puts vector k in place of the embedding at position k. */
+    public static void install(Hooks hooks, float[][] vectors) {
         hooks.add(new HookPoint(HookSite.EMBED, -1), a -> {
             for (int t = 0; t < a.tokens(); t++) {
                 int p = a.position(t);
-                if (p < pre.length) System.arraycopy(pre[p], 0, a.data(), a.rowOffset(t), dim);
+                if (p < vectors.length) System.arraycopy(vectors[p], 0, a.data(), a.rowOffset(t), a.width());
             }
         });
-        return new PrefixVectors(pre.length);
     }
 
     public int count() {
@@ -48,6 +52,11 @@ public final class PrefixVectors {
 
     /** K placeholders, then the prompt. */
     public int[] placeholdersBefore(int[] prompt) {
+        return placeholdersBefore(count, prompt);
+    }
+
+    /** {@code count} placeholders, then the prompt. */
+    public static int[] placeholdersBefore(int count, int[] prompt) {
         int[] out = new int[count + prompt.length];
         java.util.Arrays.fill(out, 0, count, PLACEHOLDER_TOKEN);
         System.arraycopy(prompt, 0, out, count, prompt.length);

@@ -96,20 +96,13 @@ public final class SteeringParams {
         if (prefixLength > 0) {
             float[][] pre = new float[prefixLength][];
             for (int k = 0; k < prefixLength; k++) pre[k] = prefix(k);
-            hooks.add(new HookPoint(HookSite.EMBED, -1), a -> {
-                for (int t = 0; t < a.tokens(); t++) {
-                    int p = a.position(t);
-                    if (p < pre.length) System.arraycopy(pre[p], 0, a.data(), a.rowOffset(t), dim);
-                }
-            });
+            dev.tiller.steering.PrefixVectors.install(hooks, pre);
         }
     }
 
-    /** The tokens the float engine must see: K placeholders (token 0), then the sequence. */
+    /** The tokens the float engine must see: K placeholders, then the sequence. */
     public int[] withPlaceholders(int[] tokens) {
-        int[] out = new int[prefixLength + tokens.length];
-        System.arraycopy(tokens, 0, out, prefixLength, tokens.length);
-        return out;
+        return dev.tiller.steering.PrefixVectors.placeholdersBefore(prefixLength, tokens);
     }
 
     public double norm() {
