@@ -3,9 +3,17 @@ package dev.tiller.kernels;
 /**
  * Matrix products with weights read in place: {@code y = W x} for one token (decode) and {@code Y = X W^T} for a
  * batch of tokens (prefill), split across the worker pool by output rows.
+ *
+ * <p>Three paths by batch size: one token is a matrix-vector product straight from the quantized blocks; a few
+ * tokens (fewer than {@link PackedGemm#MIN_TOKENS}) take inner-product tiles ({@link FloatDot#dot4x4}); a prompt
+ * takes {@link PackedGemm}, which packs the tokens so that every weight is a broadcast scalar against 16 tokens
+ * at a time and no horizontal sums are needed.
+ *
+ * <p>Products that share their input (q/k/v, gate/up) go in one call: the input is packed once and the rows of
+ * all of them form one parallel job, so the small k and v projections cost no pool round trip of their own.
  */
 public final class MatMul {
-    /** Rows dequantized together in prefill: each token vector load then feeds this many FMAs. */
+    /** Rows dequantized together in small-batch tiles: each token vector load then feeds this many FMAs. */
     private static final int ROW_TILE = 4;
     /** Columns of a row tile dequantized at a time: a multiple of every block size (256). */
     private static final int K_BLOCK = 1024;
@@ -24,27 +32,82 @@ public final class MatMul {
         });
     }
 
-    /**
-     * For {@code n} tokens: x is [n][cols] row-major, y is [n][rows] row-major. Each thread takes tiles of
-     * {@link #ROW_TILE} weight rows; for each slice of {@link #K_BLOCK} columns it dequantizes the tile's slice once
-     * (16 KiB of floats, staying in L1) and runs it against every token four at a time ({@link FloatDot#dot4x4}),
-     * adding the partial sums into y. Going through the columns slice by slice keeps the tokens' slice (n x
-     * K_BLOCK floats) in L2 while all of a thread's tiles use it.
-     */
+    /** For {@code n} tokens: x is [n][cols] row-major, y is [n][rows] row-major. */
     public static void matmul(WeightMatrix w, float[] x, int n, float[] y) {
-        int rows = w.rows(), cols = w.cols();
-        checkLength("x", x.length, 0, (long) n * cols);
-        checkLength("y", y.length, 0, (long) n * rows);
-        if (n == 1) {
-            matvec(w, x, 0, y, 0);
-            return;
-        }
-        int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
-        long workPerTile = (long) ROW_TILE * cols * n;
-        int minTiles = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerTile));
-        Parallel.forRange(tiles, minTiles, (from, to) -> matmulTiles(w, x, n, y, from, to));
+        matmul(x, n, w, y, null, null, null, null);
     }
 
+    /** Two products of the same input, as one parallel job (see the class comment). */
+    public static void matmul(float[] x, int n, WeightMatrix w1, float[] y1, WeightMatrix w2, float[] y2) {
+        matmul(x, n, w1, y1, w2, y2, null, null);
+    }
+
+    /** Up to three products of the same input x ([n][cols]), as one parallel job; unused pairs are null. */
+    public static void matmul(float[] x, int n, WeightMatrix w1, float[] y1, WeightMatrix w2, float[] y2, WeightMatrix w3, float[] y3) {
+        int cols = w1.cols();
+        check(w1, x, n, y1, cols);
+        if (w2 != null) check(w2, x, n, y2, cols);
+        if (w3 != null) check(w3, x, n, y3, cols);
+        Path path = n == 1 ? Path.ROWS : n < PackedGemm.MIN_TOKENS ? Path.TILES : Path.PACKED;
+        float[] xp = path == Path.PACKED ? PackedGemm.pack(x, n, cols) : x;
+        int u1 = path.units(w1), u2 = w2 == null ? 0 : path.units(w2), u3 = w3 == null ? 0 : path.units(w3);
+        long workPerUnit = (long) path.rowsPerUnit() * cols * n;
+        int minUnits = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerUnit));
+        Parallel.forRange(u1 + u2 + u3, minUnits, (from, to) -> {
+            // the range may span matrices: each takes its own part, in its own unit numbering
+            if (from < u1) path.run(w1, xp, n, y1, from, Math.min(to, u1));
+            if (to > u1 && from < u1 + u2) path.run(w2, xp, n, y2, Math.max(from, u1) - u1, Math.min(to, u1 + u2) - u1);
+            if (to > u1 + u2) path.run(w3, xp, n, y3, Math.max(from, u1 + u2) - u1 - u2, to - u1 - u2);
+        });
+    }
+
+    /** How a batch of n tokens is computed, and in what units of rows the work is split. */
+    private enum Path {
+        /** One token: a dot product per row, straight from the quantized blocks. */
+        ROWS {
+            int rowsPerUnit() {
+                return 1;
+            }
+
+            void run(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
+                for (int r = from; r < to; r++) y[r] = w.dotRow(r, x, 0);
+            }
+        },
+        /** A few tokens: rows dequantized tile by tile, inner products four rows x four tokens. */
+        TILES {
+            int rowsPerUnit() {
+                return ROW_TILE;
+            }
+
+            void run(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
+                matmulTiles(w, x, n, y, from, to);
+            }
+        },
+        /** A prompt: packed tokens, broadcast weights ({@link PackedGemm}); x is the packed copy. */
+        PACKED {
+            int rowsPerUnit() {
+                return PackedGemm.ROW_BLOCK;
+            }
+
+            void run(WeightMatrix w, float[] xp, int n, float[] y, int from, int to) {
+                PackedGemm.rowBlocks(w, xp, n, y, from, to);
+            }
+        };
+
+        abstract int rowsPerUnit();
+
+        abstract void run(WeightMatrix w, float[] x, int n, float[] y, int from, int to);
+
+        int units(WeightMatrix w) {
+            return (w.rows() + rowsPerUnit() - 1) / rowsPerUnit();
+        }
+    }
+
+    /**
+     * Tiles [fromTile, toTile) of {@link #ROW_TILE} weight rows: for each slice of {@link #K_BLOCK} columns the
+     * tile's slice is dequantized once (16 KiB of floats, staying in L1) and run against every token four at a
+     * time ({@link FloatDot#dot4x4}), adding the partial sums into y.
+     */
     private static void matmulTiles(WeightMatrix w, float[] x, int n, float[] y, int fromTile, int toTile) {
         int rows = w.rows(), cols = w.cols();
         int kBlock = Math.min(cols, K_BLOCK);
@@ -88,6 +151,14 @@ public final class MatMul {
             SCRATCH.set(s);
         }
         return s;
+    }
+
+    private static void check(WeightMatrix w, float[] x, int n, float[] y, int cols) {
+        if (w.cols() != cols) {
+            throw new IllegalArgumentException("products of one input need equal column counts: " + w.tensor().name() + " has " + w.cols() + ", expected " + cols);
+        }
+        checkLength("x", x.length, 0, (long) n * cols);
+        checkLength("y", y.length, 0, (long) n * w.rows());
     }
 
     private static void checkLength(String what, int length, int offset, long needed) {

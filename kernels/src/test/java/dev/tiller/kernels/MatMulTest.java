@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -44,7 +45,10 @@ class MatMulTest {
             "Q5_1, 11, 64, 4, 2", "Q4_K, 21, 512, 3, 3", "Q5_K, 6, 256, 2, 2", "Q6_K, 23, 512, 4, 3",
             "Q8_0, 300, 128, 9, 3", "Q4_0, 1100, 64, 2, 3",
             // more columns than one prefill column slice (1024): partial sums are added across slices
-            "Q8_0, 7, 2336, 6, 2", "Q4_K, 5, 1280, 5, 2", "F16, 9, 1056, 4, 2", "Q6_K, 6, 2048, 8, 2", "F32, 5, 1030, 3, 1"})
+            "Q8_0, 7, 2336, 6, 2", "Q4_K, 5, 1280, 5, 2", "F16, 9, 1056, 4, 2", "Q6_K, 6, 2048, 8, 2", "F32, 5, 1030, 3, 1",
+            // prompt-sized batches (PackedGemm): full 64-token groups, a narrower last group, padding, odd row counts
+            "Q8_0, 37, 96, 16, 3", "Q8_0, 21, 160, 70, 2", "F32, 19, 67, 33, 1", "Q4_K, 13, 512, 130, 3", "Q6_K, 9, 256, 64, 2",
+            "F16, 18, 1056, 17, 2", "Q4_0, 35, 2336, 40, 3", "BF16, 5, 96, 128, 1"})
     void matmulEqualsReferenceAndMatvec(GGMLType type, int rows, int cols, int n, int threads) {
         Parallel.setThreads(threads);
         Random rnd = new Random(rows * 1000L + cols + n);
@@ -84,6 +88,42 @@ class MatMulTest {
         MatMul.matmul(w, x, 1, a);
         MatMul.matvec(w, x, 0, b, 0);
         for (int r = 0; r < 8; r++) assertEquals(b[r], a[r], 0.0f);
+    }
+
+    /**
+     * Products sharing one input in one parallel job (q/k/v) equal separate calls bit for bit, on every path
+     * (1 token, a few, a prompt) and with ranges that straddle matrices (unequal row counts, 3 threads).
+     */
+    @ParameterizedTest
+    @CsvSource({"1, 3", "5, 3", "40, 3", "40, 1", "16, 2"})
+    void sharedInputProductsEqualSeparateCalls(int n, int threads) {
+        Parallel.setThreads(threads);
+        Random rnd = new Random(n * 31L + threads);
+        int cols = 96;
+        WeightMatrix a = randomMatrix(GGMLType.Q8_0, 70, cols, rnd), b = randomMatrix(GGMLType.Q4_0, 9, cols, rnd), c = randomMatrix(GGMLType.F16, 33, cols, rnd);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        float[] ya = new float[n * 70], yb = new float[n * 9], yc = new float[n * 33];
+        MatMul.matmul(x, n, a, ya, b, yb, c, yc);
+        float[] sa = new float[n * 70], sb = new float[n * 9], sc = new float[n * 33];
+        MatMul.matmul(a, x, n, sa);
+        MatMul.matmul(b, x, n, sb);
+        MatMul.matmul(c, x, n, sc);
+        assertArrayEquals(sa, ya);
+        assertArrayEquals(sb, yb);
+        assertArrayEquals(sc, yc);
+        float[] y2a = new float[n * 70], y2c = new float[n * 33];
+        MatMul.matmul(x, n, a, y2a, c, y2c);
+        assertArrayEquals(sa, y2a);
+        assertArrayEquals(sc, y2c);
+    }
+
+    @Test
+    void sharedInputProductsNeedEqualColumns() {
+        Random rnd = new Random(2);
+        WeightMatrix a = randomMatrix(GGMLType.F32, 4, 8, rnd), b = randomMatrix(GGMLType.F32, 4, 16, rnd);
+        var e = assertThrows(IllegalArgumentException.class, () -> MatMul.matmul(new float[16], 2, a, new float[8], b, new float[8]));
+        assertTrue(e.getMessage().contains("blk.0.test.weight"), e.getMessage());
     }
 
     @Test

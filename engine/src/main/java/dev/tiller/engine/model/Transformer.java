@@ -82,9 +82,7 @@ public final class Transformer {
 
             // --- attention ---
             for (int t = 0; t < n; t++) VectorOps.rmsnorm(xn, t * dim, x, t * dim, lw.attnNorm(), dim, c.rmsEps());
-            MatMul.matmul(lw.wq(), xn, n, q);
-            MatMul.matmul(lw.wk(), xn, n, k);
-            MatMul.matmul(lw.wv(), xn, n, v);
+            MatMul.matmul(xn, n, lw.wq(), q, lw.wk(), k, lw.wv(), v);   // one input, one parallel job
             if (lw.bq() != null) addBias(q, lw.bq(), n);
             if (lw.bk() != null) addBias(k, lw.bk(), n);
             if (lw.bv() != null) addBias(v, lw.bv(), n);
@@ -104,8 +102,7 @@ public final class Transformer {
 
             // --- SwiGLU MLP ---
             for (int t = 0; t < n; t++) VectorOps.rmsnorm(xn, t * dim, x, t * dim, lw.ffnNorm(), dim, c.rmsEps());
-            MatMul.matmul(lw.wGate(), xn, n, gate);
-            MatMul.matmul(lw.wUp(), xn, n, up);
+            MatMul.matmul(xn, n, lw.wGate(), gate, lw.wUp(), up);
             VectorOps.siluMul(gate, 0, up, 0, n * ffn);
             MatMul.matmul(lw.wDown(), gate, n, branch);
             hooks.run(HookSite.MLP_OUT, l, branch, n, dim, pos, seq);
