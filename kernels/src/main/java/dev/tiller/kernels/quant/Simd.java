@@ -59,6 +59,12 @@ final class Simd {
         return (FloatVector) b.convertShape(VectorOperators.B2F, F, part);
     }
 
+    /** Lanes {@code part*L ..} of a 16-byte vector, zero-extended to ints (for nibble formats: one widening, then
+     * int lane ops, instead of byte ops the x86 backend emulates). */
+    static IntVector widenUnsigned(ByteVector b, int part) {
+        return (IntVector) b.convertShape(VectorOperators.ZERO_EXTEND_B2I, I, part);
+    }
+
     /** Lanes {@code part*L ..} of a 16-byte vector, sign-extended to ints. */
     static IntVector widenInt(ByteVector b, int part) {
         return (IntVector) b.convertShape(VectorOperators.B2I, I, part);

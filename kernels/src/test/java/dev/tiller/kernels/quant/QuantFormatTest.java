@@ -72,6 +72,36 @@ class QuantFormatTest {
         }
     }
 
+    /** The four-row kernel (rows given out of order) against the same float64 references and bound as dot. */
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    void dot4MatchesReferenceWithinBound(GGMLType type) {
+        Random rnd = new Random(type.ordinal() * 29L + 5);
+        int rows = 4, cols = 3 * 256 + (type.blockSize == 1 ? 13 : 0);
+        byte[] bytes = RandomBlocks.of(type, rows * cols, rnd);
+        MemorySegment seg = MemorySegment.ofArray(bytes);
+        QuantFormat f = QuantFormat.of(type, "t");
+        long rowBytes = type.byteSize(cols);
+        float[] x = new float[cols + 5];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        int[] order = {2, 0, 3, 1};
+        float[] y = new float[9];
+        f.dot4(seg, order[0] * rowBytes, order[1] * rowBytes, order[2] * rowBytes, order[3] * rowBytes, x, 5, cols, y, 7, 1, 4, 0);
+        int[] at = {7, 1, 4, 0};
+        for (int j = 0; j < 4; j++) {
+            int r = order[j];
+            ReferenceDequantizer ref = ReferenceDequantizer.decode(type, bytes, (int) (r * rowBytes), cols);
+            double exact = 0, scale = 0;
+            for (int i = 0; i < cols; i++) {
+                exact += ref.values[i] * x[5 + i];
+                scale += Math.abs(ref.magnitudes[i] == 0 ? ref.values[i] : ref.magnitudes[i]) * Math.abs(x[5 + i]);
+            }
+            double err = Math.abs(y[at[j]] - exact);
+            assertTrue(err <= DOT_RELATIVE_BOUND * scale,
+                    type + " row " + r + ": dot4 " + y[at[j]] + " vs " + exact + ", error " + err + " > bound " + DOT_RELATIVE_BOUND * scale);
+        }
+    }
+
     @Test
     void f16DecodesEveryBitPatternExactly() {
         byte[] bytes = new byte[2 * 65536];
