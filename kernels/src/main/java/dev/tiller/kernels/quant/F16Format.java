@@ -2,7 +2,6 @@ package dev.tiller.kernels.quant;
 
 import dev.tiller.loader.GGMLType;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
@@ -10,11 +9,21 @@ import java.lang.foreign.MemorySegment;
 import static dev.tiller.kernels.quant.Simd.F;
 import static dev.tiller.kernels.quant.Simd.I16_LE;
 import static dev.tiller.kernels.quant.Simd.L;
-import static dev.tiller.kernels.quant.Simd.LE;
-import static dev.tiller.kernels.quant.Simd.S;
 
-/** IEEE half precision, little-endian. */
+/**
+ * IEEE half precision, little-endian.
+ *
+ * <p>The Vector API has no half-to-float conversion, and emulating it with integer lane ops (shift the
+ * exponent and mantissa into float position, rescale by 2^112, patch infinities and NaNs, or in the sign) costs
+ * about ten ops per vector. A plain loop of {@link Float#float16ToFloat} is
+ * compiled by C2's auto-vectorizer to the hardware conversion (vcvtph2ps), so rows are decoded that way, a chunk
+ * at a time into a small per-thread buffer that stays in L1, and the FMAs run on the decoded floats
+ * (1.2–1.5x the emulated conversion, measured single-threaded on the Qwen2.5-0.5B-shaped F16 model).
+ */
 final class F16Format implements QuantFormat {
+    /** Elements decoded per chunk of a dot product: 512 bytes of halves, 1 KiB of floats. */
+    private static final int CHUNK = 256;
+    private static final ThreadLocal<float[]> DECODED = ThreadLocal.withInitial(() -> new float[CHUNK]);
 
     @Override
     public GGMLType type() {
@@ -23,25 +32,29 @@ final class F16Format implements QuantFormat {
 
     @Override
     public void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
-        int i = 0;
-        for (; i + L <= n; i += L) {
-            Simd.halfToFloat(ShortVector.fromMemorySegment(S, src, byteOffset + 2L * i, LE)).intoArray(dst, dstOffset + i);
-        }
-        for (; i < n; i++) dst[dstOffset + i] = Simd.half(src, byteOffset + 2L * i);
+        decode(src, byteOffset, dst, dstOffset, n);
+    }
+
+    /** The loop C2 vectorizes: keep it this simple (one load, one conversion, one store per element). */
+    private static void decode(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
+        for (int i = 0; i < n; i++) dst[dstOffset + i] = Float.float16ToFloat(src.get(I16_LE, byteOffset + 2L * i));
     }
 
     @Override
     public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n) {
+        float[] w = DECODED.get();
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
-        int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
-            FloatVector w0 = Simd.halfToFloat(ShortVector.fromMemorySegment(S, src, byteOffset + 2L * i, LE));
-            FloatVector w1 = Simd.halfToFloat(ShortVector.fromMemorySegment(S, src, byteOffset + 2L * (i + L), LE));
-            acc0 = w0.fma(FloatVector.fromArray(F, x, xOffset + i), acc0);
-            acc1 = w1.fma(FloatVector.fromArray(F, x, xOffset + i + L), acc1);
+        float tail = 0;
+        for (int c = 0; c < n; c += CHUNK) {
+            int len = Math.min(CHUNK, n - c);
+            decode(src, byteOffset + 2L * c, w, 0, len);
+            int i = 0, xo = xOffset + c;
+            for (; i + 2 * L <= len; i += 2 * L) {
+                acc0 = FloatVector.fromArray(F, w, i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc1 = FloatVector.fromArray(F, w, i + L).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+            }
+            for (; i < len; i++) tail += w[i] * x[xo + i];
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) s += Float.float16ToFloat(src.get(I16_LE, byteOffset + 2L * i)) * x[xOffset + i];
-        return s;
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) + tail;
     }
 }

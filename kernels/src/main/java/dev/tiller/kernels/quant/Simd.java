@@ -70,22 +70,6 @@ final class Simd {
         return (IntVector) b.convertShape(VectorOperators.B2I, I, part);
     }
 
-    /**
-     * IEEE half to float, exactly, with integer lane operations (the Vector API has no half conversion):
-     * shifting the exponent/mantissa bits into float position and scaling by 2^112 re-biases the exponent and
-     * handles subnormals; infinities and NaNs get the all-ones float exponent.
-     */
-    static FloatVector halfToFloat(ShortVector h) {
-        IntVector bits = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
-        IntVector magnitude = bits.and(0x7FFF);
-        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
-        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7C00);
-        IntVector result = finite.blend(shifted.or(0x7F800000), special);
-        IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        return result.or(sign).reinterpretAsFloats();
-    }
-
     /** bfloat16 to float: the 16 bits are the top half of the float. */
     static FloatVector bf16ToFloat(ShortVector h) {
         IntVector bits = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
