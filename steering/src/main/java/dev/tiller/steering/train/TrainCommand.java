@@ -40,9 +40,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW decoupled weight decay") double weightDecay;
     @Option(names = "--clip", defaultValue = "0", description = "clip the gradient's global norm (0: off)") double clip;
     @Option(names = "--warmup", defaultValue = "0", description = "linear warm-up steps") int warmup;
-    @Option(names = "--cosine", description = "cosine-decay the learning rate to 10%") boolean cosine;
+    @Option(names = "--cosine", description = "cosine-decay the learning rate to 10%%") boolean cosine;
     @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--max-new", defaultValue = "64", description = "tokens generated per sample (entropy, grpo, eval)") int maxNew;
+    @Option(names = "--stop", paramLabel = "STR", description = "end sampled generations (entropy, grpo) and the evaluation's at this string, e.g. '.' (repeatable; \\n for a newline)")
+    List<String> stop = new java.util.ArrayList<>();
     @Option(names = "--group", defaultValue = "8", description = "grpo: samples per prompt") int group;
     @Option(names = "--temp", defaultValue = "1.0", description = "sampling temperature of entropy/grpo generations") float temp;
     @Option(names = "--kl", defaultValue = "0", description = "grpo: weight of the k3 KL to the unsteered model") double kl;
@@ -101,6 +103,7 @@ public final class TrainCommand implements Callable<Integer> {
         c.weakSuffix = weakSuffix;
         c.read = read;
         c.template = tmpl;
+        c.stop = stop.stream().map(x -> x.replace("\\n", "\n")).toList();
 
         List<TrainData.Row> rows = TrainData.read(data, tmpl, limit);
         try (Model m = model.load()) {
@@ -137,14 +140,14 @@ public final class TrainCommand implements Callable<Integer> {
             Rewards.Reward evalReward = c.objective == Trainer.Objective.GRPO ? Rewards.parse(c.reward) : null;
             String before = null;
             if (evalRows != null) {
-                Evaluator.Result r = Evaluator.evaluate(m, null, evalRows, maxNew, evalReward);
+                Evaluator.Result r = Evaluator.evaluate(m, null, evalRows, maxNew, c.stop, evalReward);
                 before = r.toString();
                 System.err.println("eval before: " + before);
             }
             Trainer.Result res = trainer.train(rows, p, System.err::println);
             String after = null;
             if (evalRows != null && res.completed()) {
-                Evaluator.Result r = Evaluator.evaluate(m, res.params(), evalRows, maxNew, evalReward);
+                Evaluator.Result r = Evaluator.evaluate(m, res.params(), evalRows, maxNew, c.stop, evalReward);
                 after = r.toString();
                 System.err.println("eval after:  " + after);
             }

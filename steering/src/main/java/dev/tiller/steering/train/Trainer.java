@@ -48,6 +48,8 @@ public final class Trainer {
         /** GRPO advantages: (r − mean) / std (true, GRPO) or r − mean (false, Dr. GRPO-style, keeps reward scale). */
         public boolean stdNormalize = true;
         public String reward = "answer";
+        /** Strings that end a sampled generation (entropy, grpo), e.g. "." for one sentence; the token that completes one is kept. */
+        public List<String> stop = List.of();
         public double lengthPenalty = 0;
         public int targetLength = 0;
         public String strongSuffix = " Think step by step.", weakSuffix = "";
@@ -59,10 +61,11 @@ public final class Trainer {
             return String.format(Locale.ROOT,
                     "{\"objective\":\"%s\",\"site\":\"%s\",\"layers\":%s,\"prefix\":%d,\"steps\":%d,\"batch\":%d,\"lr\":%s,\"weight_decay\":%s,"
                             + "\"clip\":%s,\"warmup\":%d,\"cosine\":%b,\"seed\":%d,\"max_new_tokens\":%d,\"group\":%d,\"temperature\":%s,"
-                            + "\"kl_beta\":%s,\"advantage\":\"%s\",\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\"}",
+                            + "\"kl_beta\":%s,\"advantage\":\"%s\",\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\",\"stop\":%s}",
                     objective.name().toLowerCase(Locale.ROOT), site == null ? "" : site.suffix, layers == null ? "\"all\"" : java.util.Arrays.toString(layers),
                     prefix, steps, batch, lr, weightDecay, clip, warmup, cosine, seed, maxNewTokens, group, temperature, klBeta, stdNormalize ? "std" : "center",
-                    reward.replace("\"", "'"), lengthPenalty, targetLength, read == null ? "" : read, template.replace("\n", "\\n").replace("\"", "'"));
+                    reward.replace("\"", "'"), lengthPenalty, targetLength, read == null ? "" : read, template.replace("\n", "\\n").replace("\"", "'"),
+                    stop.stream().map(x -> "\"" + x.replace("\\", "\\\\").replace("\n", "\\n").replace("\"", "\\\"") + "\"").toList());
         }
     }
 
@@ -358,7 +361,7 @@ public final class Trainer {
 
     private GenerationOptions sampling(long salt) {
         SamplerConfig sc = new SamplerConfig(cfg.temperature, 0, 1f, 0f, 1f, 0, 0f, 0f, cfg.seed * 7919 + salt);
-        return new GenerationOptions(sc, cfg.maxNewTokens, List.of(), true, false, false);
+        return new GenerationOptions(sc, cfg.maxNewTokens, cfg.stop, true, false, false);
     }
 
     /** Rows start-1 .. len-2 predict tokens start .. len-1. */
