@@ -174,10 +174,7 @@ public final class DiffTransformer {
                 P.kRaw[l] = k.clone();
                 P.rstdK[l] = rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim());
             }
-            for (int t = 0; t < n; t++) {
-                for (int h = 0; h < c.heads(); h++) rope(q, t * qDim + h * c.headDim(), P.pos[t], false);
-                for (int h = 0; h < c.kvHeads(); h++) rope(k, t * kvDim + h * c.headDim(), P.pos[t], false);
-            }
+            ropeHeads(P, q, k, false);
             P.q[l] = q; P.k[l] = k; P.v[l] = v;
             attention(P, q, k, v, attn);
             DoubleMatMul.matmul(lw.wo(), attn, n, branch);
@@ -193,7 +190,7 @@ public final class DiffTransformer {
             DoubleMatMul.matmul(lw.wUp(), xn, n, up);
             P.gate[l] = gate; P.up[l] = up;
             double[] h = new double[n * ffn];
-            for (int i = 0; i < h.length; i++) h[i] = silu(gate[i]) * up[i];   // siluMul
+            siluMul(h, gate, up);
             DoubleMatMul.matmul(lw.wDown(), h, n, branch);
             site(P, HookSite.MLP_OUT, l, branch);
             add(x, branch);
@@ -246,13 +243,8 @@ public final class DiffTransformer {
             double[] dh = new double[n * ffn];
             DoubleMatMul.matmulTransposeAdd(lw.wDown(), dBranch, n, dh);
             // h = silu(gate) * up
-            double[] gate = P.gate[l], up = P.up[l];
             double[] dGate = new double[n * ffn], dUp = new double[n * ffn];
-            for (int i = 0; i < dh.length; i++) {
-                double g = gate[i], sg = sigmoid(g);
-                dUp[i] = dh[i] * g * sg;
-                dGate[i] = dh[i] * up[i] * sg * (1 + g * (1 - sg));
-            }
+            siluMulBackward(dGate, dUp, P.gate[l], P.up[l], dh);
             // matmul(wGate, xn), matmul(wUp, xn)
             java.util.Arrays.fill(dxn, 0);
             DoubleMatMul.matmulTransposeAdd(lw.wGate(), dGate, n, dxn);
@@ -273,10 +265,7 @@ public final class DiffTransformer {
             double[] dq = new double[n * qDim], dk = new double[n * kvDim], dv = new double[n * kvDim];
             attentionBackward(P, P.q[l], P.k[l], P.v[l], dAttn, dq, dk, dv);
             // rope(q), rope(k): the transpose of a rotation is the opposite rotation
-            for (int t = 0; t < n; t++) {
-                for (int h = 0; h < c.heads(); h++) rope(dq, t * qDim + h * c.headDim(), P.pos[t], true);
-                for (int h = 0; h < c.kvHeads(); h++) rope(dk, t * kvDim + h * c.headDim(), P.pos[t], true);
-            }
+            ropeHeads(P, dq, dk, true);
             // normHeads(k, kNorm), normHeads(q, qNorm)
             if (lw.kNorm() != null) {
                 double[] dkRaw = new double[dk.length];
@@ -330,15 +319,25 @@ public final class DiffTransformer {
     /** out[r] = x[r] * inv_rms(x[r]) * weight for rows of width d; returns inv_rms of each row. out may be x. */
     static double[] rmsnorm(double[] out, double[] x, float[] weight, int rows, int d, double eps) {
         double[] rstd = new double[rows];
-        for (int r = 0; r < rows; r++) {
-            int o = r * d;
-            double ss = DoubleMatMul.dot(x, o, x, o, d);
-            double inv = 1.0 / Math.sqrt(ss / d + eps);
-            rstd[r] = inv;
-            for (int i = 0; i < d; i++) out[o + i] = x[o + i] * inv * weight[i];
-        }
+        // rows are independent: split them over the worker pool
+        Parallel.forRange(rows, minRows(d), (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int o = r * d;
+                double ss = DoubleMatMul.dot(x, o, x, o, d);
+                double inv = 1.0 / Math.sqrt(ss / d + eps);
+                rstd[r] = inv;
+                for (int i = 0; i < d; i++) out[o + i] = x[o + i] * inv * weight[i];
+            }
+        });
         return rstd;
     }
+
+    /** Rows of width d per parallel task: about POINTWISE_CHUNK numbers, so that a task outweighs handing it out. */
+    static int minRows(int d) {
+        return Math.max(1, POINTWISE_CHUNK / Math.max(1, d));
+    }
+
+    static final int POINTWISE_CHUNK = 8192;
 
     private double[] rmsnorm(double[] out, double[] x, float[] weight, int rows, int d) {
         return rmsnorm(out, x, weight, rows, d, c.rmsEps());
@@ -346,13 +345,15 @@ public final class DiffTransformer {
 
     /** dx[r] += d out / d x given dy: w*dy*inv - x * inv^3 / d * Σ(w*dy*x). */
     static void rmsnormBackward(double[] dx, double[] x, double[] rstd, float[] weight, double[] dy, int rows, int d) {
-        for (int r = 0; r < rows; r++) {
-            int o = r * d;
-            double inv = rstd[r], s = 0;
-            for (int i = 0; i < d; i++) s += weight[i] * dy[o + i] * x[o + i];
-            double coef = s * inv * inv * inv / d;
-            for (int i = 0; i < d; i++) dx[o + i] += weight[i] * dy[o + i] * inv - x[o + i] * coef;
-        }
+        Parallel.forRange(rows, minRows(d), (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int o = r * d;
+                double inv = rstd[r], s = 0;
+                for (int i = 0; i < d; i++) s += weight[i] * dy[o + i] * x[o + i];
+                double coef = s * inv * inv * inv / d;
+                for (int i = 0; i < d; i++) dx[o + i] += weight[i] * dy[o + i] * inv - x[o + i] * coef;
+            }
+        });
     }
 
     private static void addBias(double[] y, float[] bias, int n) {
@@ -370,6 +371,37 @@ public final class DiffTransformer {
 
     static double silu(double g) {
         return g * sigmoid(g);
+    }
+
+    /** h = silu(gate) · up, element by element (split over the worker pool). */
+    private static void siluMul(double[] h, double[] gate, double[] up) {
+        Parallel.forRange(h.length, POINTWISE_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) h[i] = silu(gate[i]) * up[i];
+        });
+    }
+
+    /**
+     * Backward of {@link #siluMul}: dUp = dh · silu(g); dGate = dh · up · silu'(g) with silu'(g) = σ(g)(1 + g(1 − σ(g))).
+     */
+    private static void siluMulBackward(double[] dGate, double[] dUp, double[] gate, double[] up, double[] dh) {
+        Parallel.forRange(dh.length, POINTWISE_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                double g = gate[i], sg = sigmoid(g);
+                dUp[i] = dh[i] * g * sg;
+                dGate[i] = dh[i] * up[i] * sg * (1 + g * (1 - sg));
+            }
+        });
+    }
+
+    /** RoPE of every q and k head of every row (token rows are independent: split over the worker pool). */
+    private void ropeHeads(Pass P, double[] q, double[] k, boolean inverse) {
+        final int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
+        Parallel.forRange(P.n, minRows(qDim + kvDim), (from, to) -> {
+            for (int t = from; t < to; t++) {
+                for (int h = 0; h < c.heads(); h++) rope(q, t * qDim + h * hd, P.pos[t], inverse);
+                for (int h = 0; h < c.kvHeads(); h++) rope(k, t * kvDim + h * hd, P.pos[t], inverse);
+            }
+        });
     }
 
     /** RoPE of one head vector in place; {@code inverse} turns the other way (the backward of the rotation). */

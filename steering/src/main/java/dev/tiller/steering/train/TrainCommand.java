@@ -62,6 +62,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-limit", defaultValue = "200") int evalLimit;
     @Option(names = "--profile", description = "only time one training step against one engine forward on the first batch, then exit")
     boolean profile;
+    @Option(names = "--profile-reps", defaultValue = "3", description = "--profile: repetitions; each time reported is the best of them")
+    int profileReps;
 
     @Override
     public Integer call() {
@@ -130,7 +132,7 @@ public final class TrainCommand implements Callable<Integer> {
                     prefix > 0 ? (c.site == null ? "" : " + ") + prefix + " prefix vectors" : "",
                     dt.savedDoublesPerToken(), dt.savedDoublesPerToken() * 8 / 1024.0);
             if (profile) {
-                double[] t = trainer.profile(rows, p, 3);
+                double[] t = trainer.profile(rows, p, Math.max(1, profileReps));
                 System.err.printf(Locale.ROOT, "profile: %d token rows; engine forward (float32) %.3f s; training forward (float64) %.3f s;"
                         + " training step (forward + backward) %.3f s = %.2f x the engine forward, %.2f x the training forward%n",
                         (int) t[3], t[0], t[1], t[2], t[2] / t[0], t[2] / t[1]);
