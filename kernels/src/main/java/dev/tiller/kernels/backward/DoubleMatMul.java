@@ -43,13 +43,14 @@ public final class DoubleMatMul {
         int minTasks = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerTask));
         Parallel.forRange(blocks * rowChunks, minTasks, (from, to) -> {
             double[] wr = dscratch(ROW_TILE * cols);
+            float[] f = fscratch(cols);
             for (int task = from; task < to; task++) {
                 int b = task / rowChunks, chunk = task % rowChunks;
                 int t0 = b * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
                 int tile0 = (int) ((long) tiles * chunk / rowChunks), tile1 = (int) ((long) tiles * (chunk + 1) / rowChunks);
                 for (int tile = tile0; tile < tile1; tile++) {
                     int r0 = tile * ROW_TILE, count = Math.min(ROW_TILE, rows - r0);
-                    for (int k = 0; k < count; k++) row(w, r0 + k, wr, k * cols);
+                    for (int k = 0; k < count; k++) widen(w, r0 + k, f, wr, k * cols);
                     int t = t0;
                     if (count == ROW_TILE) {
                         for (; t + 1 < t1; t += 2) dot4x2(wr, cols, x, t * cols, (t + 1) * cols, y, t * rows + r0, (t + 1) * rows + r0);
@@ -111,6 +112,7 @@ public final class DoubleMatMul {
         int minBlocks = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerBlock));
         Parallel.forRange(blocks, minBlocks, (from, to) -> {
             double[] wr = dscratch(ROW_TILE * cols);
+            float[] f = fscratch(cols);
             for (int b = from; b < to; b++) {
                 int t0 = b * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
                 for (int r0 = 0; r0 < rows; r0 += ROW_TILE) {
@@ -118,12 +120,16 @@ public final class DoubleMatMul {
                     boolean any = false;
                     for (int t = t0; t < t1 && !any; t++) for (int k = 0; k < count && !any; k++) any = dy[t * rows + r0 + k] != 0;
                     if (!any) continue;
-                    for (int k = 0; k < count; k++) row(w, r0 + k, wr, k * cols);
+                    for (int k = 0; k < count; k++) widen(w, r0 + k, f, wr, k * cols);
                     for (int t = t0; t < t1; t++) {
                         int d = t * rows + r0;
                         if (count == ROW_TILE) {
-                            // four rows in one pass over dx[t]: one load and one store of dx per four fmas
-                            if (dy[d] != 0 || dy[d + 1] != 0 || dy[d + 2] != 0 || dy[d + 3] != 0) {
+                            boolean live = anyNonZero(dy, d);
+                            if (live && t + 1 < t1 && anyNonZero(dy, d + rows)) {
+                                // two tokens × four rows in one pass: each loaded weight vector feeds two fmas
+                                axpy4x2(dx, t * cols, (t + 1) * cols, dy, d, d + rows, wr, cols);
+                                t++;
+                            } else if (live) {
                                 axpy4(dx, t * cols, dy[d], dy[d + 1], dy[d + 2], dy[d + 3], wr, cols);
                             }
                         } else {
@@ -133,6 +139,40 @@ public final class DoubleMatMul {
                 }
             }
         });
+    }
+
+    private static boolean anyNonZero(double[] a, int off) {
+        return a[off] != 0 || a[off + 1] != 0 || a[off + 2] != 0 || a[off + 3] != 0;
+    }
+
+    /**
+     * {@link #axpy4} for two tokens at once: y[ya ..] += Σ_k dy[da + k]·w[k·cols ..] and y[yb ..] += Σ_k dy[db + k]·w[k·cols ..],
+     * each in the same order as axpy4 (so with the same result); one load of each weight vector serves both tokens.
+     */
+    private static void axpy4x2(double[] y, int ya, int yb, double[] dy, int da, int db, double[] w, int cols) {
+        DoubleVector a0 = DoubleVector.broadcast(S, dy[da]), a1 = DoubleVector.broadcast(S, dy[da + 1]);
+        DoubleVector a2 = DoubleVector.broadcast(S, dy[da + 2]), a3 = DoubleVector.broadcast(S, dy[da + 3]);
+        DoubleVector b0 = DoubleVector.broadcast(S, dy[db]), b1 = DoubleVector.broadcast(S, dy[db + 1]);
+        DoubleVector b2 = DoubleVector.broadcast(S, dy[db + 2]), b3 = DoubleVector.broadcast(S, dy[db + 3]);
+        int i = 0, bound = S.loopBound(cols);
+        for (; i < bound; i += S.length()) {
+            DoubleVector w0 = DoubleVector.fromArray(S, w, i), w1 = DoubleVector.fromArray(S, w, cols + i);
+            DoubleVector w2 = DoubleVector.fromArray(S, w, 2 * cols + i), w3 = DoubleVector.fromArray(S, w, 3 * cols + i);
+            DoubleVector ya0 = DoubleVector.fromArray(S, y, ya + i), yb0 = DoubleVector.fromArray(S, y, yb + i);
+            ya0 = w3.fma(a3, w2.fma(a2, w1.fma(a1, w0.fma(a0, ya0))));
+            yb0 = w3.fma(b3, w2.fma(b2, w1.fma(b1, w0.fma(b0, yb0))));
+            ya0.intoArray(y, ya + i);
+            yb0.intoArray(y, yb + i);
+        }
+        for (; i < cols; i++) {
+            double sa = y[ya + i], sb = y[yb + i];
+            for (int k = 0; k < ROW_TILE; k++) {
+                sa += dy[da + k] * w[k * cols + i];
+                sb += dy[db + k] * w[k * cols + i];
+            }
+            y[ya + i] = sa;
+            y[yb + i] = sb;
+        }
     }
 
     /**
@@ -165,8 +205,12 @@ public final class DoubleMatMul {
 
     /** Row r of W widened to double into dst[off ..]. */
     public static void row(WeightMatrix w, int r, double[] dst, int off) {
+        widen(w, r, fscratch(w.cols()), dst, off);
+    }
+
+    /** As {@link #row}, dequantizing through the caller's scratch f (a thread-local lookup per row costs ~10% of a product). */
+    private static void widen(WeightMatrix w, int r, float[] f, double[] dst, int off) {
         int cols = w.cols();
-        float[] f = fscratch(cols);
         w.dequantizeRow(r, f, 0);
         for (int i = 0; i < cols; i++) dst[off + i] = f[i];
     }

@@ -34,6 +34,8 @@ public final class TrainCommand implements Callable<Integer> {
     String site;
     @Option(names = "--layers", defaultValue = "all", description = "steered blocks: all, or a list like 0,1,2") String layers;
     @Option(names = "--prefix", defaultValue = "0", description = "number of trainable prefix vectors at hook_embed") int prefix;
+    @Option(names = "--prefix-init", paramLabel = "TEXT", description = "prefix vectors start as the embeddings of this text's tokens, cycled (default: BOS; special tokens like </s> are read)")
+    String prefixInit;
     @Option(names = "--steps", description = "optimizer steps (default: 60; grpo 40; entropy/contrastive 30)") Integer steps;
     @Option(names = "--batch", description = "prompts per step (default: 32; grpo 8; entropy 16)") Integer batch;
     @Option(names = "--lr", description = "Adam learning rate (default: 0.05; grpo 0.02)") Double lr;
@@ -79,6 +81,7 @@ public final class TrainCommand implements Callable<Integer> {
         c.site = parseSite(site);
         if (c.site == null && prefix == 0) throw new IllegalArgumentException("--site none needs --prefix K > 0: nothing to train");
         c.prefix = prefix;
+        c.prefixInit = prefixInit == null ? null : prefixInit.replace("\\n", "\n");
         c.steps = steps != null ? steps : switch (c.objective) { case CE -> 60; case GRPO -> 40; default -> 30; };
         c.batch = batch != null ? batch : switch (c.objective) { case CE, CONTRASTIVE -> 32; case GRPO -> 8; default -> 16; };
         c.lr = lr != null ? lr : c.objective == Trainer.Objective.GRPO ? 0.02 : 0.05;
@@ -136,6 +139,10 @@ public final class TrainCommand implements Callable<Integer> {
                 System.err.printf(Locale.ROOT, "profile: %d token rows; engine forward (float32) %.3f s; training forward (float64) %.3f s;"
                         + " training step (forward + backward) %.3f s = %.2f x the engine forward, %.2f x the training forward%n",
                         (int) t[3], t[0], t[1], t[2], t[2] / t[0], t[2] / t[1]);
+                if (dev.tiller.kernels.Parallel.threads() == 1) {
+                    System.err.printf(Locale.ROOT, "profile (CPU time, one thread): engine forward %.3f s; training forward %.3f s; training step %.3f s"
+                            + " = %.2f x the engine forward, %.2f x the training forward%n", t[4], t[5], t[6], t[6] / t[4], t[6] / t[5]);
+                }
                 return 0;
             }
             List<TrainData.Row> evalRows = eval == null ? null : TrainData.read(eval, tmpl, evalLimit);
