@@ -66,7 +66,8 @@ public final class DoubleMatMul {
     /**
      * The eight dot products of four consecutive weight rows (wr[0..4·cols)) with two tokens' rows (x at xa and xb),
      * into y[ya..ya+3] and y[yb..yb+3]. Each accumulator sees the same fma sequence, lane reduction and scalar tail as
-     * {@link #dot}, so the results are identical to it; the point is that each loaded vector feeds two or four fmas.
+     * {@link #dot} (equal to it up to the last bit of the lane reduction, whose order the Vector API leaves to the
+     * compiler); the point is that each loaded vector feeds two or four fmas.
      */
     private static void dot4x2(double[] wr, int cols, double[] x, int xa, int xb, double[] y, int ya, int yb) {
         DoubleVector a0 = DoubleVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
