@@ -387,11 +387,25 @@ public final class DiffTransformer {
         return g * sigmoid(g);
     }
 
-    /** h = silu(gate) · up, element by element (split over the worker pool). */
+    /**
+     * h = silu(gate) · up, element by element (split over the worker pool), the sigmoid's exponential in vector lanes
+     * (scalar {@code Math.exp} per element was ~12% of a training forward).
+     */
     private static void siluMul(double[] h, double[] gate, double[] up) {
         Parallel.forRange(h.length, POINTWISE_CHUNK, (from, to) -> {
-            for (int i = from; i < to; i++) h[i] = silu(gate[i]) * up[i];
+            int i = from;
+            for (int bound = from + VS.loopBound(to - from); i < bound; i += VS.length()) {
+                DoubleVector g = DoubleVector.fromArray(VS, gate, i);
+                g.mul(sigmoid(g)).mul(DoubleVector.fromArray(VS, up, i)).intoArray(h, i);
+            }
+            for (; i < to; i++) h[i] = silu(gate[i]) * up[i];
         });
+    }
+
+    /** σ(g) = 1 / (1 + e^−g) in vector lanes. */
+    private static DoubleVector sigmoid(DoubleVector g) {
+        DoubleVector one = DoubleVector.broadcast(VS, 1.0);
+        return one.div(one.add(g.neg().lanewise(VectorOperators.EXP)));
     }
 
     /**
@@ -399,7 +413,14 @@ public final class DiffTransformer {
      */
     private static void siluMulBackward(double[] dGate, double[] dUp, double[] gate, double[] up, double[] dh) {
         Parallel.forRange(dh.length, POINTWISE_CHUNK, (from, to) -> {
-            for (int i = from; i < to; i++) {
+            int i = from;
+            DoubleVector one = DoubleVector.broadcast(VS, 1.0);
+            for (int bound = from + VS.loopBound(to - from); i < bound; i += VS.length()) {
+                DoubleVector g = DoubleVector.fromArray(VS, gate, i), d = DoubleVector.fromArray(VS, dh, i), sg = sigmoid(g);
+                d.mul(g).mul(sg).intoArray(dUp, i);
+                d.mul(DoubleVector.fromArray(VS, up, i)).mul(sg).mul(one.add(g.mul(one.sub(sg)))).intoArray(dGate, i);
+            }
+            for (; i < to; i++) {
                 double g = gate[i], sg = sigmoid(g);
                 dUp[i] = dh[i] * g * sg;
                 dGate[i] = dh[i] * up[i] * sg * (1 + g * (1 - sg));
