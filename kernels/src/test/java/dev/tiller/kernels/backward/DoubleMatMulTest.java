@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Both products against naive float64 loops over the weights' decoded values, with token counts that span several
- * token blocks (and a ragged last one), sparse dy rows, and 1 or 3 threads.
+ * token blocks (and a ragged last one), row counts that are not a multiple of the row tile, widths with a scalar
+ * tail, sparse dy rows, and 1 to 3 threads.
  */
 class DoubleMatMulTest {
     private final int savedThreads = Parallel.threads();
@@ -27,10 +28,11 @@ class DoubleMatMulTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"F32, 1, 1", "F32, 77, 3", "Q8_0, 100, 3", "F32, 33, 1"})
-    void productsMatchNaiveLoops(GGMLType type, int n, int threads) {
+    @CsvSource({"F32, 1, 1, 48, 64", "F32, 77, 3, 48, 64", "Q8_0, 100, 3, 48, 64", "F32, 33, 1, 48, 64",
+            // row counts that are not a multiple of the 4-row tile, widths with a scalar tail, odd token counts
+            "F32, 3, 2, 50, 67", "F32, 71, 3, 50, 67", "Q8_0, 65, 2, 50, 96", "F32, 2, 1, 5, 9"})
+    void productsMatchNaiveLoops(GGMLType type, int n, int threads, int rows, int cols) {
         Parallel.setThreads(threads);
-        int rows = 48, cols = 64;
         Random rnd = new Random(n * 31L + threads);
         float[] wf = new float[rows * cols];
         for (int i = 0; i < wf.length; i++) wf[i] = (float) rnd.nextGaussian();

@@ -8,6 +8,10 @@ import dev.tiller.engine.model.ModelWeights;
 import dev.tiller.kernels.Parallel;
 import dev.tiller.kernels.backward.DoubleMatMul;
 
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.util.List;
 
 /**
@@ -134,6 +138,7 @@ public final class DiffTransformer {
         double[] xn = new double[n * dim];       // normed input of a sub-block
         double[] attn = new double[n * qDim];    // attention-weighted values, heads concatenated
         double[] branch = new double[n * dim];   // attn_out, then mlp_out
+        double[] h = null;                       // silu(gate) * up
 
         // token embeddings; prefix rows are the prefix vectors themselves
         double[] wr = new double[dim];
@@ -174,10 +179,7 @@ public final class DiffTransformer {
                 P.kRaw[l] = k.clone();
                 P.rstdK[l] = rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim());
             }
-            for (int t = 0; t < n; t++) {
-                for (int h = 0; h < c.heads(); h++) rope(q, t * qDim + h * c.headDim(), P.pos[t], false);
-                for (int h = 0; h < c.kvHeads(); h++) rope(k, t * kvDim + h * c.headDim(), P.pos[t], false);
-            }
+            ropeHeads(P, q, k, false);
             P.q[l] = q; P.k[l] = k; P.v[l] = v;
             attention(P, q, k, v, attn);
             DoubleMatMul.matmul(lw.wo(), attn, n, branch);
@@ -192,8 +194,8 @@ public final class DiffTransformer {
             DoubleMatMul.matmul(lw.wGate(), xn, n, gate);
             DoubleMatMul.matmul(lw.wUp(), xn, n, up);
             P.gate[l] = gate; P.up[l] = up;
-            double[] h = new double[n * ffn];
-            for (int i = 0; i < h.length; i++) h[i] = silu(gate[i]) * up[i];   // siluMul
+            if (h == null) h = new double[n * ffn];   // SwiGLU output, recomputed in the backward: one buffer for all layers
+            siluMul(h, gate, up);
             DoubleMatMul.matmul(lw.wDown(), h, n, branch);
             site(P, HookSite.MLP_OUT, l, branch);
             add(x, branch);
@@ -234,6 +236,11 @@ public final class DiffTransformer {
 
         double[] dBranch = new double[n * dim];
         double[] dxn = new double[n * dim];
+        // per-layer gradients, allocated once and reused by every layer (the arrays that are added into are zeroed
+        // before each use): a backward pass would otherwise allocate ~10 arrays of n·ffn or n·dim doubles per layer
+        double[] dh = new double[n * ffn], dGate = new double[n * ffn], dUp = new double[n * ffn];
+        double[] dAttn = new double[n * qDim], dq = new double[n * qDim], dk = new double[n * kvDim], dv = new double[n * kvDim];
+        double[] dqRaw = null, dkRaw = null;
         for (int l = c.layers() - 1; l >= 0; l--) {
             LayerWeights lw = w.layers()[l];
             // site(RESID_POST)
@@ -243,16 +250,10 @@ public final class DiffTransformer {
             // site(MLP_OUT)
             siteBackward(P, HookSite.MLP_OUT, l, dBranch, dRead, grad);
             // matmul(wDown, h) -> branch
-            double[] dh = new double[n * ffn];
+            java.util.Arrays.fill(dh, 0);
             DoubleMatMul.matmulTransposeAdd(lw.wDown(), dBranch, n, dh);
-            // h = silu(gate) * up
-            double[] gate = P.gate[l], up = P.up[l];
-            double[] dGate = new double[n * ffn], dUp = new double[n * ffn];
-            for (int i = 0; i < dh.length; i++) {
-                double g = gate[i], sg = sigmoid(g);
-                dUp[i] = dh[i] * g * sg;
-                dGate[i] = dh[i] * up[i] * sg * (1 + g * (1 - sg));
-            }
+            // h = silu(gate) * up  (writes every element of dGate and dUp)
+            siluMulBackward(dGate, dUp, P.gate[l], P.up[l], dh);
             // matmul(wGate, xn), matmul(wUp, xn)
             java.util.Arrays.fill(dxn, 0);
             DoubleMatMul.matmulTransposeAdd(lw.wGate(), dGate, n, dxn);
@@ -267,32 +268,34 @@ public final class DiffTransformer {
             // site(ATTN_OUT)
             siteBackward(P, HookSite.ATTN_OUT, l, dBranch, dRead, grad);
             // matmul(wo, attn) -> branch
-            double[] dAttn = new double[n * qDim];
+            java.util.Arrays.fill(dAttn, 0);
             DoubleMatMul.matmulTransposeAdd(lw.wo(), dBranch, n, dAttn);
             // attention(q, k, v) -> attn
-            double[] dq = new double[n * qDim], dk = new double[n * kvDim], dv = new double[n * kvDim];
+            java.util.Arrays.fill(dq, 0);
+            java.util.Arrays.fill(dk, 0);
+            java.util.Arrays.fill(dv, 0);
             attentionBackward(P, P.q[l], P.k[l], P.v[l], dAttn, dq, dk, dv);
             // rope(q), rope(k): the transpose of a rotation is the opposite rotation
-            for (int t = 0; t < n; t++) {
-                for (int h = 0; h < c.heads(); h++) rope(dq, t * qDim + h * c.headDim(), P.pos[t], true);
-                for (int h = 0; h < c.kvHeads(); h++) rope(dk, t * kvDim + h * c.headDim(), P.pos[t], true);
-            }
+            ropeHeads(P, dq, dk, true);
             // normHeads(k, kNorm), normHeads(q, qNorm)
+            double[] dkIn = dk, dqIn = dq;   // gradients of the k and q projections' outputs
             if (lw.kNorm() != null) {
-                double[] dkRaw = new double[dk.length];
+                if (dkRaw == null) dkRaw = new double[dk.length];
+                java.util.Arrays.fill(dkRaw, 0);
                 rmsnormBackward(dkRaw, P.kRaw[l], P.rstdK[l], lw.kNorm(), dk, n * c.kvHeads(), c.headDim());
-                dk = dkRaw;
+                dkIn = dkRaw;
             }
             if (lw.qNorm() != null) {
-                double[] dqRaw = new double[dq.length];
+                if (dqRaw == null) dqRaw = new double[dq.length];
+                java.util.Arrays.fill(dqRaw, 0);
                 rmsnormBackward(dqRaw, P.qRaw[l], P.rstdQ[l], lw.qNorm(), dq, n * c.heads(), c.headDim());
-                dq = dqRaw;
+                dqIn = dqRaw;
             }
             // addBias(q|k|v): constant, nothing to do
             // matmul(wq|wk|wv, xn)
             java.util.Arrays.fill(dxn, 0);
-            DoubleMatMul.matmulTransposeAdd(lw.wq(), dq, n, dxn);
-            DoubleMatMul.matmulTransposeAdd(lw.wk(), dk, n, dxn);
+            DoubleMatMul.matmulTransposeAdd(lw.wq(), dqIn, n, dxn);
+            DoubleMatMul.matmulTransposeAdd(lw.wk(), dkIn, n, dxn);
             DoubleMatMul.matmulTransposeAdd(lw.wv(), dv, n, dxn);
             // xn = rmsnorm(x, attnNorm)
             rmsnormBackward(dx, P.xPre[l], P.rstdAttn[l], lw.attnNorm(), dxn, n, dim);
@@ -330,15 +333,25 @@ public final class DiffTransformer {
     /** out[r] = x[r] * inv_rms(x[r]) * weight for rows of width d; returns inv_rms of each row. out may be x. */
     static double[] rmsnorm(double[] out, double[] x, float[] weight, int rows, int d, double eps) {
         double[] rstd = new double[rows];
-        for (int r = 0; r < rows; r++) {
-            int o = r * d;
-            double ss = DoubleMatMul.dot(x, o, x, o, d);
-            double inv = 1.0 / Math.sqrt(ss / d + eps);
-            rstd[r] = inv;
-            for (int i = 0; i < d; i++) out[o + i] = x[o + i] * inv * weight[i];
-        }
+        // rows are independent: split them over the worker pool
+        Parallel.forRange(rows, minRows(d), (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int o = r * d;
+                double ss = DoubleMatMul.dot(x, o, x, o, d);
+                double inv = 1.0 / Math.sqrt(ss / d + eps);
+                rstd[r] = inv;
+                for (int i = 0; i < d; i++) out[o + i] = x[o + i] * inv * weight[i];
+            }
+        });
         return rstd;
     }
+
+    /** Rows of width d per parallel task: about POINTWISE_CHUNK numbers, so that a task outweighs handing it out. */
+    static int minRows(int d) {
+        return Math.max(1, POINTWISE_CHUNK / Math.max(1, d));
+    }
+
+    static final int POINTWISE_CHUNK = 8192;
 
     private double[] rmsnorm(double[] out, double[] x, float[] weight, int rows, int d) {
         return rmsnorm(out, x, weight, rows, d, c.rmsEps());
@@ -346,13 +359,15 @@ public final class DiffTransformer {
 
     /** dx[r] += d out / d x given dy: w*dy*inv - x * inv^3 / d * Σ(w*dy*x). */
     static void rmsnormBackward(double[] dx, double[] x, double[] rstd, float[] weight, double[] dy, int rows, int d) {
-        for (int r = 0; r < rows; r++) {
-            int o = r * d;
-            double inv = rstd[r], s = 0;
-            for (int i = 0; i < d; i++) s += weight[i] * dy[o + i] * x[o + i];
-            double coef = s * inv * inv * inv / d;
-            for (int i = 0; i < d; i++) dx[o + i] += weight[i] * dy[o + i] * inv - x[o + i] * coef;
-        }
+        Parallel.forRange(rows, minRows(d), (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int o = r * d;
+                double inv = rstd[r], s = 0;
+                for (int i = 0; i < d; i++) s += weight[i] * dy[o + i] * x[o + i];
+                double coef = s * inv * inv * inv / d;
+                for (int i = 0; i < d; i++) dx[o + i] += weight[i] * dy[o + i] * inv - x[o + i] * coef;
+            }
+        });
     }
 
     private static void addBias(double[] y, float[] bias, int n) {
@@ -370,6 +385,58 @@ public final class DiffTransformer {
 
     static double silu(double g) {
         return g * sigmoid(g);
+    }
+
+    /**
+     * h = silu(gate) · up, element by element (split over the worker pool), the sigmoid's exponential in vector lanes
+     * (scalar {@code Math.exp} per element was ~12% of a training forward).
+     */
+    private static void siluMul(double[] h, double[] gate, double[] up) {
+        Parallel.forRange(h.length, POINTWISE_CHUNK, (from, to) -> {
+            int i = from;
+            for (int bound = from + VS.loopBound(to - from); i < bound; i += VS.length()) {
+                DoubleVector g = DoubleVector.fromArray(VS, gate, i);
+                g.mul(sigmoid(g)).mul(DoubleVector.fromArray(VS, up, i)).intoArray(h, i);
+            }
+            for (; i < to; i++) h[i] = silu(gate[i]) * up[i];
+        });
+    }
+
+    /** σ(g) = 1 / (1 + e^−g) in vector lanes. */
+    private static DoubleVector sigmoid(DoubleVector g) {
+        DoubleVector one = DoubleVector.broadcast(VS, 1.0);
+        return one.div(one.add(g.neg().lanewise(VectorOperators.EXP)));
+    }
+
+    /**
+     * Backward of {@link #siluMul}: dUp = dh · silu(g); dGate = dh · up · silu'(g) with silu'(g) = σ(g)(1 + g(1 − σ(g))).
+     */
+    private static void siluMulBackward(double[] dGate, double[] dUp, double[] gate, double[] up, double[] dh) {
+        Parallel.forRange(dh.length, POINTWISE_CHUNK, (from, to) -> {
+            int i = from;
+            DoubleVector one = DoubleVector.broadcast(VS, 1.0);
+            for (int bound = from + VS.loopBound(to - from); i < bound; i += VS.length()) {
+                DoubleVector g = DoubleVector.fromArray(VS, gate, i), d = DoubleVector.fromArray(VS, dh, i), sg = sigmoid(g);
+                d.mul(g).mul(sg).intoArray(dUp, i);
+                d.mul(DoubleVector.fromArray(VS, up, i)).mul(sg).mul(one.add(g.mul(one.sub(sg)))).intoArray(dGate, i);
+            }
+            for (; i < to; i++) {
+                double g = gate[i], sg = sigmoid(g);
+                dUp[i] = dh[i] * g * sg;
+                dGate[i] = dh[i] * up[i] * sg * (1 + g * (1 - sg));
+            }
+        });
+    }
+
+    /** RoPE of every q and k head of every row (token rows are independent: split over the worker pool). */
+    private void ropeHeads(Pass P, double[] q, double[] k, boolean inverse) {
+        final int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
+        Parallel.forRange(P.n, minRows(qDim + kvDim), (from, to) -> {
+            for (int t = from; t < to; t++) {
+                for (int h = 0; h < c.heads(); h++) rope(q, t * qDim + h * hd, P.pos[t], inverse);
+                for (int h = 0; h < c.kvHeads(); h++) rope(k, t * kvDim + h * hd, P.pos[t], inverse);
+            }
+        });
     }
 
     /** RoPE of one head vector in place; {@code inverse} turns the other way (the backward of the rotation). */
@@ -415,12 +482,14 @@ public final class DiffTransformer {
         final double scale = 1.0 / Math.sqrt(hd);
         int S = P.seqStart.length;
         Parallel.forRange(S * heads, 1, (from, to) -> {
-            double[] p = new double[maxLen(P)];
+            int maxLen = maxLen(P);
+            double[] p = new double[maxLen], kT = new double[hd * maxLen];
             for (int i = from; i < to; i++) {
                 int s = i / heads, h = i % heads, base = P.seqStart[s], len = P.seqLen[s], kvo = (h / group) * hd;
+                transposeHead(k, base, len, kvo, kvDim, hd, kT);
                 for (int a = 0; a < len; a++) {
                     int qo = (base + a) * qDim + h * hd;
-                    softmaxScores(p, q, qo, k, base, a, kvo, kvDim, hd, scale);
+                    softmaxScores(p, q, qo, kT, len, a, hd, scale);
                     java.util.Arrays.fill(out, qo, qo + hd, 0);
                     for (int j = 0; j <= a; j++) DoubleMatMul.axpy(out, qo, p[j], v, (base + j) * kvDim + kvo, hd);
                 }
@@ -428,15 +497,75 @@ public final class DiffTransformer {
         });
     }
 
-    private static void softmaxScores(double[] p, double[] q, int qo, double[] k, int base, int a, int kvo, int kvDim, int hd, double scale) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j <= a; j++) {
-            p[j] = DoubleMatMul.dot(q, qo, k, (base + j) * kvDim + kvo, hd) * scale;
-            max = Math.max(max, p[j]);
+    private static final VectorSpecies<Double> VS = DoubleVector.SPECIES_PREFERRED;
+
+    /**
+     * The head at offset kvo of rows base .. base+len-1 of x (row width width), transposed into xT[d·len + j]: the keys
+     * (or values) of one sequence and head as hd rows over positions, so that the scores of many positions are
+     * computed side by side in vector lanes ({@link #dotsT}) instead of one horizontal reduction per position.
+     */
+    private static void transposeHead(double[] x, int base, int len, int kvo, int width, int hd, double[] xT) {
+        for (int j = 0; j < len; j++) {
+            int o = (base + j) * width + kvo;
+            for (int d = 0; d < hd; d++) xT[d * len + j] = x[o + d];
         }
-        double sum = 0;
-        for (int j = 0; j <= a; j++) sum += p[j] = Math.exp(p[j] - max);
-        for (int j = 0; j <= a; j++) p[j] /= sum;
+    }
+
+    /** out[j] = Σ_d x[xo + d] · yT[d·len + j] for j in [0, m): dot products of one vector with m transposed rows. */
+    private static void dotsT(double[] out, double[] x, int xo, double[] yT, int len, int m, int hd) {
+        int j = 0;
+        for (int bound = VS.loopBound(m); j < bound; j += VS.length()) {
+            DoubleVector acc = DoubleVector.zero(VS);
+            for (int d = 0; d < hd; d++) acc = DoubleVector.fromArray(VS, yT, d * len + j).fma(DoubleVector.broadcast(VS, x[xo + d]), acc);
+            acc.intoArray(out, j);
+        }
+        for (; j < m; j++) {
+            double acc = 0;
+            for (int d = 0; d < hd; d++) acc = Math.fma(yT[d * len + j], x[xo + d], acc);   // as one lane above
+            out[j] = acc;
+        }
+    }
+
+    /**
+     * p[0..a] = softmax over j ≤ a of scale · q·k_j, the keys given transposed (kT, see {@link #transposeHead}). The
+     * exponentials run in vector lanes; forward and backward call this same function, so the backward's recomputed
+     * probabilities are exactly the forward's.
+     */
+    private static void softmaxScores(double[] p, double[] q, int qo, double[] kT, int len, int a, int hd, double scale) {
+        int m = a + 1;
+        dotsT(p, q, qo, kT, len, m, hd);
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < m; j++) max = Math.max(max, p[j] *= scale);
+        DoubleVector vMax = DoubleVector.broadcast(VS, max), vSum = DoubleVector.zero(VS);
+        int j = 0;
+        for (int bound = VS.loopBound(m); j < bound; j += VS.length()) {
+            DoubleVector e = DoubleVector.fromArray(VS, p, j).sub(vMax).lanewise(VectorOperators.EXP);
+            e.intoArray(p, j);
+            vSum = vSum.add(e);
+        }
+        double sum = vSum.reduceLanes(VectorOperators.ADD);
+        for (; j < m; j++) sum += p[j] = Math.exp(p[j] - max);
+        for (j = 0; j < m; j++) p[j] /= sum;
+    }
+
+    /**
+     * One (query row, key j) pair of {@link #attentionBackward}: dq += ds·k_j, dk_j += ds·q, dv_j += p_j·dOut, the three
+     * axpys fused into one pass over the head's lanes (each element gets the same single fma as a separate axpy).
+     */
+    private static void pairBackward(double[] dq, double[] dk, double[] dv, double[] q, double[] k, double[] dOut, int qo, int ko,
+                                     double ds, double pj, int hd) {
+        DoubleVector vds = DoubleVector.broadcast(VS, ds), vp = DoubleVector.broadcast(VS, pj);
+        int i = 0;
+        for (int bound = VS.loopBound(hd); i < bound; i += VS.length()) {
+            DoubleVector.fromArray(VS, k, ko + i).fma(vds, DoubleVector.fromArray(VS, dq, qo + i)).intoArray(dq, qo + i);
+            DoubleVector.fromArray(VS, q, qo + i).fma(vds, DoubleVector.fromArray(VS, dk, ko + i)).intoArray(dk, ko + i);
+            DoubleVector.fromArray(VS, dOut, qo + i).fma(vp, DoubleVector.fromArray(VS, dv, ko + i)).intoArray(dv, ko + i);
+        }
+        for (; i < hd; i++) {
+            dq[qo + i] += ds * k[ko + i];
+            dk[ko + i] += ds * q[qo + i];
+            dv[ko + i] += pj * dOut[qo + i];
+        }
     }
 
     /**
@@ -449,24 +578,22 @@ public final class DiffTransformer {
         final double scale = 1.0 / Math.sqrt(hd);
         int S = P.seqStart.length;
         Parallel.forRange(S * kvHeads, 1, (from, to) -> {
-            double[] p = new double[maxLen(P)], dp = new double[maxLen(P)];
+            int maxLen = maxLen(P);
+            double[] p = new double[maxLen], dp = new double[maxLen], kT = new double[hd * maxLen], vT = new double[hd * maxLen];
             for (int i = from; i < to; i++) {
                 int s = i / kvHeads, g = i % kvHeads, base = P.seqStart[s], len = P.seqLen[s], kvo = g * hd;
+                transposeHead(k, base, len, kvo, kvDim, hd, kT);
+                transposeHead(v, base, len, kvo, kvDim, hd, vT);
                 for (int h = g * group; h < (g + 1) * group; h++) {
                     for (int a = 0; a < len; a++) {
                         int qo = (base + a) * qDim + h * hd;
-                        softmaxScores(p, q, qo, k, base, a, kvo, kvDim, hd, scale);
+                        softmaxScores(p, q, qo, kT, len, a, hd, scale);
+                        dotsT(dp, dOut, qo, vT, len, a + 1, hd);       // dp_j = dOut · v_j
                         double dot = 0;
+                        for (int j = 0; j <= a; j++) dot += p[j] * dp[j];
                         for (int j = 0; j <= a; j++) {
-                            dp[j] = DoubleMatMul.dot(dOut, qo, v, (base + j) * kvDim + kvo, hd);
-                            dot += p[j] * dp[j];
-                        }
-                        for (int j = 0; j <= a; j++) {
-                            int ko = (base + j) * kvDim + kvo;
                             double ds = p[j] * (dp[j] - dot) * scale;
-                            DoubleMatMul.axpy(dq, qo, ds, k, ko, hd);
-                            DoubleMatMul.axpy(dk, ko, ds, q, qo, hd);
-                            DoubleMatMul.axpy(dv, ko, p[j], dOut, qo, hd);
+                            pairBackward(dq, dk, dv, q, k, dOut, qo, (base + j) * kvDim + kvo, ds, p[j], hd);
                         }
                     }
                 }

@@ -28,6 +28,11 @@ public final class Evaluator {
     }
 
     public static Result evaluate(Model model, SteeringParams p, List<TrainData.Row> rows, int maxNew, Rewards.Reward reward) {
+        return evaluate(model, p, rows, maxNew, List.of(), reward);
+    }
+
+    /** As above; generation also ends at any of the {@code stop} strings (the token that completes one is kept). */
+    public static Result evaluate(Model model, SteeringParams p, List<TrainData.Row> rows, int maxNew, List<String> stop, Rewards.Reward reward) {
         int correct = 0, worked = 0, labelled = 0;
         long tokens = 0;
         double rewardSum = 0, entropySum = 0;
@@ -36,7 +41,7 @@ public final class Evaluator {
         SteeringParams none = new SteeringParams(model.config().dim(), model.config().layers(), null, new int[0], 0);
         int V = model.config().vocabSize();
         for (TrainData.Row r : rows) {
-            Generation g = generate(model, p, r.prompt(), GenerationOptions.greedy(maxNew));
+            Generation g = generate(model, p, r.prompt(), GenerationOptions.greedy(maxNew).withStop(stop));
             tokens += g.tokens().length;
             if (g.tokens().length > 0) {
                 // mean entropy of the (steered) next-token distributions along the greedy generation
@@ -69,7 +74,8 @@ public final class Evaluator {
      * that are correct / worked, mean length and mean reward — the base rates that decide whether a GRPO reward has
      * signal (a group has variance only when some but not all samples earn it).
      */
-    public static String sampled(Model model, SteeringParams p, List<TrainData.Row> rows, int maxNew, float temp, int n, long seed, Rewards.Reward reward) {
+    public static String sampled(Model model, SteeringParams p, List<TrainData.Row> rows, int maxNew, List<String> stop, float temp, int n, long seed,
+                                 Rewards.Reward reward) {
         int correct = 0, worked = 0, labelled = 0, total = 0, groupsWithVariance = 0;
         long tokens = 0;
         double rewardSum = 0;
@@ -77,7 +83,7 @@ public final class Evaluator {
             double[] rw = new double[n];
             for (int i = 0; i < n; i++) {
                 var sc = new dev.tiller.engine.sampling.SamplerConfig(temp, 0, 1f, 0f, 1f, 0, 0f, 0f, seed * 7919 + total);
-                Generation g = generate(model, p, r.prompt(), new GenerationOptions(sc, maxNew, List.of(), true, false, false));
+                Generation g = generate(model, p, r.prompt(), new GenerationOptions(sc, maxNew, stop, true, false, false));
                 String text = g.text();
                 total++;
                 tokens += g.tokens().length;

@@ -1,10 +1,28 @@
 package dev.tiller.steering.train;
 
+import dev.tiller.kernels.Parallel;
+
 /**
  * Losses on rows of logits, each returning the loss and writing dLoss/dLogits. Rows are [rows][vocab] row-major; a
- * loss is the mean over its rows (weights let callers scale rows, e.g. advantages).
+ * loss is the mean over its rows (weights let callers scale rows, e.g. advantages). Rows are independent, so each
+ * loss runs its rows in parallel on the worker pool, keeping each row's term and summing the terms in row order
+ * afterwards: the result does not depend on the thread count.
  */
 public final class Losses {
+
+    /** A loss's term for rows [from, to), written to terms[r]; lp is a vocab-sized scratch of the calling task. */
+    private interface RowTerms {
+        void run(int from, int to, double[] lp, double[] terms);
+    }
+
+    /** Runs body over the rows in parallel and returns Σ terms[r] in row order. */
+    private static double sumRows(int rows, int vocab, RowTerms body) {
+        double[] terms = new double[rows];
+        Parallel.forRange(rows, DiffTransformer.minRows(vocab), (from, to) -> body.run(from, to, new double[vocab], terms));
+        double sum = 0;
+        for (double t : terms) sum += t;
+        return sum;
+    }
 
     /** log-softmax of one row into out. */
     static void logSoftmax(double[] z, int off, int vocab, double[] out) {
@@ -21,31 +39,31 @@ public final class Losses {
      * With weight = advantages this is the policy-gradient (REINFORCE/GRPO) surrogate.
      */
     public static double weightedNll(double[] logits, int[] target, double[] weight, int rows, int vocab, double norm, double[] dLogits) {
-        double loss = 0;
-        double[] lp = new double[vocab];
-        for (int r = 0; r < rows; r++) {
-            int o = r * vocab;
-            logSoftmax(logits, o, vocab, lp);
-            double wr = weight == null ? 1 : weight[r];
-            loss -= wr * lp[target[r]];
-            for (int i = 0; i < vocab; i++) dLogits[o + i] += wr * Math.exp(lp[i]) / norm;
-            dLogits[o + target[r]] -= wr / norm;
-        }
+        double loss = sumRows(rows, vocab, (from, to, lp, terms) -> {
+            for (int r = from; r < to; r++) {
+                int o = r * vocab;
+                logSoftmax(logits, o, vocab, lp);
+                double wr = weight == null ? 1 : weight[r];
+                terms[r] = -wr * lp[target[r]];
+                for (int i = 0; i < vocab; i++) dLogits[o + i] += wr * Math.exp(lp[i]) / norm;
+                dLogits[o + target[r]] -= wr / norm;
+            }
+        });
         return loss / norm;
     }
 
     /** Mean token entropy H = −Σ p log p over rows; dH/dz_i = −p_i (log p_i + H). */
     public static double meanEntropy(double[] logits, int rows, int vocab, double[] dLogits) {
-        double total = 0;
-        double[] lp = new double[vocab];
-        for (int r = 0; r < rows; r++) {
-            int o = r * vocab;
-            logSoftmax(logits, o, vocab, lp);
-            double h = 0;
-            for (int i = 0; i < vocab; i++) h -= Math.exp(lp[i]) * lp[i];
-            total += h;
-            for (int i = 0; i < vocab; i++) dLogits[o + i] += -Math.exp(lp[i]) * (lp[i] + h) / rows;
-        }
+        double total = sumRows(rows, vocab, (from, to, lp, terms) -> {
+            for (int r = from; r < to; r++) {
+                int o = r * vocab;
+                logSoftmax(logits, o, vocab, lp);
+                double h = 0;
+                for (int i = 0; i < vocab; i++) h -= Math.exp(lp[i]) * lp[i];
+                terms[r] = h;
+                for (int i = 0; i < vocab; i++) dLogits[o + i] += -Math.exp(lp[i]) * (lp[i] + h) / rows;
+            }
+        });
         return total / rows;
     }
 
@@ -54,17 +72,17 @@ public final class Losses {
      * rows times beta. d k3 / d lp = 1 − exp(ref − lp); d lp / d z = onehot − softmax.
      */
     public static double k3Kl(double[] logits, int[] target, double[] refLogProb, int rows, int vocab, double beta, double[] dLogits) {
-        double total = 0;
-        double[] lp = new double[vocab];
-        for (int r = 0; r < rows; r++) {
-            int o = r * vocab;
-            logSoftmax(logits, o, vocab, lp);
-            double d = refLogProb[r] - lp[target[r]];
-            total += Math.exp(d) - d - 1;
-            double g = beta * (1 - Math.exp(d)) / rows;       // d loss / d lp
-            for (int i = 0; i < vocab; i++) dLogits[o + i] -= g * Math.exp(lp[i]);
-            dLogits[o + target[r]] += g;
-        }
+        double total = sumRows(rows, vocab, (from, to, lp, terms) -> {
+            for (int r = from; r < to; r++) {
+                int o = r * vocab;
+                logSoftmax(logits, o, vocab, lp);
+                double d = refLogProb[r] - lp[target[r]];
+                terms[r] = Math.exp(d) - d - 1;
+                double g = beta * (1 - Math.exp(d)) / rows;       // d loss / d lp
+                for (int i = 0; i < vocab; i++) dLogits[o + i] -= g * Math.exp(lp[i]);
+                dLogits[o + target[r]] += g;
+            }
+        });
         return beta * total / rows;
     }
 

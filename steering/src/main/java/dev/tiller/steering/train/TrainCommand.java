@@ -34,15 +34,19 @@ public final class TrainCommand implements Callable<Integer> {
     String site;
     @Option(names = "--layers", defaultValue = "all", description = "steered blocks: all, or a list like 0,1,2") String layers;
     @Option(names = "--prefix", defaultValue = "0", description = "number of trainable prefix vectors at hook_embed") int prefix;
+    @Option(names = "--prefix-init", paramLabel = "TEXT", description = "prefix vectors start as the embeddings of this text's tokens, cycled (default: BOS; special tokens like </s> are read)")
+    String prefixInit;
     @Option(names = "--steps", description = "optimizer steps (default: 60; grpo 40; entropy/contrastive 30)") Integer steps;
     @Option(names = "--batch", description = "prompts per step (default: 32; grpo 8; entropy 16)") Integer batch;
     @Option(names = "--lr", description = "Adam learning rate (default: 0.05; grpo 0.02)") Double lr;
     @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW decoupled weight decay") double weightDecay;
     @Option(names = "--clip", defaultValue = "0", description = "clip the gradient's global norm (0: off)") double clip;
     @Option(names = "--warmup", defaultValue = "0", description = "linear warm-up steps") int warmup;
-    @Option(names = "--cosine", description = "cosine-decay the learning rate to 10%") boolean cosine;
+    @Option(names = "--cosine", description = "cosine-decay the learning rate to 10%%") boolean cosine;
     @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--max-new", defaultValue = "64", description = "tokens generated per sample (entropy, grpo, eval)") int maxNew;
+    @Option(names = "--stop", paramLabel = "STR", description = "end sampled generations (entropy, grpo) and the evaluation's at this string, e.g. '.' (repeatable; \\n for a newline)")
+    List<String> stop = new java.util.ArrayList<>();
     @Option(names = "--group", defaultValue = "8", description = "grpo: samples per prompt") int group;
     @Option(names = "--temp", defaultValue = "1.0", description = "sampling temperature of entropy/grpo generations") float temp;
     @Option(names = "--kl", defaultValue = "0", description = "grpo: weight of the k3 KL to the unsteered model") double kl;
@@ -60,6 +64,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-limit", defaultValue = "200") int evalLimit;
     @Option(names = "--profile", description = "only time one training step against one engine forward on the first batch, then exit")
     boolean profile;
+    @Option(names = "--profile-reps", defaultValue = "3", description = "--profile: repetitions; each time reported is the best of them")
+    int profileReps;
 
     @Override
     public Integer call() {
@@ -75,6 +81,7 @@ public final class TrainCommand implements Callable<Integer> {
         c.site = parseSite(site);
         if (c.site == null && prefix == 0) throw new IllegalArgumentException("--site none needs --prefix K > 0: nothing to train");
         c.prefix = prefix;
+        c.prefixInit = prefixInit == null ? null : prefixInit.replace("\\n", "\n");
         c.steps = steps != null ? steps : switch (c.objective) { case CE -> 60; case GRPO -> 40; default -> 30; };
         c.batch = batch != null ? batch : switch (c.objective) { case CE, CONTRASTIVE -> 32; case GRPO -> 8; default -> 16; };
         c.lr = lr != null ? lr : c.objective == Trainer.Objective.GRPO ? 0.02 : 0.05;
@@ -101,6 +108,7 @@ public final class TrainCommand implements Callable<Integer> {
         c.weakSuffix = weakSuffix;
         c.read = read;
         c.template = tmpl;
+        c.stop = stop.stream().map(x -> x.replace("\\n", "\n")).toList();
 
         List<TrainData.Row> rows = TrainData.read(data, tmpl, limit);
         try (Model m = model.load()) {
@@ -127,24 +135,28 @@ public final class TrainCommand implements Callable<Integer> {
                     prefix > 0 ? (c.site == null ? "" : " + ") + prefix + " prefix vectors" : "",
                     dt.savedDoublesPerToken(), dt.savedDoublesPerToken() * 8 / 1024.0);
             if (profile) {
-                double[] t = trainer.profile(rows, p, 3);
+                double[] t = trainer.profile(rows, p, Math.max(1, profileReps));
                 System.err.printf(Locale.ROOT, "profile: %d token rows; engine forward (float32) %.3f s; training forward (float64) %.3f s;"
                         + " training step (forward + backward) %.3f s = %.2f x the engine forward, %.2f x the training forward%n",
                         (int) t[3], t[0], t[1], t[2], t[2] / t[0], t[2] / t[1]);
+                if (dev.tiller.kernels.Parallel.threads() == 1) {
+                    System.err.printf(Locale.ROOT, "profile (CPU time, one thread): engine forward %.3f s; training forward %.3f s; training step %.3f s"
+                            + " = %.2f x the engine forward, %.2f x the training forward%n", t[4], t[5], t[6], t[6] / t[4], t[6] / t[5]);
+                }
                 return 0;
             }
             List<TrainData.Row> evalRows = eval == null ? null : TrainData.read(eval, tmpl, evalLimit);
             Rewards.Reward evalReward = c.objective == Trainer.Objective.GRPO ? Rewards.parse(c.reward) : null;
             String before = null;
             if (evalRows != null) {
-                Evaluator.Result r = Evaluator.evaluate(m, null, evalRows, maxNew, evalReward);
+                Evaluator.Result r = Evaluator.evaluate(m, null, evalRows, maxNew, c.stop, evalReward);
                 before = r.toString();
                 System.err.println("eval before: " + before);
             }
             Trainer.Result res = trainer.train(rows, p, System.err::println);
             String after = null;
             if (evalRows != null && res.completed()) {
-                Evaluator.Result r = Evaluator.evaluate(m, res.params(), evalRows, maxNew, evalReward);
+                Evaluator.Result r = Evaluator.evaluate(m, res.params(), evalRows, maxNew, c.stop, evalReward);
                 after = r.toString();
                 System.err.println("eval after:  " + after);
             }

@@ -28,6 +28,8 @@ public final class TrainEvalCommand implements Callable<Integer> {
     @Option(names = {"-n", "--max-new"}, defaultValue = "64") int maxNew;
     @Option(names = "--prompt-template", defaultValue = "Q: {question}\\nA:") String template;
     @Option(names = "--reward", description = "also report the mean of this reward (answer, contains:W, maxlen:L, length:L)") String reward;
+    @Option(names = "--stop", paramLabel = "STR", description = "end each generation at this string, e.g. '.' (repeatable; \\n for a newline)")
+    List<String> stop = new java.util.ArrayList<>();
     @Option(names = "--show", defaultValue = "0", description = "print the first N generations") int show;
     @Option(names = "--samples", defaultValue = "0", description = "instead of greedy: N samples per row at --temp (base rates of a reward)") int samples;
     @Option(names = "--temp", defaultValue = "1.0") float temp;
@@ -37,23 +39,24 @@ public final class TrainEvalCommand implements Callable<Integer> {
     public Integer call() {
         if ((data == null) == (prompt == null)) throw new IllegalArgumentException("give --data or -p");
         try (Model m = model.load()) {
+            List<String> stops = stop.stream().map(x -> x.replace("\\n", "\n")).toList();
             SteeringParams p = steer == null ? null : SteeringStore.load(steer, m).params();
             if (prompt != null) {
-                Generation g = Evaluator.generate(m, p, prompt.replace("\\n", "\n"), GenerationOptions.greedy(maxNew));
+                Generation g = Evaluator.generate(m, p, prompt.replace("\\n", "\n"), GenerationOptions.greedy(maxNew).withStop(stops));
                 System.out.println(g.text());
                 return 0;
             }
             List<TrainData.Row> rows = TrainData.read(data, template.replace("\\n", "\n"), limit);
             for (int i = 0; i < Math.min(show, rows.size()); i++) {
-                Generation g = Evaluator.generate(m, p, rows.get(i).prompt(), GenerationOptions.greedy(maxNew));
+                Generation g = Evaluator.generate(m, p, rows.get(i).prompt(), GenerationOptions.greedy(maxNew).withStop(stops));
                 System.out.println("[" + i + "] " + g.text().replace("\n", "\\n"));
             }
             if (samples > 0) {
                 System.out.println("sampled (" + samples + " per row, temperature " + temp + "): "
-                        + Evaluator.sampled(m, p, rows, maxNew, temp, samples, seed, reward == null ? null : Rewards.parse(reward)));
+                        + Evaluator.sampled(m, p, rows, maxNew, stops, temp, samples, seed, reward == null ? null : Rewards.parse(reward)));
                 return 0;
             }
-            Evaluator.Result r = Evaluator.evaluate(m, p, rows, maxNew, reward == null ? null : Rewards.parse(reward));
+            Evaluator.Result r = Evaluator.evaluate(m, p, rows, maxNew, stops, reward == null ? null : Rewards.parse(reward));
             System.out.println(r);
             return 0;
         }

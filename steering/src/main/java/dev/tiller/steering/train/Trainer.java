@@ -48,21 +48,27 @@ public final class Trainer {
         /** GRPO advantages: (r − mean) / std (true, GRPO) or r − mean (false, Dr. GRPO-style, keeps reward scale). */
         public boolean stdNormalize = true;
         public String reward = "answer";
+        /** Strings that end a sampled generation (entropy, grpo), e.g. "." for one sentence; the token that completes one is kept. */
+        public List<String> stop = List.of();
         public double lengthPenalty = 0;
         public int targetLength = 0;
         public String strongSuffix = " Think step by step.", weakSuffix = "";
         public String template = "Q: {question}\nA:";
         public String read;                  // contrastive read point; null: last block's resid_post
         public double initScale = 0;
+        /** Text whose token embeddings the prefix vectors start as (cycled to K); null: the BOS embedding. */
+        public String prefixInit;
 
         public String toJson() {
             return String.format(Locale.ROOT,
                     "{\"objective\":\"%s\",\"site\":\"%s\",\"layers\":%s,\"prefix\":%d,\"steps\":%d,\"batch\":%d,\"lr\":%s,\"weight_decay\":%s,"
                             + "\"clip\":%s,\"warmup\":%d,\"cosine\":%b,\"seed\":%d,\"max_new_tokens\":%d,\"group\":%d,\"temperature\":%s,"
-                            + "\"kl_beta\":%s,\"advantage\":\"%s\",\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\"}",
+                            + "\"kl_beta\":%s,\"advantage\":\"%s\",\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\",\"stop\":%s,\"prefix_init\":\"%s\"}",
                     objective.name().toLowerCase(Locale.ROOT), site == null ? "" : site.suffix, layers == null ? "\"all\"" : java.util.Arrays.toString(layers),
                     prefix, steps, batch, lr, weightDecay, clip, warmup, cosine, seed, maxNewTokens, group, temperature, klBeta, stdNormalize ? "std" : "center",
-                    reward.replace("\"", "'"), lengthPenalty, targetLength, read == null ? "" : read, template.replace("\n", "\\n").replace("\"", "'"));
+                    reward.replace("\"", "'"), lengthPenalty, targetLength, read == null ? "" : read, template.replace("\n", "\\n").replace("\"", "'"),
+                    stop.stream().map(x -> "\"" + x.replace("\\", "\\\\").replace("\n", "\\n").replace("\"", "\\\"") + "\"").toList(),
+                    prefixInit == null ? "" : prefixInit.replace("\n", "\\n").replace("\"", "'"));
         }
     }
 
@@ -97,10 +103,16 @@ public final class Trainer {
         SteeringParams p = new SteeringParams(model.config().dim(), L, cfg.prefix > 0 && cfg.site == null ? null : cfg.site, layers, cfg.prefix);
         // prefix vectors start as the BOS embedding (a token every sequence begins with, so the model knows it);
         // zero vectors would sit at RMSNorm's singular point, where the first step blows them up to full scale
+        // (or, with prefixInit, as the embeddings of that text's tokens: a model may read K extra BOS tokens badly)
         if (cfg.prefix > 0) {
-            double[] bos = new double[p.dim];
-            dev.tiller.kernels.backward.DoubleMatMul.row(model.transformer().weights().tokenEmbedding(), Math.max(0, tok.bosId()), bos, 0);
-            for (int k = 0; k < cfg.prefix; k++) System.arraycopy(bos, 0, p.theta, p.prefixOffset(k), p.dim);
+            int[] init = {Math.max(0, tok.bosId())};
+            if (cfg.prefixInit != null) {
+                init = tok.encode(cfg.prefixInit, false, true);
+                if (init.length == 0) throw new IllegalArgumentException("--prefix-init '" + cfg.prefixInit + "' has no tokens");
+            }
+            for (int k = 0; k < cfg.prefix; k++) {
+                dev.tiller.kernels.backward.DoubleMatMul.row(model.transformer().weights().tokenEmbedding(), init[k % init.length], p.theta, p.prefixOffset(k));
+            }
         }
         if (cfg.initScale > 0) {
             Random r = new Random(cfg.seed);
@@ -172,7 +184,9 @@ public final class Trainer {
     /**
      * Times one training step's forward+backward (float64) against one forward pass of the engine (float32, no
      * steering) over the same sequences in one batch; returns {engine seconds, training forward seconds, training
-     * forward+backward seconds, token rows}, each the best of {@code reps}.
+     * forward+backward seconds, token rows, then the same three as CPU seconds of the calling thread}, each the best of
+     * {@code reps}. With one worker thread all the work runs on the calling thread, so its CPU time is the whole cost
+     * and, unlike wall time, does not grow when other processes take the cores.
      */
     public double[] profile(List<TrainData.Row> data, SteeringParams p, int reps) {
         List<TrainData.Row> batch = data.subList(0, Math.min(cfg.batch, data.size()));
@@ -181,6 +195,8 @@ public final class Trainer {
         int rows = 0;
         for (var s : sd.seqs) rows += s.tokens().length;
         double engine = Double.MAX_VALUE, fwd = Double.MAX_VALUE, step = Double.MAX_VALUE;
+        double engineCpu = Double.MAX_VALUE, fwdCpu = Double.MAX_VALUE, stepCpu = Double.MAX_VALUE;
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         for (int r = 0; r < reps; r++) {
             dev.tiller.engine.model.Batch b = new dev.tiller.engine.model.Batch(rows);
             int sid = 0, wanted = 0;
@@ -193,17 +209,22 @@ public final class Trainer {
                 sid++;
             }
             float[] logits = new float[Math.max(1, wanted) * c.vocabSize()];
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
             model.transformer().forward(b, dev.tiller.engine.hooks.Hooks.NONE, logits);
             engine = Math.min(engine, (System.nanoTime() - t0) / 1e9);
+            engineCpu = Math.min(engineCpu, (mx.getCurrentThreadCpuTime() - c0) / 1e9);
             t0 = System.nanoTime();
+            c0 = mx.getCurrentThreadCpuTime();
             dt.forward(sd.seqs, p, null);
             fwd = Math.min(fwd, (System.nanoTime() - t0) / 1e9);
+            fwdCpu = Math.min(fwdCpu, (mx.getCurrentThreadCpuTime() - c0) / 1e9);
             t0 = System.nanoTime();
+            c0 = mx.getCurrentThreadCpuTime();
             lossAndGrad(sd, p, new double[1][]);
             step = Math.min(step, (System.nanoTime() - t0) / 1e9);
+            stepCpu = Math.min(stepCpu, (mx.getCurrentThreadCpuTime() - c0) / 1e9);
         }
-        return new double[]{engine, fwd, step, rows};
+        return new double[]{engine, fwd, step, rows, engineCpu, fwdCpu, stepCpu};
     }
 
     private static double secs(long t0) {
@@ -358,7 +379,7 @@ public final class Trainer {
 
     private GenerationOptions sampling(long salt) {
         SamplerConfig sc = new SamplerConfig(cfg.temperature, 0, 1f, 0f, 1f, 0, 0f, 0f, cfg.seed * 7919 + salt);
-        return new GenerationOptions(sc, cfg.maxNewTokens, List.of(), true, false, false);
+        return new GenerationOptions(sc, cfg.maxNewTokens, cfg.stop, true, false, false);
     }
 
     /** Rows start-1 .. len-2 predict tokens start .. len-1. */

@@ -55,13 +55,18 @@ class GradientCheckTest {
     }
 
     static double maxRelError(DiffTransformer dt, HookSite site, int prefix, HookPoint read, long seed, int coords) {
+        return maxRelError(dt, site, prefix, read, seed, coords, 6, 4);
+    }
+
+    static double maxRelError(DiffTransformer dt, HookSite site, int prefix, HookPoint read, long seed, int coords, int... lengths) {
         var c = dt.config();
         Random rnd = new Random(seed);
         int[] layers = new int[c.layers()];
         for (int i = 0; i < layers.length; i++) layers[i] = i;
         SteeringParams p = new SteeringParams(c.dim(), c.layers(), site, layers, prefix);
         for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.3;
-        List<DiffTransformer.Sequence> seqs = List.of(seq(rnd, c.vocabSize(), 6), seq(rnd, c.vocabSize(), 4));
+        List<DiffTransformer.Sequence> seqs = new java.util.ArrayList<>();
+        for (int n : lengths) seqs.add(seq(rnd, c.vocabSize(), n));
         int wanted = 0;
         for (var s : seqs) for (boolean b : s.wantLogits()) if (b) wanted++;
         int[] targets = new int[wanted];
@@ -116,6 +121,19 @@ class GradientCheckTest {
             HookPoint read = new HookPoint(HookSite.RESID_POST, 0);
             double err = maxRelError(m.diff(), site, prefix, read, preset.hashCode() + site.ordinal(), 12);
             assertTrue(err <= 1e-4, preset + " " + type + " " + site + ": max relative error " + err);
+        }
+    }
+
+    /**
+     * Sequences long enough that attention computes its scores and exponentials in full vector lanes (8 doubles with
+     * AVX-512) as well as in the scalar tail: 2 prefix rows + 21 and + 13 tokens.
+     */
+    @ParameterizedTest
+    @CsvSource({"tiny-llama, RESID_POST", "tiny-qwen3, ATTN_OUT"})
+    void longSequencesMatchFiniteDifferences(String preset, HookSite site) {
+        try (var m = TestModels.load(TestModels.synthetic(preset, GGMLType.F32))) {
+            double err = maxRelError(m.diff(), site, 2, new HookPoint(HookSite.RESID_POST, 0), 17, 12, 21, 13);
+            assertTrue(err <= 1e-4, preset + " " + site + " (long sequences): max relative error " + err);
         }
     }
 

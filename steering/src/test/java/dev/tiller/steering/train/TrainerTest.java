@@ -140,4 +140,31 @@ class TrainerTest {
         assertTrue(r.message().contains("reward failed on row 1"), r.message());
         for (double v : r.params().theta) assertEquals(0.0, v);
     }
+
+    @Test
+    void stopStringsEndSampledAndEvaluatedGenerations() {
+        // stories260K never ends a story with EOS within 64 tokens, so without a stop string every generation is cut
+        List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, null, null, null), new TrainData.Row(1, "One day, Tom went to the park.", null, null, null));
+        assertEquals(64.0, Evaluator.evaluate(model, null, rows, 64, List.of(), null).meanTokens());
+        assertTrue(Evaluator.evaluate(model, null, rows, 64, List.of("."), null).meanTokens() < 40);
+
+        List<String> logs = new ArrayList<>();
+        for (List<String> stop : List.of(List.<String>of(), List.of("."))) {
+            Trainer.Config c = new Trainer.Config();
+            c.objective = Trainer.Objective.GRPO;
+            c.reward = "contains:play";
+            c.steps = 1;
+            c.batch = 2;
+            c.group = 4;
+            c.maxNewTokens = 64;
+            c.stop = stop;
+            Trainer t = new Trainer(model, c);
+            assertTrue(t.train(rows, t.newParams(), logs::add).completed());
+            if (!stop.isEmpty()) assertTrue(c.toJson().contains("\"stop\":[\".\"]"), c.toJson());
+        }
+        // the step logs the mean sampled length: all 64 without a stop string, one sentence with "."
+        assertTrue(logs.get(0).contains("len 64.0"), logs.get(0));
+        double len = Double.parseDouble(logs.get(1).replaceFirst(".*len ([0-9.]+).*", "$1"));
+        assertTrue(len < 40, logs.get(1));
+    }
 }
