@@ -49,7 +49,7 @@ class QuantFormatTest {
 
     @ParameterizedTest
     @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
-    void dotMatchesReferenceWithinBound(GGMLType type) {
+    void dotAndDot4MatchReferenceWithinBound(GGMLType type) {
         Random rnd = new Random(type.ordinal() * 17L + 3);
         int rows = 4, cols = 4 * 256 + (type.blockSize == 1 ? 13 : 0);
         byte[] bytes = RandomBlocks.of(type, rows * cols, rnd);
@@ -59,47 +59,26 @@ class QuantFormatTest {
         float[] x = new float[cols + 3];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
         for (int r = 0; r < rows; r++) {
-            ReferenceDequantizer ref = ReferenceDequantizer.decode(type, bytes, (int) (r * rowBytes), cols);
-            double exact = 0, scale = 0;
-            for (int i = 0; i < cols; i++) {
-                exact += ref.values[i] * x[3 + i];
-                scale += Math.abs(ref.magnitudes[i] == 0 ? ref.values[i] : ref.magnitudes[i]) * Math.abs(x[3 + i]);
-            }
-            float got = f.dot(seg, r * rowBytes, x, 3, cols);
-            double err = Math.abs(got - exact);
-            assertTrue(err <= DOT_RELATIVE_BOUND * scale,
-                    type + " row " + r + ": dot " + got + " vs " + exact + ", error " + err + " > bound " + DOT_RELATIVE_BOUND * scale);
+            assertDotWithinBound(type, bytes, r, cols, x, 3, f.dot(seg, r * rowBytes, x, 3, cols), "dot");
         }
+        // the four-row kernel, rows given out of order and written to scattered outputs, against the same references
+        int[] order = {2, 0, 3, 1}, at = {7, 1, 4, 0};
+        float[] y = new float[9];
+        f.dot4(seg, order[0] * rowBytes, order[1] * rowBytes, order[2] * rowBytes, order[3] * rowBytes, x, 3, cols, y, at[0], at[1], at[2], at[3]);
+        for (int j = 0; j < 4; j++) assertDotWithinBound(type, bytes, order[j], cols, x, 3, y[at[j]], "dot4");
     }
 
-    /** The four-row kernel (rows given out of order) against the same float64 references and bound as dot. */
-    @ParameterizedTest
-    @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
-    void dot4MatchesReferenceWithinBound(GGMLType type) {
-        Random rnd = new Random(type.ordinal() * 29L + 5);
-        int rows = 4, cols = 3 * 256 + (type.blockSize == 1 ? 13 : 0);
-        byte[] bytes = RandomBlocks.of(type, rows * cols, rnd);
-        MemorySegment seg = MemorySegment.ofArray(bytes);
-        QuantFormat f = QuantFormat.of(type, "t");
-        long rowBytes = type.byteSize(cols);
-        float[] x = new float[cols + 5];
-        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        int[] order = {2, 0, 3, 1};
-        float[] y = new float[9];
-        f.dot4(seg, order[0] * rowBytes, order[1] * rowBytes, order[2] * rowBytes, order[3] * rowBytes, x, 5, cols, y, 7, 1, 4, 0);
-        int[] at = {7, 1, 4, 0};
-        for (int j = 0; j < 4; j++) {
-            int r = order[j];
-            ReferenceDequantizer ref = ReferenceDequantizer.decode(type, bytes, (int) (r * rowBytes), cols);
-            double exact = 0, scale = 0;
-            for (int i = 0; i < cols; i++) {
-                exact += ref.values[i] * x[5 + i];
-                scale += Math.abs(ref.magnitudes[i] == 0 ? ref.values[i] : ref.magnitudes[i]) * Math.abs(x[5 + i]);
-            }
-            double err = Math.abs(y[at[j]] - exact);
-            assertTrue(err <= DOT_RELATIVE_BOUND * scale,
-                    type + " row " + r + ": dot4 " + y[at[j]] + " vs " + exact + ", error " + err + " > bound " + DOT_RELATIVE_BOUND * scale);
+    /** got vs the float64 dot of row r (decoded by the independent reference) with x[xOff ..]. */
+    private static void assertDotWithinBound(GGMLType type, byte[] bytes, int r, int cols, float[] x, int xOff, float got, String what) {
+        ReferenceDequantizer ref = ReferenceDequantizer.decode(type, bytes, (int) (r * type.byteSize(cols)), cols);
+        double exact = 0, scale = 0;
+        for (int i = 0; i < cols; i++) {
+            exact += ref.values[i] * x[xOff + i];
+            scale += Math.abs(ref.magnitudes[i] == 0 ? ref.values[i] : ref.magnitudes[i]) * Math.abs(x[xOff + i]);
         }
+        double err = Math.abs(got - exact);
+        assertTrue(err <= DOT_RELATIVE_BOUND * scale,
+                type + " row " + r + ": " + what + " " + got + " vs " + exact + ", error " + err + " > bound " + DOT_RELATIVE_BOUND * scale);
     }
 
     @Test
