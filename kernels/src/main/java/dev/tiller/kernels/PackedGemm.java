@@ -30,6 +30,9 @@ final class PackedGemm {
     /** Columns per slice when the format's block allows it (K-quant blocks are 256 wide). */
     private static final int K_SLICE = 128;
 
+    /** Largest packed input (floats) kept in {@link #PACKED} between calls. */
+    private static final int MAX_KEPT_PACKED = 1 << 22;
+
     private static final ThreadLocal<float[]> PACKED = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> WEIGHTS = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> PARTIAL = ThreadLocal.withInitial(() -> new float[0]);
@@ -40,7 +43,10 @@ final class PackedGemm {
      */
     static float[] pack(float[] x, int n, int cols) {
         int padded = padded(n);
-        float[] xp = scratch(PACKED, cols * padded);
+        // a long prompt's packed copy is as large as its activations: kept per thread only up to 16 MiB, so that one
+        // long prefill does not pin its size in memory for the thread's lifetime
+        long size = (long) cols * padded;
+        float[] xp = size <= MAX_KEPT_PACKED ? scratch(PACKED, (int) size) : new float[Math.toIntExact(size)];
         for (int g0 = 0; g0 < padded; g0 += GROUP) {
             int width = Math.min(GROUP, padded - g0), real = Math.min(width, n - g0), base = g0 * cols;
             for (int k = 0; k < cols; k++) {
