@@ -12,7 +12,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,12 +86,14 @@ class MatMulTest {
         float[] a = new float[8], b = new float[8];
         MatMul.matmul(w, x, 1, a);
         MatMul.matvec(w, x, 0, b, 0);
-        for (int r = 0; r < 8; r++) assertEquals(b[r], a[r], 0.0f);
+        assertClose(b, a);   // the same path; not bit for bit only because the JIT may compile it between the calls
     }
 
     /**
-     * Products sharing one input in one parallel job (q/k/v) equal separate calls bit for bit, on every path
-     * (1 token, a few, a prompt) and with ranges that straddle matrices (unequal row counts, 3 threads).
+     * Products sharing one input in one parallel job (q/k/v) equal separate calls, on every path (1 token, a few, a
+     * prompt) and with ranges that straddle matrices (unequal row counts, 3 threads). Not bit for bit: a row may
+     * fall in a four-row group in one split and not in the other, and code the JIT has not compiled yet sums vector
+     * lanes in another order; a mix-up of rows or matrices would be off by O(1).
      */
     @ParameterizedTest
     @CsvSource({"1, 3", "5, 3", "40, 3", "40, 1", "16, 2"})
@@ -109,13 +110,18 @@ class MatMulTest {
         MatMul.matmul(a, x, n, sa);
         MatMul.matmul(b, x, n, sb);
         MatMul.matmul(c, x, n, sc);
-        assertArrayEquals(sa, ya);
-        assertArrayEquals(sb, yb);
-        assertArrayEquals(sc, yc);
+        assertClose(sa, ya);
+        assertClose(sb, yb);
+        assertClose(sc, yc);
         float[] y2a = new float[n * 70], y2c = new float[n * 33];
         MatMul.matmul(x, n, a, y2a, c, y2c);
-        assertArrayEquals(sa, y2a);
-        assertArrayEquals(sc, y2c);
+        assertClose(sa, y2a);
+        assertClose(sc, y2c);
+    }
+
+    private static void assertClose(float[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length);
+        for (int i = 0; i < expected.length; i++) assertEquals(expected[i], actual[i], 1e-4f * (1 + Math.abs(expected[i])), "element " + i);
     }
 
     @Test
