@@ -13,6 +13,11 @@ import java.util.concurrent.TimeUnit;
  * weight bytes read per second, {@code GFLOPs} is 2 * rows * cols per call. Rows 151936 (Qwen2.5's unembedding)
  * is far bigger than any cache (memory-bound); rows 4864 is one FFN matrix (cache-resident after the first call
  * on a large-cache machine, so it shows the compute side).
+ *
+ * <p>{@code oneRowAtATime} is the loop {@code matvec} replaced: every row's dot product in turn, one memory stream
+ * per thread. {@code matvec} takes four rows from the four quarters of each thread's range at once
+ * ({@code QuantFormat.dot4}); compare the two with rows large enough to stream from DRAM, e.g.
+ * {@code ./tiller jmh MatVecBench -p format=Q8_0 -p rows=151936,4864}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -53,6 +58,17 @@ public class MatVecBench {
     @Benchmark
     public float[] matvec(Rates rates) {
         MatMul.matvec(w, x, 0, y, 0);
+        rates.GBps += w.rowBytes() * (double) w.rows() / 1e9;
+        rates.GFLOPs += 2.0 * w.rows() * w.cols() / 1e9;
+        return y;
+    }
+
+    @Benchmark
+    public float[] oneRowAtATime(Rates rates) {
+        int minRows = Math.max(1, 32 * 1024 / w.cols());
+        Parallel.forRange(w.rows(), minRows, (from, to) -> {
+            for (int r = from; r < to; r++) y[r] = w.dotRow(r, x, 0);
+        });
         rates.GBps += w.rowBytes() * (double) w.rows() / 1e9;
         rates.GFLOPs += 2.0 * w.rows() * w.cols() / 1e9;
         return y;
