@@ -20,7 +20,7 @@ public final class MatMul {
     /** Below about this many weight elements per task, splitting costs more than it saves. */
     private static final int MIN_ELEMENTS_PER_TASK = 32 * 1024;
 
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadScratch SCRATCH = new ThreadScratch();
 
     /** y[yOff + r] = dot(W[r], x[xOff ..]) for every row r. */
     public static void matvec(WeightMatrix w, float[] x, int xOff, float[] y, int yOff) {
@@ -119,7 +119,7 @@ public final class MatMul {
     private static void matmulTiles(WeightMatrix w, float[] x, int n, float[] y, int fromTile, int toTile) {
         int rows = w.rows(), cols = w.cols();
         int kBlock = Math.min(cols, K_BLOCK);
-        float[] scratch = scratch(ROW_TILE * kBlock + 16);
+        float[] scratch = SCRATCH.get(ROW_TILE * kBlock + 16);
         int outAt = ROW_TILE * kBlock;
         for (int k0 = 0; k0 < cols; k0 += kBlock) {
             int kl = Math.min(kBlock, cols - k0);
@@ -150,15 +150,6 @@ public final class MatMul {
                 }
             }
         }
-    }
-
-    private static float[] scratch(int size) {
-        float[] s = SCRATCH.get();
-        if (s.length < size) {
-            s = new float[size];
-            SCRATCH.set(s);
-        }
-        return s;
     }
 
     private static void check(WeightMatrix w, float[] x, int n, float[] y, int cols) {

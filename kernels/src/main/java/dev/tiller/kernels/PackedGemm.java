@@ -33,9 +33,9 @@ final class PackedGemm {
     /** Largest packed input (floats) kept in {@link #PACKED} between calls. */
     private static final int MAX_KEPT_PACKED = 1 << 22;
 
-    private static final ThreadLocal<float[]> PACKED = ThreadLocal.withInitial(() -> new float[0]);
-    private static final ThreadLocal<float[]> WEIGHTS = ThreadLocal.withInitial(() -> new float[0]);
-    private static final ThreadLocal<float[]> PARTIAL = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadScratch PACKED = new ThreadScratch();
+    private static final ThreadScratch WEIGHTS = new ThreadScratch();
+    private static final ThreadScratch PARTIAL = new ThreadScratch();
 
     /**
      * Token t's column k goes to {@code xp[g * cols * width + k * width + (t - g * GROUP)]}, zero-padded. Column by
@@ -46,7 +46,7 @@ final class PackedGemm {
         // a long prompt's packed copy is as large as its activations: kept per thread only up to 16 MiB, so that one
         // long prefill does not pin its size in memory for the thread's lifetime
         long size = (long) cols * padded;
-        float[] xp = size <= MAX_KEPT_PACKED ? scratch(PACKED, (int) size) : new float[Math.toIntExact(size)];
+        float[] xp = size <= MAX_KEPT_PACKED ? PACKED.get((int) size) : new float[Math.toIntExact(size)];
         for (int g0 = 0; g0 < padded; g0 += GROUP) {
             int width = Math.min(GROUP, padded - g0), real = Math.min(width, n - g0), base = g0 * cols;
             for (int k = 0; k < cols; k++) {
@@ -63,17 +63,12 @@ final class PackedGemm {
         return (n + L - 1) / L * L;
     }
 
-    /** Work units of one matrix: blocks of {@link #ROW_BLOCK} rows. */
-    static int blocks(WeightMatrix w) {
-        return (w.rows() + ROW_BLOCK - 1) / ROW_BLOCK;
-    }
-
     /** Row blocks [from, to) of {@code Y = X W^T}, X already packed by {@link #pack}; called by each worker. */
     static void rowBlocks(WeightMatrix w, float[] xp, int n, float[] y, int from, int to) {
         int padded = padded(n);
         int kSlice = Math.min(w.cols(), Math.max(K_SLICE, w.tensor().type().blockSize));
-        float[] wd = scratch(WEIGHTS, ROW_BLOCK * kSlice);
-        float[] part = scratch(PARTIAL, ROW_BLOCK * padded);
+        float[] wd = WEIGHTS.get(ROW_BLOCK * kSlice);
+        float[] part = PARTIAL.get(ROW_BLOCK * padded);
         for (int b = from; b < to; b++) rowBlock(w, xp, n, padded, kSlice, b * ROW_BLOCK, wd, part, y);
     }
 
@@ -171,15 +166,6 @@ final class PackedGemm {
             a3 = FloatVector.broadcast(F, wd[w3 + k]).fma(xv, a3);
         }
         a0.intoArray(part, po); a1.intoArray(part, p1); a2.intoArray(part, p2); a3.intoArray(part, p3);
-    }
-
-    private static float[] scratch(ThreadLocal<float[]> holder, int size) {
-        float[] s = holder.get();
-        if (s.length < size) {
-            s = new float[size];
-            holder.set(s);
-        }
-        return s;
     }
 
     private PackedGemm() {}

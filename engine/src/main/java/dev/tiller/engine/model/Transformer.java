@@ -4,6 +4,7 @@ import dev.tiller.engine.hooks.HookSite;
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.kernels.MatMul;
 import dev.tiller.kernels.Parallel;
+import dev.tiller.kernels.ThreadScratch;
 import dev.tiller.kernels.VectorOps;
 
 /**
@@ -53,7 +54,7 @@ public final class Transformer {
 
     private static final int MAX_KEPT_ROWS = 16;
     private static final ThreadLocal<ForwardScratch> SCRATCH = ThreadLocal.withInitial(ForwardScratch::new);
-    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
+    private static final ThreadScratch SCORES = new ThreadScratch();
 
     /** {@link #forward(Batch, Hooks, float[])} with buffers owned by the caller (see {@link ForwardScratch}). */
     public void forward(Batch b, Hooks hooks, float[] logits, ForwardScratch scratch) {
@@ -166,13 +167,9 @@ public final class Transformer {
         final float scale = (float) (1.0 / Math.sqrt(hd));
         int maxPos = 0;
         for (int t = 0; t < b.size; t++) maxPos = Math.max(maxPos, b.positions[t]);
-        final int scoresLen = maxPos + 1;
+        final int scoresCapacity = (maxPos + 1 + 1023) & ~1023;   // steps of 1024 scores: no reallocation per decoded token
         Parallel.forRange(b.size * heads, 4, (from, to) -> {
-            float[] scores = SCORES.get();
-            if (scores.length < scoresLen) {
-                scores = new float[Math.max(scoresLen, 2 * scores.length)];
-                SCORES.set(scores);
-            }
+            float[] scores = SCORES.get(scoresCapacity);
             for (int i = from; i < to; i++) {
                 int t = i / heads, h = i % heads;
                 int pos = b.positions[t];

@@ -1,6 +1,7 @@
 package dev.tiller.kernels.backward;
 
 import dev.tiller.kernels.Parallel;
+import dev.tiller.kernels.ThreadScratch;
 import dev.tiller.kernels.WeightMatrix;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.VectorOperators;
@@ -18,7 +19,7 @@ public final class DoubleMatMul {
     private static final int ROW_TILE = 4;
     private static final int MIN_ELEMENTS_PER_TASK = 16 * 1024;
 
-    private static final ThreadLocal<float[]> FSCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadScratch FSCRATCH = new ThreadScratch();
     private static final ThreadLocal<double[]> DSCRATCH = ThreadLocal.withInitial(() -> new double[0]);
 
     /**
@@ -43,7 +44,7 @@ public final class DoubleMatMul {
         int minTasks = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerTask));
         Parallel.forRange(blocks * rowChunks, minTasks, (from, to) -> {
             double[] wr = dscratch(ROW_TILE * cols);
-            float[] f = fscratch(cols);
+            float[] f = FSCRATCH.get(cols);
             for (int task = from; task < to; task++) {
                 int b = task / rowChunks, chunk = task % rowChunks;
                 int t0 = b * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
@@ -113,7 +114,7 @@ public final class DoubleMatMul {
         int minBlocks = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerBlock));
         Parallel.forRange(blocks, minBlocks, (from, to) -> {
             double[] wr = dscratch(ROW_TILE * cols);
-            float[] f = fscratch(cols);
+            float[] f = FSCRATCH.get(cols);
             for (int b = from; b < to; b++) {
                 int t0 = b * TOKEN_BLOCK, t1 = Math.min(n, t0 + TOKEN_BLOCK);
                 for (int r0 = 0; r0 < rows; r0 += ROW_TILE) {
@@ -206,7 +207,7 @@ public final class DoubleMatMul {
 
     /** Row r of W widened to double into dst[off ..]. */
     public static void row(WeightMatrix w, int r, double[] dst, int off) {
-        widen(w, r, fscratch(w.cols()), dst, off);
+        widen(w, r, FSCRATCH.get(w.cols()), dst, off);
     }
 
     /** As {@link #row}, dequantizing through the caller's scratch f (a thread-local lookup per row costs ~10% of a product). */
@@ -235,12 +236,6 @@ public final class DoubleMatMul {
             DoubleVector.fromArray(S, x, xOff + i).fma(va, DoubleVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
         }
         for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
-    }
-
-    private static float[] fscratch(int size) {
-        float[] s = FSCRATCH.get();
-        if (s.length < size) FSCRATCH.set(s = new float[size]);
-        return s;
     }
 
     private static double[] dscratch(int size) {
