@@ -130,8 +130,9 @@ public final class ExtractCommand implements Callable<Integer> {
                     JsonNode node = om.readTree(line);
                     JsonNode f = node.get(field);
                     if (f == null) throw new IllegalArgumentException(jsonl + ": a record has no field '" + field + "'");
-                    pos.add(unescape(positiveTemplate).replace("{x}", f.asText()));
-                    neg.add(unescape(negativeTemplate).replace("{x}", f.asText()));
+                    // escapes (\n in a template) are read by the extractor, for every prompt alike
+                    pos.add(positiveTemplate.replace("{x}", f.asText()));
+                    neg.add(negativeTemplate.replace("{x}", f.asText()));
                 }
             } else {
                 if (positive == null || negative == null) throw new IllegalArgumentException("give --positive and --negative (or --jsonl with templates)");
@@ -142,10 +143,6 @@ public final class ExtractCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read prompts: " + e.getMessage(), e);
         }
-    }
-
-    static String unescape(String s) {
-        return s.replace("\\n", "\n").replace("\\t", "\t");
     }
 
     static double norm(float[] d) {

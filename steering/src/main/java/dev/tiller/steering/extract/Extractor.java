@@ -5,6 +5,7 @@ import dev.tiller.engine.api.Session;
 import dev.tiller.engine.hooks.HookPoint;
 import dev.tiller.engine.hooks.HookSite;
 import dev.tiller.steering.ActivationCapture;
+import dev.tiller.steering.Escapes;
 import dev.tiller.steering.SteeringVector;
 import dev.tiller.tokenizer.Tokenizer;
 
@@ -166,7 +167,7 @@ public final class Extractor {
         Map<Integer, List<float[]>> rows = new TreeMap<>();
         for (int l = from; l <= to; l++) rows.put(l, new ArrayList<>());
         for (int i = 0; i < positives.size(); i++) {
-            int[] p = tok.encode(unescape(positives.get(i)), true, true), q = tok.encode(unescape(negatives.get(i)), true, true);
+            int[] p = tok.encode(Escapes.unescape(positives.get(i)), true, true), q = tok.encode(Escapes.unescape(negatives.get(i)), true, true);
             int len = Math.max(p.length, q.length);
             p = padTo(p, len, pad);
             q = padTo(q, len, pad);
@@ -222,29 +223,5 @@ public final class Extractor {
         int[] out = Arrays.copyOf(ids, len);
         for (int i = ids.length; i < len; i++) out[i] = pad;
         return out;
-    }
-
-    /** llama.cpp's string_process_escapes for the escapes prompt files use: \n, \t, \\, \", \'. */
-    static String unescape(String s) {
-        if (s.indexOf('\\') < 0) return s;
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\\' && i + 1 < s.length()) {
-                char n = s.charAt(++i);
-                switch (n) {
-                    case 'n' -> b.append('\n');
-                    case 't' -> b.append('\t');
-                    case 'r' -> b.append('\r');
-                    case '\\' -> b.append('\\');
-                    case '"' -> b.append('"');
-                    case '\'' -> b.append('\'');
-                    default -> b.append('\\').append(n);
-                }
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
     }
 }

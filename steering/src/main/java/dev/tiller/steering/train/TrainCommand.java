@@ -3,6 +3,7 @@ package dev.tiller.steering.train;
 import dev.tiller.cli.ModelOptions;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.hooks.HookSite;
+import dev.tiller.steering.Escapes;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -69,7 +70,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String tmpl = template.replace("\\n", "\n");
+        String tmpl = Escapes.unescape(template);
         Trainer.Config c = new Trainer.Config();
         c.objective = switch (objective.toLowerCase(Locale.ROOT)) {
             case "ce" -> Trainer.Objective.CE;
@@ -81,7 +82,7 @@ public final class TrainCommand implements Callable<Integer> {
         c.site = parseSite(site);
         if (c.site == null && prefix == 0) throw new IllegalArgumentException("--site none needs --prefix K > 0: nothing to train");
         c.prefix = prefix;
-        c.prefixInit = prefixInit == null ? null : prefixInit.replace("\\n", "\n");
+        c.prefixInit = prefixInit == null ? null : Escapes.unescape(prefixInit);
         c.steps = steps != null ? steps : switch (c.objective) { case CE -> 60; case GRPO -> 40; default -> 30; };
         c.batch = batch != null ? batch : switch (c.objective) { case CE, CONTRASTIVE -> 32; case GRPO -> 8; default -> 16; };
         c.lr = lr != null ? lr : c.objective == Trainer.Objective.GRPO ? 0.02 : 0.05;
@@ -108,7 +109,7 @@ public final class TrainCommand implements Callable<Integer> {
         c.weakSuffix = weakSuffix;
         c.read = read;
         c.template = tmpl;
-        c.stop = stop.stream().map(x -> x.replace("\\n", "\n")).toList();
+        c.stop = stop.stream().map(Escapes::unescape).toList();
 
         List<TrainData.Row> rows = TrainData.read(data, tmpl, limit);
         try (Model m = model.load()) {

@@ -4,6 +4,7 @@ import dev.tiller.cli.ModelOptions;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.generate.Generation;
 import dev.tiller.engine.generate.GenerationOptions;
+import dev.tiller.steering.Escapes;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -39,14 +40,14 @@ public final class TrainEvalCommand implements Callable<Integer> {
     public Integer call() {
         if ((data == null) == (prompt == null)) throw new IllegalArgumentException("give --data or -p");
         try (Model m = model.load()) {
-            List<String> stops = stop.stream().map(x -> x.replace("\\n", "\n")).toList();
+            List<String> stops = stop.stream().map(Escapes::unescape).toList();
             SteeringParams p = steer == null ? null : SteeringStore.load(steer, m).params();
             if (prompt != null) {
-                Generation g = Evaluator.generate(m, p, prompt.replace("\\n", "\n"), GenerationOptions.greedy(maxNew).withStop(stops));
+                Generation g = Evaluator.generate(m, p, Escapes.unescape(prompt), GenerationOptions.greedy(maxNew).withStop(stops));
                 System.out.println(g.text());
                 return 0;
             }
-            List<TrainData.Row> rows = TrainData.read(data, template.replace("\\n", "\n"), limit);
+            List<TrainData.Row> rows = TrainData.read(data, Escapes.unescape(template), limit);
             for (int i = 0; i < Math.min(show, rows.size()); i++) {
                 Generation g = Evaluator.generate(m, p, rows.get(i).prompt(), GenerationOptions.greedy(maxNew).withStop(stops));
                 System.out.println("[" + i + "] " + g.text().replace("\n", "\\n"));
