@@ -1,5 +1,7 @@
 package dev.tiller.steering.train;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.generate.Generation;
 import dev.tiller.engine.generate.GenerationOptions;
@@ -10,6 +12,7 @@ import dev.tiller.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -59,18 +62,42 @@ public final class Trainer {
         /** Text whose token embeddings the prefix vectors start as (cycled to K); null: the BOS embedding. */
         public String prefixInit;
 
+        /** The configuration as a JSON object (stored in the steering file's provenance); keys in snake_case. */
         public String toJson() {
-            return String.format(Locale.ROOT,
-                    "{\"objective\":\"%s\",\"site\":\"%s\",\"layers\":%s,\"prefix\":%d,\"steps\":%d,\"batch\":%d,\"lr\":%s,\"weight_decay\":%s,"
-                            + "\"clip\":%s,\"warmup\":%d,\"cosine\":%b,\"seed\":%d,\"max_new_tokens\":%d,\"group\":%d,\"temperature\":%s,"
-                            + "\"kl_beta\":%s,\"advantage\":\"%s\",\"reward\":\"%s\",\"length_penalty\":%s,\"target_length\":%d,\"read\":\"%s\",\"template\":\"%s\",\"stop\":%s,\"prefix_init\":\"%s\"}",
-                    objective.name().toLowerCase(Locale.ROOT), site == null ? "" : site.suffix, layers == null ? "\"all\"" : java.util.Arrays.toString(layers),
-                    prefix, steps, batch, lr, weightDecay, clip, warmup, cosine, seed, maxNewTokens, group, temperature, klBeta, stdNormalize ? "std" : "center",
-                    reward.replace("\"", "'"), lengthPenalty, targetLength, read == null ? "" : read, template.replace("\n", "\\n").replace("\"", "'"),
-                    stop.stream().map(x -> "\"" + x.replace("\\", "\\\\").replace("\n", "\\n").replace("\"", "\\\"") + "\"").toList(),
-                    prefixInit == null ? "" : prefixInit.replace("\n", "\\n").replace("\"", "'"));
+            Map<String, Object> j = new LinkedHashMap<>();
+            j.put("objective", objective.name().toLowerCase(Locale.ROOT));
+            j.put("site", site == null ? "" : site.suffix);
+            j.put("layers", layers == null ? "all" : layers);
+            j.put("prefix", prefix);
+            j.put("steps", steps);
+            j.put("batch", batch);
+            j.put("lr", lr);
+            j.put("weight_decay", weightDecay);
+            j.put("clip", clip);
+            j.put("warmup", warmup);
+            j.put("cosine", cosine);
+            j.put("seed", seed);
+            j.put("max_new_tokens", maxNewTokens);
+            j.put("group", group);
+            j.put("temperature", temperature);
+            j.put("kl_beta", klBeta);
+            j.put("advantage", stdNormalize ? "std" : "center");
+            j.put("reward", reward);
+            j.put("length_penalty", lengthPenalty);
+            j.put("target_length", targetLength);
+            j.put("read", read == null ? "" : read);
+            j.put("template", template);
+            j.put("stop", stop);
+            j.put("prefix_init", prefixInit == null ? "" : prefixInit);
+            try {
+                return JSON.writeValueAsString(j);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("training config is not serializable: " + e.getMessage(), e);
+            }
         }
     }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     public record Result(SteeringParams params, Curve curve, boolean completed, String message, double seconds, long tokens) {}
 
