@@ -9,8 +9,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -163,10 +165,15 @@ public final class TrainCommand implements Callable<Integer> {
             }
             var pts = res.curve().points();
             double lastLoss = pts.isEmpty() ? Double.NaN : pts.get(pts.size() - 1).loss();
-            String metrics = String.format(Locale.ROOT, "{\"completed\":%b,\"steps\":%d,\"final_loss\":%s,\"seconds\":%.1f,\"tokens\":%d%s%s}",
-                    res.completed(), pts.size(), Double.isFinite(lastLoss) ? Double.toString(lastLoss) : "null", res.seconds(), res.tokens(),
-                    before == null ? "" : ",\"eval_before\":\"" + before + "\"", after == null ? "" : ",\"eval_after\":\"" + after + "\"");
-            SteeringStore.save(output, res.params(), c.toJson(), metrics, m);
+            Map<String, Object> metrics = new LinkedHashMap<>();
+            metrics.put("completed", res.completed());
+            metrics.put("steps", pts.size());
+            metrics.put("final_loss", Double.isFinite(lastLoss) ? lastLoss : null);
+            metrics.put("seconds", Math.round(res.seconds() * 10) / 10.0);
+            metrics.put("tokens", res.tokens());
+            if (before != null) metrics.put("eval_before", before);
+            if (after != null) metrics.put("eval_after", after);
+            SteeringStore.save(output, res.params(), c.toJson(), Trainer.json(metrics), m);
             String base = output.getFileName().toString().replaceFirst("\\.steer$", "");
             Path csv = output.resolveSibling(base + ".csv"), png = output.resolveSibling(base + ".png");
             res.curve().writeCsv(csv);

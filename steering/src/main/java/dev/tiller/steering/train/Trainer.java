@@ -89,15 +89,20 @@ public final class Trainer {
             j.put("template", template);
             j.put("stop", stop);
             j.put("prefix_init", prefixInit == null ? "" : prefixInit);
-            try {
-                return JSON.writeValueAsString(j);
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException("training config is not serializable: " + e.getMessage(), e);
-            }
+            return json(j);
         }
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A flat map of strings, numbers, booleans, lists and arrays as a JSON object (config and metrics records). */
+    static String json(Map<String, Object> values) {
+        try {
+            return JSON.writeValueAsString(values);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("not serializable as JSON: " + e.getMessage(), e);
+        }
+    }
 
     public record Result(SteeringParams params, Curve curve, boolean completed, String message, double seconds, long tokens) {}
 
