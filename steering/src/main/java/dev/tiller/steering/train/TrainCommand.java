@@ -83,6 +83,7 @@ public final class TrainCommand implements Callable<Integer> {
         };
         c.site = parseSite(site);
         if (c.site == null && prefix == 0) throw new IllegalArgumentException("--site none needs --prefix K > 0: nothing to train");
+        if (profileReps < 1) throw new IllegalArgumentException("--profile-reps must be at least 1, got " + profileReps);
         c.prefix = prefix;
         c.prefixInit = prefixInit == null ? null : Escapes.unescape(prefixInit);
         c.steps = steps != null ? steps : switch (c.objective) { case CE -> 60; case GRPO -> 40; default -> 30; };
@@ -138,7 +139,7 @@ public final class TrainCommand implements Callable<Integer> {
                     prefix > 0 ? (c.site == null ? "" : " + ") + prefix + " prefix vectors" : "",
                     dt.savedDoublesPerToken(), dt.savedDoublesPerToken() * 8 / 1024.0);
             if (profile) {
-                double[] t = trainer.profile(rows, p, Math.max(1, profileReps));
+                double[] t = trainer.profile(rows, p, profileReps);
                 System.err.printf(Locale.ROOT, "profile: %d token rows; engine forward (float32) %.3f s; training forward (float64) %.3f s;"
                         + " training step (forward + backward) %.3f s = %.2f x the engine forward, %.2f x the training forward%n",
                         (int) t[3], t[0], t[1], t[2], t[2] / t[0], t[2] / t[1]);

@@ -70,6 +70,27 @@ class TrainerTest {
     }
 
     @Test
+    void badTrainArgumentsAreNamed(@TempDir Path tmp) throws java.io.IOException {
+        Path data = java.nio.file.Files.writeString(tmp.resolve("d.jsonl"), "{\"prompt\":\"a\",\"completion\":\" b\"}\n");
+        String[][] cases = {
+                {"--profile-reps", "0", "--profile"},
+                {"--site", "none"},
+        };
+        String[] named = {"--profile-reps", "--site none"};
+        for (int i = 0; i < cases.length; i++) {
+            java.io.StringWriter err = new java.io.StringWriter();
+            picocli.CommandLine cli = dev.tiller.cli.Tiller.commandLine();
+            cli.setErr(new java.io.PrintWriter(err, true));
+            List<String> args = new java.util.ArrayList<>(List.of("train", "-m", TestModels.stories().toString(), "--data", data.toString(),
+                    "-o", tmp.resolve("o.steer").toString()));
+            args.addAll(List.of(cases[i]));
+            int rc = cli.execute(args.toArray(String[]::new));
+            assertTrue(rc != 0, "exit code for " + args);
+            assertTrue(err.toString().contains(named[i]), err.toString());
+        }
+    }
+
+    @Test
     void prefixVectorsAloneCanBeTrained(@TempDir Path tmp) {
         List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, TARGET, null, null));
         Trainer.Config c = new Trainer.Config();
