@@ -4,7 +4,7 @@ package dev.tiller.tokenizer;
  * GPT-2's reversible byte ↔ character mapping used by byte-level BPE vocabularies: printable Latin-1 bytes map to
  * themselves, the rest to U+0100 onwards in byte order. Every mapped char is a single UTF-16 unit.
  */
-final class ByteUnicode {
+public final class ByteUnicode {
     private static final char[] BYTE_TO_CHAR = new char[256];
     private static final short[] CHAR_TO_BYTE = new short[512];
 
@@ -25,7 +25,7 @@ final class ByteUnicode {
     private ByteUnicode() {
     }
 
-    static char byteToChar(int b) {
+    public static char byteToChar(int b) {
         return BYTE_TO_CHAR[b & 0xFF];
     }
 

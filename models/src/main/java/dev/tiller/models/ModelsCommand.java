@@ -57,7 +57,8 @@ public final class ModelsCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "0")
         long seed;
 
-        @Option(names = "--tokenizer", description = "a GGUF file or an HF tokenizer folder to take the vocabulary from")
+        @Option(names = "--tokenizer", description = "a GGUF file or an HF tokenizer folder to take the vocabulary from "
+                + "(gguf without it: a built-in byte-level tokenizer, one token per byte; hf needs it)")
         Path tokenizer;
 
         @Option(names = "--max-shard-bytes", defaultValue = "0", description = "hf only: split weights into shards of at most this size")
@@ -76,6 +77,9 @@ public final class ModelsCommand implements Runnable {
             try {
                 model = SyntheticModel.preset(preset).withSeed(seed);
                 tok = tokenizer == null ? null : TokenizerSource.of(tokenizer);
+                if (tok == null && format.equalsIgnoreCase("hf")) {
+                    throw new IllegalArgumentException("--format hf needs --tokenizer: the folder would have no tokenizer files and could not be loaded");
+                }
             } catch (IllegalArgumentException | dev.tiller.loader.ModelFormatException e) {
                 System.err.println("error: " + e.getMessage());
                 return 2;

@@ -83,7 +83,7 @@ public final class SyntheticModel {
         return shape;
     }
 
-    /** Writes a GGUF without tokenizer metadata (token ids only). */
+    /** Writes a GGUF with the built-in byte-level tokenizer ({@link TokenizerSource#byteLevel}). */
     public void writeGguf(Path file, GGMLType type) {
         writeGguf(file, type, (TokenizerSource) null);
     }
@@ -93,7 +93,9 @@ public final class SyntheticModel {
         writeGguf(file, type, tokenizerSource == null ? null : TokenizerSource.of(tokenizerSource));
     }
 
+    /** Writes a GGUF with {@code tokenizer}'s vocabulary; null means the built-in byte-level one, so the file always loads. */
     public void writeGguf(Path file, GGMLType type, TokenizerSource tokenizer) {
+        if (tokenizer == null) tokenizer = TokenizerSource.byteLevel(shape.bosTokenId(), shape.eosTokenId());
         ModelShape s = shapeFor(tokenizer);
         GGUFWriter w = new GGUFWriter();
         ggufMetadata(w, s, type);

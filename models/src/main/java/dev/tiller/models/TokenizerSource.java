@@ -55,6 +55,29 @@ public final class TokenizerSource {
         }
     }
 
+    /**
+     * The tokenizer a model gets when none is named: byte-level BPE over the 256 bytes (GPT-2's byte-to-character
+     * mapping, no merges), so every text encodes, one token per byte, and every id decodes. {@code bos} and {@code eos}
+     * are the model shape's ids; ids past 255 are padded as control tokens by {@link #ggufMetadata}.
+     */
+    public static TokenizerSource byteLevel(int bos, int eos) {
+        String[] tokens = new String[256];
+        int[] types = new int[256];
+        for (int b = 0; b < 256; b++) {
+            tokens[b] = String.valueOf(dev.tiller.tokenizer.ByteUnicode.byteToChar(b));
+            types[b] = HFTokenizerConverter.TOKEN_NORMAL;
+        }
+        Map<String, GGUFValue> m = new LinkedHashMap<>();
+        m.put("tokenizer.ggml.model", GGUFValue.string("gpt2"));
+        m.put("tokenizer.ggml.pre", GGUFValue.string("default"));
+        m.put("tokenizer.ggml.tokens", GGUFValue.array(GGUFValueType.STRING, tokens));
+        m.put("tokenizer.ggml.token_type", GGUFValue.array(GGUFValueType.INT32, types));
+        m.put("tokenizer.ggml.merges", GGUFValue.array(GGUFValueType.STRING, new String[0]));
+        m.put("tokenizer.ggml.bos_token_id", GGUFValue.uint32(bos));
+        m.put("tokenizer.ggml.eos_token_id", GGUFValue.uint32(eos));
+        return new TokenizerSource(Path.of("(built-in byte-level tokenizer)"), m, 256);
+    }
+
     private static Integer tokenId(Map<String, GGUFValue> m, String key) {
         GGUFValue v = m.get(key);
         if (v == null || !v.isInteger()) return null;
@@ -102,6 +125,12 @@ public final class TokenizerSource {
         GGUFValue scores = metadata.get("tokenizer.ggml.scores");
         if (scores != null) {
             m.put("tokenizer.ggml.scores", GGUFValue.array(GGUFValueType.FLOAT32, Arrays.copyOf((float[]) scores.value(), modelVocab)));
+        }
+        // a special token id in the padding (the built-in byte tokenizer with a real model's bos/eos) is a control token
+        if (m.get("tokenizer.ggml.token_type") != null) {
+            int[] t = ((int[]) m.get("tokenizer.ggml.token_type").value()).clone();
+            for (Integer id : new Integer[]{bos, eos}) if (id != null && id >= tokens.length && id < modelVocab) t[id] = HFTokenizerConverter.TOKEN_CONTROL;
+            m.put("tokenizer.ggml.token_type", GGUFValue.array(m.get("tokenizer.ggml.token_type").elementType(), t));
         }
         return m;
     }

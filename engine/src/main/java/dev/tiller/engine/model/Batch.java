@@ -58,6 +58,31 @@ public final class Batch {
         return tokens.length;
     }
 
+    /**
+     * The checks every forward pass makes before it touches a cache, so that every device rejects bad input with the
+     * same error: an empty batch, token ids outside the vocabulary, a row that does not continue its sequence
+     * (IllegalArgumentException), and a position past the cache's context size (IllegalStateException, "context is
+     * full"). Returns the end position each cache will have after the batch.
+     */
+    public java.util.IdentityHashMap<KVCache, Integer> validate(int vocabSize) {
+        if (size == 0) throw new IllegalArgumentException("empty batch");
+        java.util.IdentityHashMap<KVCache, Integer> next = new java.util.IdentityHashMap<>();
+        for (int t = 0; t < size; t++) {
+            int tok = tokens[t];
+            if (tok < 0 || tok >= vocabSize) {
+                throw new IllegalArgumentException("token id " + tok + " at index " + t + " is outside the vocabulary [0, " + vocabSize + ")");
+            }
+            KVCache cache = caches[t];
+            int expected = next.getOrDefault(cache, cache.length());
+            if (positions[t] != expected) {
+                throw new IllegalArgumentException("batch row " + t + " is at position " + positions[t] + " but its sequence continues at " + expected);
+            }
+            if (expected >= cache.maxPositions()) throw KVCache.contextFull(expected, cache.maxPositions());
+            next.put(cache, expected + 1);
+        }
+        return next;
+    }
+
     /** Rows whose logits the forward pass writes, in row order. */
     public int logitRows() {
         int n = 0;

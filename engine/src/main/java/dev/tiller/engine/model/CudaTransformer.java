@@ -236,7 +236,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     public synchronized void forward(Batch b, Hooks hooks, float[] logits) {
         final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), L = c.layers();
         final int n = b.size;
-        checkBatch(b);
+        b.validate(c.vocabSize()); // the same checks, and errors, as the CPU pass
         dev.makeCurrent();
         ensureWorkspace(n);
         final int[] pos = b.positions, seq = b.sequenceIds;
@@ -346,28 +346,6 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         dev.copyToHost(hostScratch, 0, data, count);
         hooks.run(site, layer, hostScratch, rows, width, pos, seq);
         dev.copyToDevice(data, hostScratch, 0, count);
-    }
-
-    /** The same checks as the CPU pass: token ids in range, each sequence continuing its cache, room in the context. */
-    private void checkBatch(Batch b) {
-        if (b.size == 0) throw new IllegalArgumentException("empty batch");
-        IdentityHashMap<KVCache, Integer> next = new IdentityHashMap<>();
-        for (int t = 0; t < b.size; t++) {
-            int tok = b.tokens[t];
-            if (tok < 0 || tok >= c.vocabSize()) {
-                throw new IllegalArgumentException("token id " + tok + " at index " + t + " is outside the vocabulary [0, " + c.vocabSize() + ")");
-            }
-            KVCache cache = b.caches[t];
-            int expected = next.getOrDefault(cache, cache.length());
-            if (b.positions[t] != expected) {
-                throw new IllegalArgumentException("batch row " + t + " is at position " + b.positions[t] + " but its sequence continues at " + expected);
-            }
-            if (expected >= cache.maxPositions()) {
-                throw new IllegalStateException("context is full: position " + expected + " is past the context size " + cache.maxPositions()
-                        + " (raise it with --ctx-size)");
-            }
-            next.put(cache, expected + 1);
-        }
     }
 
     /** Frees the weights and workspace (KV caches are freed when their sessions are collected). */

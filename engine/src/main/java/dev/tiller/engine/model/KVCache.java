@@ -59,12 +59,15 @@ public final class KVCache {
         return maxPositions;
     }
 
+    /** The error of every device when a sequence would grow past its context size. */
+    static IllegalStateException contextFull(int position, int maxPositions) {
+        return new IllegalStateException("context is full: position " + position + " is past the context size " + maxPositions
+                + " (raise it with --ctx-size)");
+    }
+
     /** Makes room for positions up to {@code end} (exclusive). */
     void ensure(int end) {
-        if (end > maxPositions) {
-            throw new IllegalStateException("context is full: position " + (end - 1) + " is past the context size " + maxPositions
-                    + " (raise it with --ctx-size)");
-        }
+        if (end > maxPositions) throw contextFull(end - 1, maxPositions);
         if (end <= capacity) return;
         int cap = capacity;
         while (cap < end) cap = (int) Math.min(maxPositions, cap * 2L);

@@ -128,23 +128,9 @@ public final class Transformer {
         hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), outPos, outSeq);
     }
 
-    /** Rejects what would corrupt a cache: bad token ids, gaps or overlaps in a sequence's positions. */
+    /** Rejects what would corrupt a cache ({@link Batch#validate}), then grows each cache to hold the batch. */
     private void checkBatch(Batch b) {
-        if (b.size == 0) throw new IllegalArgumentException("empty batch");
-        java.util.IdentityHashMap<KVCache, Integer> next = new java.util.IdentityHashMap<>();
-        for (int t = 0; t < b.size; t++) {
-            int tok = b.tokens[t];
-            if (tok < 0 || tok >= c.vocabSize()) {
-                throw new IllegalArgumentException("token id " + tok + " at index " + t + " is outside the vocabulary [0, " + c.vocabSize() + ")");
-            }
-            KVCache cache = b.caches[t];
-            int expected = next.getOrDefault(cache, cache.length());
-            if (b.positions[t] != expected) {
-                throw new IllegalArgumentException("batch row " + t + " is at position " + b.positions[t] + " but its sequence continues at " + expected);
-            }
-            next.put(cache, expected + 1);
-        }
-        for (var e : next.entrySet()) e.getKey().ensure(e.getValue());
+        for (var e : b.validate(c.vocabSize()).entrySet()) e.getKey().ensure(e.getValue());
     }
 
     private static void addBias(float[] y, float[] bias, int n) {

@@ -165,12 +165,27 @@ class CudaTransformerTest {
         }
     }
 
+    /** Session-level and forward-pass-level overflow: the GPU throws what the CPU throws, message and all. */
     @Test
     void contextOverflowIsTheSameErrorAsOnTheCpu() {
-        try (Model gpu = Model.load(SHARED.resolve("models/stories260K.gguf"), Device.CUDA)) {
-            Session s = gpu.newSession(4);
-            var e = assertThrows(IllegalStateException.class, () -> s.prefill(new int[]{1, 2, 3, 4, 5}));
-            assertTrue(e.getMessage().contains("context is full"), e.getMessage());
+        try (Model cpu = Model.load(SHARED.resolve("models/stories260K.gguf")); Model gpu = Model.load(SHARED.resolve("models/stories260K.gguf"), Device.CUDA)) {
+            List<Throwable> seen = new ArrayList<>();
+            for (Model m : List.of(cpu, gpu)) {
+                Session s = m.newSession(4);
+                seen.add(assertThrows(RuntimeException.class, () -> s.prefill(new int[]{1, 2, 3, 4, 5})));
+                Session full = m.newSession(4);
+                full.prefill(new int[]{1, 2, 3, 4});
+                Batch past = new Batch(1).add(5, 4, full.kvCache(), 0, true);
+                seen.add(assertThrows(RuntimeException.class, () -> m.forwardPass().forward(past, Hooks.NONE, new float[m.config().vocabSize()])));
+                Batch badToken = new Batch(1).add(m.config().vocabSize(), 0, m.newSession().kvCache(), 0, true);
+                seen.add(assertThrows(RuntimeException.class, () -> m.forwardPass().forward(badToken, Hooks.NONE, new float[m.config().vocabSize()])));
+            }
+            for (int i = 0; i < 3; i++) {
+                assertEquals(seen.get(i).getClass(), seen.get(i + 3).getClass(), "case " + i + ": " + seen.get(i + 3));
+                assertEquals(seen.get(i).getMessage(), seen.get(i + 3).getMessage());
+            }
+            assertInstanceOf(IllegalStateException.class, seen.get(1));
+            assertTrue(seen.get(1).getMessage().contains("context is full"), seen.get(1).getMessage());
         }
     }
 }

@@ -62,6 +62,7 @@ public final class Cublas implements AutoCloseable {
 
     /** Loads cuBLAS and creates a handle in the calling thread's current context. */
     public static Cublas create() {
+        if (CudaLibraries.emulatorSelected()) return new Cublas(dev.tiller.kernels.cuda.emulator.CudaEmulator.cublasLibrary());
         return new Cublas(CudaLibraries.load("cuBLAS library", CudaLibraries.CUBLAS_NAMES, CudaLibraries.CUBLAS_SYMBOLS, Arena.global(),
                 System.getenv()));
     }
@@ -89,8 +90,14 @@ public final class Cublas implements AutoCloseable {
         return s >= 0 && s < STATUS.length ? STATUS[s] : "CUBLAS_STATUS_" + s;
     }
 
-    private static void check(String call, int rc) {
-        if (rc != 0) throw new CudaException(call, rc, statusName(rc));
+    private void check(String call, int rc) {
+        if (rc == 0) return;
+        String name = statusName(rc);
+        if (lib.emulated()) {
+            String detail = dev.tiller.kernels.cuda.emulator.CudaEmulator.takeLastErrorDetail();
+            if (detail != null) name += " [emulator: " + detail + "]";
+        }
+        throw new CudaException(call, rc, name);
     }
 
     /**
@@ -98,9 +105,12 @@ public final class Cublas implements AutoCloseable {
      * ({@link #CUDA_R_32F}, {@link #CUDA_R_16F} or {@link #CUDA_R_16BF}), float32 accumulation.
      */
     public void gemm(int opA, int opB, int m, int n, int k, long a, int lda, long b, int ldb, int abType, long c, int ldc, boolean accumulate) {
+        // a local, not "accumulate ? one : zero" in the call: a conditional expression as an argument of the
+        // signature-polymorphic invokeExact is typed Object, and the call fails with WrongMethodTypeException
+        MemorySegment beta = accumulate ? one : zero;
         try {
             int rc = (int) gemmEx.invokeExact(handle, opA, opB, m, n, k, one, MemorySegment.ofAddress(a), abType, lda,
-                    MemorySegment.ofAddress(b), abType, ldb, accumulate ? one : zero, MemorySegment.ofAddress(c), CUDA_R_32F, ldc,
+                    MemorySegment.ofAddress(b), abType, ldb, beta, MemorySegment.ofAddress(c), CUDA_R_32F, ldc,
                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
             check("cublasGemmEx(m=" + m + ", n=" + n + ", k=" + k + ")", rc);
         } catch (Throwable t) {

@@ -8,6 +8,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
+import dev.tiller.kernels.cuda.emulator.CudaEmulator;
+
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -48,8 +50,9 @@ public final class CudaDriver {
         cuMemcpyHtoD = h(l, "cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
         cuMemcpyDtoH = h(l, "cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
         // heap arrays are passed without a copy: "critical" downcalls may take on-heap segments
-        cuMemcpyHtoDHeap = h(l, true, "cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
-        cuMemcpyDtoHHeap = h(l, true, "cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
+        // (not for the emulator: a critical downcall must not call back into Java, and its functions are upcalls)
+        cuMemcpyHtoDHeap = h(l, !lib.emulated(), "cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
+        cuMemcpyDtoHHeap = h(l, !lib.emulated(), "cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
         cuMemcpyDtoD = h(l, "cuMemcpyDtoD_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG);
         cuMemsetD32 = h(l, "cuMemsetD32_v2", JAVA_LONG, JAVA_INT, JAVA_LONG);
         cuLaunchKernel = h(l, "cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS,
@@ -57,14 +60,27 @@ public final class CudaDriver {
         cuGetErrorName = h(l, "cuGetErrorName", JAVA_INT, ADDRESS);
     }
 
-    /** Loads {@code libcuda.so.1}; throws {@link CudaUnavailableException} with the places searched when absent. */
+    /**
+     * Loads {@code libcuda.so.1}, or the host emulator when {@link CudaLibraries#emulatorSelected()}; throws
+     * {@link CudaUnavailableException} with the places searched when absent.
+     */
     public static CudaDriver load() {
+        return CudaLibraries.emulatorSelected() ? new CudaDriver(CudaEmulator.driverLibrary()) : loadNative();
+    }
+
+    /** Loads the GPU driver's {@code libcuda.so.1}, whatever the emulator switch says. */
+    public static CudaDriver loadNative() {
         return new CudaDriver(CudaLibraries.load("CUDA driver library", CudaLibraries.DRIVER_NAMES, CudaLibraries.DRIVER_SYMBOLS,
                 Arena.global(), System.getenv()));
     }
 
     public String libraryLocation() {
         return lib.location();
+    }
+
+    /** Whether this is the host emulator rather than a GPU's driver. */
+    public boolean emulated() {
+        return lib.emulated();
     }
 
     private static MethodHandle h(SymbolLookup l, String name, MemoryLayout... args) {
@@ -79,7 +95,13 @@ public final class CudaDriver {
     }
 
     void check(String call, int rc) {
-        if (rc != 0) throw new CudaException(call, rc, errorName(rc));
+        if (rc == 0) return;
+        String name = errorName(rc);
+        if (lib.emulated()) {
+            String detail = CudaEmulator.takeLastErrorDetail();
+            if (detail != null) name += " [emulator: " + detail + "]";
+        }
+        throw new CudaException(call, rc, name);
     }
 
     String errorName(int rc) {
@@ -218,7 +240,16 @@ public final class CudaDriver {
     public void copyToDevice(long dst, MemorySegment src, long bytes) {
         if (bytes == 0) return;
         try {
-            int rc = src.isNative() ? (int) cuMemcpyHtoD.invokeExact(dst, src, bytes) : (int) cuMemcpyHtoDHeap.invokeExact(dst, src, bytes);
+            int rc;
+            if (src.isNative()) rc = (int) cuMemcpyHtoD.invokeExact(dst, src, bytes);
+            else if (!lib.emulated()) rc = (int) cuMemcpyHtoDHeap.invokeExact(dst, src, bytes);
+            else {
+                try (Arena a = Arena.ofConfined()) { // the emulator's functions are upcalls: pass heap data through native memory
+                    MemorySegment staged = a.allocate(bytes);
+                    MemorySegment.copy(src, 0, staged, 0, bytes);
+                    rc = (int) cuMemcpyHtoDHeap.invokeExact(dst, staged, bytes);
+                }
+            }
             check("cuMemcpyHtoD", rc);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -228,7 +259,16 @@ public final class CudaDriver {
     public void copyToHost(MemorySegment dst, long src, long bytes) {
         if (bytes == 0) return;
         try {
-            int rc = dst.isNative() ? (int) cuMemcpyDtoH.invokeExact(dst, src, bytes) : (int) cuMemcpyDtoHHeap.invokeExact(dst, src, bytes);
+            int rc;
+            if (dst.isNative()) rc = (int) cuMemcpyDtoH.invokeExact(dst, src, bytes);
+            else if (!lib.emulated()) rc = (int) cuMemcpyDtoHHeap.invokeExact(dst, src, bytes);
+            else {
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment staged = a.allocate(bytes);
+                    rc = (int) cuMemcpyDtoHHeap.invokeExact(staged, src, bytes);
+                    if (rc == 0) MemorySegment.copy(staged, 0, dst, 0, bytes);
+                }
+            }
             check("cuMemcpyDtoH", rc);
         } catch (Throwable t) {
             throw rethrow(t);

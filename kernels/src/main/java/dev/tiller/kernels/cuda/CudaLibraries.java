@@ -36,8 +36,22 @@ public final class CudaLibraries {
             "/usr/local/cuda-13/lib64", "/usr/local/cuda-12/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib",
             "/lib/x86_64-linux-gnu", "/usr/lib/wsl/lib", "/usr/local/nvidia/lib64");
 
-    /** A library that was found and loaded. */
-    public record Loaded(String name, String location, SymbolLookup lookup) {}
+    /**
+     * A library that was found and loaded; {@code emulated} when its functions are the host emulator's upcall stubs
+     * ({@link dev.tiller.kernels.cuda.emulator.CudaEmulator}) rather than native code.
+     */
+    public record Loaded(String name, String location, SymbolLookup lookup, boolean emulated) {
+        public Loaded(String name, String location, SymbolLookup lookup) {
+            this(name, location, lookup, false);
+        }
+    }
+
+    /** The switch that selects the emulator: {@code -Dtiller.cuda=emulator} or {@code TILLER_CUDA=emulator}. */
+    public static boolean emulatorSelected() {
+        String v = System.getProperty("tiller.cuda");
+        if (v == null || v.isBlank()) v = System.getenv("TILLER_CUDA");
+        return v != null && v.trim().equalsIgnoreCase("emulator");
+    }
 
     /** The folders searched, in order, for the given environment. */
     public static List<Path> searchDirs(Map<String, String> env) {

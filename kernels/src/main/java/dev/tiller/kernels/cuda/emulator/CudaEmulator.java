@@ -1,0 +1,459 @@
+package dev.tiller.kernels.cuda.emulator;
+
+import dev.tiller.kernels.cuda.CudaLibraries;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A CUDA GPU emulated on the host, for tests on machines without one. It stands in for {@code libcuda.so.1} and
+ * {@code libcublas.so}: each driver and cuBLAS function Tiller calls is a Java method exported as an FFM upcall stub,
+ * and {@link #driverLibrary()} / {@link #cublasLibrary()} hand those stubs out through a {@link SymbolLookup}. The
+ * backend ({@code CudaDriver}, {@code Cublas}) binds its downcall handles to them exactly as it binds them to the real
+ * libraries, so every {@code invokeExact} call site, argument type and return-code check is exercised on every
+ * machine. Selected with {@code -Dtiller.cuda=emulator} or {@code TILLER_CUDA=emulator}.
+ *
+ * <ul>
+ *   <li>Device memory is native host memory (see {@link DeviceMemory}: bounds-checked, filled with NaNs when
+ *       allocated, limited to {@code tiller.cuda.emulator.memory} bytes, default 16 GiB).</li>
+ *   <li>{@code cuModuleLoadData} checks the fatbin header; {@code cuModuleGetFunction} finds a kernel only if its name
+ *       is in the image and {@link ReferenceKernels} has a Java reference for it.</li>
+ *   <li>{@code cuLaunchKernel} checks the launch configuration as the driver does, then runs the reference kernel.</li>
+ *   <li>{@code cublasGemmEx} is computed by {@link HostGemm}.</li>
+ * </ul>
+ *
+ * <p>Work runs when it is issued (the default stream is synchronous here). An exception inside an emulated function
+ * never crosses the upcall (that would end the JVM): it becomes the CUDA / cuBLAS error code a real GPU would give
+ * (e.g. {@code CUDA_ERROR_ILLEGAL_ADDRESS} for an out-of-bounds access), and its message is kept for
+ * {@link #takeLastErrorDetail()}, which the backend appends to its exception.
+ */
+public final class CudaEmulator {
+    public static final String NAME = "CUDA emulator (host memory, Java reference kernels)";
+    static final int SUCCESS = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
+            INVALID_HANDLE = 400, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700, LAUNCH_FAILED = 719;
+    private static final Map<Integer, String> ERROR_NAMES = Map.of(SUCCESS, "CUDA_SUCCESS", INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE",
+            OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY", NOT_INITIALIZED, "CUDA_ERROR_NOT_INITIALIZED", INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE",
+            INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE", INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE", NOT_FOUND, "CUDA_ERROR_NOT_FOUND",
+            ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS", LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED");
+    private static final int COMPUTE_CAPABILITY = 90;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final Arena ARENA = Arena.global();
+    private static volatile DeviceMemory memory;
+    private static volatile boolean initialised;
+    private static volatile String lastErrorDetail;
+    private static final Map<Long, String> functions = new ConcurrentHashMap<>();
+    private static final Map<Long, byte[]> modules = new ConcurrentHashMap<>();
+    private static final Map<Integer, MemorySegment> errorNameStrings = new ConcurrentHashMap<>();
+    private static final MemorySegment CONTEXT = ARENA.allocate(64), BLAS_HANDLE = ARENA.allocate(64);
+
+    private static CudaLibraries.Loaded driver, cublas;
+
+    /** The emulated {@code libcuda}: every function {@code CudaDriver} binds. */
+    public static synchronized CudaLibraries.Loaded driverLibrary() {
+        if (driver == null) {
+            Map<String, MemorySegment> stubs = new HashMap<>();
+            stub(stubs, "cuInit", JAVA_INT);
+            stub(stubs, "cuDriverGetVersion", ADDRESS);
+            stub(stubs, "cuDeviceGetCount", ADDRESS);
+            stub(stubs, "cuDeviceGet", ADDRESS, JAVA_INT);
+            stub(stubs, "cuDeviceGetName", ADDRESS, JAVA_INT, JAVA_INT);
+            stub(stubs, "cuDeviceGetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
+            stub(stubs, "cuDeviceTotalMem_v2", ADDRESS, JAVA_INT);
+            stub(stubs, "cuDevicePrimaryCtxRetain", ADDRESS, JAVA_INT);
+            stub(stubs, "cuCtxSetCurrent", ADDRESS);
+            stub(stubs, "cuCtxSynchronize");
+            stub(stubs, "cuModuleLoadData", ADDRESS, ADDRESS);
+            stub(stubs, "cuModuleGetFunction", ADDRESS, ADDRESS, ADDRESS);
+            stub(stubs, "cuMemAlloc_v2", ADDRESS, JAVA_LONG);
+            stub(stubs, "cuMemFree_v2", JAVA_LONG);
+            stub(stubs, "cuMemGetInfo_v2", ADDRESS, ADDRESS);
+            stub(stubs, "cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
+            stub(stubs, "cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
+            stub(stubs, "cuMemcpyDtoD_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG);
+            stub(stubs, "cuMemsetD32_v2", JAVA_LONG, JAVA_INT, JAVA_LONG);
+            stub(stubs, "cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+            stub(stubs, "cuGetErrorName", JAVA_INT, ADDRESS);
+            driver = new CudaLibraries.Loaded("libcuda (emulated)", NAME, lookup(stubs), true);
+        }
+        return driver;
+    }
+
+    /** The emulated {@code libcublas}: every function {@code Cublas} binds. */
+    public static synchronized CudaLibraries.Loaded cublasLibrary() {
+        if (cublas == null) {
+            Map<String, MemorySegment> stubs = new HashMap<>();
+            stub(stubs, "cublasCreate_v2", ADDRESS);
+            stub(stubs, "cublasDestroy_v2", ADDRESS);
+            stub(stubs, "cublasSetMathMode", ADDRESS, JAVA_INT);
+            stub(stubs, "cublasGetVersion_v2", ADDRESS, ADDRESS);
+            stub(stubs, "cublasGemmEx", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+                    ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+            cublas = new CudaLibraries.Loaded("libcublas (emulated)", NAME, lookup(stubs), true);
+        }
+        return cublas;
+    }
+
+    /** The message of the last emulated call that failed, once (null when none is pending). */
+    public static String takeLastErrorDetail() {
+        String d = lastErrorDetail;
+        lastErrorDetail = null;
+        return d;
+    }
+
+    /** Bytes of emulated device memory in use (for tests of memory accounting). */
+    public static long bytesInUse() {
+        return memory == null ? 0 : memory.used();
+    }
+
+    /** The names of the kernels the emulator has a Java reference for. */
+    public static java.util.Set<String> kernelNames() {
+        return ReferenceKernels.KERNELS.keySet();
+    }
+
+    private static SymbolLookup lookup(Map<String, MemorySegment> stubs) {
+        Map<String, MemorySegment> copy = Map.copyOf(stubs);
+        return name -> Optional.ofNullable(copy.get(name));
+    }
+
+    /** Exports the static method of the same name, returning int, as a C function with these argument layouts. */
+    private static void stub(Map<String, MemorySegment> stubs, String name, MemoryLayout... args) {
+        FunctionDescriptor fd = FunctionDescriptor.of(JAVA_INT, args);
+        try {
+            MethodHandle target = MethodHandles.lookup().findStatic(CudaEmulator.class, name, fd.toMethodType());
+            stubs.put(name, LINKER.upcallStub(target, fd, ARENA));
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("emulator lacks " + name + fd.toMethodType(), e);
+        }
+    }
+
+    /** Runs an emulated call: its code, or the CUDA error its exception stands for. Nothing may escape an upcall. */
+    private static int guard(String call, java.util.function.IntSupplier body) {
+        try {
+            return body.getAsInt();
+        } catch (Throwable t) {
+            int code = switch (t) {
+                case DeviceMemory.IllegalAddressException e -> ILLEGAL_ADDRESS;
+                case IndexOutOfBoundsException e -> ILLEGAL_ADDRESS;
+                case DeviceMemory.OutOfMemoryException e -> OUT_OF_MEMORY;
+                case HostGemm.GemmRefused e -> e.status;
+                case NoSuchKernel e -> NOT_FOUND;
+                case IllegalArgumentException e -> INVALID_VALUE;
+                default -> LAUNCH_FAILED;
+            };
+            lastErrorDetail = call + ": " + t;
+            return code;
+        }
+    }
+
+    private static DeviceMemory mem() {
+        DeviceMemory m = memory;
+        if (m == null || !initialised) throw new IllegalStateException("cuInit was not called");
+        return m;
+    }
+
+    private static MemorySegment out(MemorySegment p, long bytes) {
+        if (p.address() == 0) throw new IllegalArgumentException("null output pointer");
+        return p.reinterpret(bytes);
+    }
+
+    // ------------------------------------------------------------------ driver: device and context
+
+    static int cuInit(int flags) {
+        return guard("cuInit", () -> {
+            if (flags != 0) throw new IllegalArgumentException("cuInit flags must be 0");
+            synchronized (CudaEmulator.class) {
+                if (memory == null) memory = new DeviceMemory(capacity());
+                initialised = true;
+            }
+            return SUCCESS;
+        });
+    }
+
+    private static long capacity() {
+        String s = System.getProperty("tiller.cuda.emulator.memory", System.getenv().getOrDefault("TILLER_CUDA_EMULATOR_MEMORY", "16G")).trim();
+        long unit = switch (Character.toUpperCase(s.charAt(s.length() - 1))) {
+            case 'G' -> 1L << 30;
+            case 'M' -> 1L << 20;
+            case 'K' -> 1L << 10;
+            default -> 1;
+        };
+        return Long.parseLong(unit == 1 ? s : s.substring(0, s.length() - 1)) * unit;
+    }
+
+    static int cuDriverGetVersion(MemorySegment v) {
+        return guard("cuDriverGetVersion", () -> {
+            out(v, 4).set(JAVA_INT, 0, 13000);
+            return SUCCESS;
+        });
+    }
+
+    static int cuDeviceGetCount(MemorySegment n) {
+        return guard("cuDeviceGetCount", () -> {
+            mem();
+            out(n, 4).set(JAVA_INT, 0, 1);
+            return SUCCESS;
+        });
+    }
+
+    static int cuDeviceGet(MemorySegment dev, int ordinal) {
+        return guard("cuDeviceGet", () -> {
+            mem();
+            if (ordinal != 0) return INVALID_DEVICE;
+            out(dev, 4).set(JAVA_INT, 0, 0);
+            return SUCCESS;
+        });
+    }
+
+    static int cuDeviceGetName(MemorySegment name, int len, int dev) {
+        return guard("cuDeviceGetName", () -> {
+            if (dev != 0) return INVALID_DEVICE;
+            byte[] b = "Tiller CUDA emulator".getBytes(StandardCharsets.US_ASCII);
+            MemorySegment s = out(name, len);
+            int n = Math.min(b.length, len - 1);
+            MemorySegment.copy(b, 0, s, ValueLayout.JAVA_BYTE, 0, n);
+            s.set(ValueLayout.JAVA_BYTE, n, (byte) 0);
+            return SUCCESS;
+        });
+    }
+
+    static int cuDeviceGetAttribute(MemorySegment value, int attribute, int dev) {
+        return guard("cuDeviceGetAttribute", () -> {
+            if (dev != 0) return INVALID_DEVICE;
+            int v = switch (attribute) {
+                case 75 -> COMPUTE_CAPABILITY / 10;   // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+                case 76 -> COMPUTE_CAPABILITY % 10;   // ..._MINOR
+                case 16 -> Runtime.getRuntime().availableProcessors(); // multiprocessor count
+                case 1 -> 1024;                       // max threads per block
+                default -> throw new IllegalArgumentException("attribute " + attribute + " is not emulated");
+            };
+            out(value, 4).set(JAVA_INT, 0, v);
+            return SUCCESS;
+        });
+    }
+
+    static int cuDeviceTotalMem_v2(MemorySegment bytes, int dev) {
+        return guard("cuDeviceTotalMem", () -> {
+            if (dev != 0) return INVALID_DEVICE;
+            out(bytes, 8).set(JAVA_LONG, 0, mem().capacity());
+            return SUCCESS;
+        });
+    }
+
+    static int cuMemGetInfo_v2(MemorySegment free, MemorySegment total) {
+        return guard("cuMemGetInfo", () -> {
+            out(free, 8).set(JAVA_LONG, 0, mem().capacity() - mem().used());
+            out(total, 8).set(JAVA_LONG, 0, mem().capacity());
+            return SUCCESS;
+        });
+    }
+
+    static int cuDevicePrimaryCtxRetain(MemorySegment ctx, int dev) {
+        return guard("cuDevicePrimaryCtxRetain", () -> {
+            mem();
+            if (dev != 0) return INVALID_DEVICE;
+            out(ctx, 8).set(ADDRESS, 0, CONTEXT);
+            return SUCCESS;
+        });
+    }
+
+    static int cuCtxSetCurrent(MemorySegment ctx) {
+        return guard("cuCtxSetCurrent", () -> ctx.address() == CONTEXT.address() || ctx.address() == 0 ? SUCCESS : 201 /* INVALID_CONTEXT */);
+    }
+
+    static int cuCtxSynchronize() {
+        return SUCCESS; // work runs when issued
+    }
+
+    // ------------------------------------------------------------------ driver: modules and kernels
+
+    static int cuModuleLoadData(MemorySegment module, MemorySegment image) {
+        return guard("cuModuleLoadData", () -> {
+            MemorySegment head = image.reinterpret(16);
+            if (head.get(ValueLayout.JAVA_INT_UNALIGNED, 0) != 0xBA55ED50) return INVALID_IMAGE;
+            long size = 16 + head.get(ValueLayout.JAVA_LONG_UNALIGNED, 8);
+            if (size > Integer.MAX_VALUE) return INVALID_IMAGE;
+            byte[] bytes = image.reinterpret(size).toArray(ValueLayout.JAVA_BYTE);
+            MemorySegment handle = ARENA.allocate(16);
+            modules.put(handle.address(), bytes);
+            out(module, 8).set(ADDRESS, 0, handle);
+            return SUCCESS;
+        });
+    }
+
+    static int cuModuleGetFunction(MemorySegment fn, MemorySegment module, MemorySegment name) {
+        return guard("cuModuleGetFunction", () -> {
+            byte[] image = modules.get(module.address());
+            if (image == null) return INVALID_HANDLE;
+            String n = name.reinterpret(1024).getString(0);
+            if (!ReferenceKernels.KERNELS.containsKey(n) || !contains(image, n)) {
+                throw new NoSuchKernel(n + (contains(image, n) ? " is in the image but has no Java reference in the emulator" : " is not in the module image"));
+            }
+            MemorySegment handle = ARENA.allocate(16);
+            functions.put(handle.address(), n);
+            out(fn, 8).set(ADDRESS, 0, handle);
+            return SUCCESS;
+        });
+    }
+
+    private static final class NoSuchKernel extends RuntimeException {
+        NoSuchKernel(String m) {
+            super(m);
+        }
+    }
+
+    private static boolean contains(byte[] image, String name) {
+        byte[] n = (name + "\0").getBytes(StandardCharsets.US_ASCII);
+        outer:
+        for (int i = 1; i + n.length <= image.length; i++) {
+            if (image[i - 1] != 0 && image[i - 1] != '.') continue; // a whole symbol, not a suffix of another
+            for (int j = 0; j < n.length; j++) if (image[i + j] != n[j]) continue outer;
+            return true;
+        }
+        return false;
+    }
+
+    static int cuLaunchKernel(MemorySegment f, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, MemorySegment stream,
+                              MemorySegment params, MemorySegment extra) {
+        String name = functions.get(f.address());
+        return guard("cuLaunchKernel(" + name + ")", () -> {
+            if (name == null) return INVALID_HANDLE;
+            if (gx < 1 || gy < 1 || gz < 1 || gy > 65535 || gz > 65535 || bx < 1 || by < 1 || bz < 1 || (long) bx * by * bz > 1024 || bz > 64
+                    || sharedBytes < 0 || sharedBytes > 48 * 1024) {
+                throw new IllegalArgumentException("launch configuration grid (" + gx + "," + gy + "," + gz + ") block (" + bx + "," + by + "," + bz
+                        + ") shared " + sharedBytes);
+            }
+            if (extra.address() != 0) throw new IllegalArgumentException("'extra' launch parameters are not emulated");
+            ReferenceKernels.Kernel k = ReferenceKernels.KERNELS.get(name);
+            String sig = k.signature();
+            MemorySegment argv = params.reinterpret(8L * sig.length());
+            Object[] args = new Object[sig.length()];
+            for (int i = 0; i < args.length; i++) {
+                MemorySegment a = argv.getAtIndex(ADDRESS, i).reinterpret(8);
+                args[i] = switch (sig.charAt(i)) {
+                    case 'p', 'l' -> a.get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
+                    case 'i' -> a.get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+                    case 'f' -> a.get(ValueLayout.JAVA_FLOAT_UNALIGNED, 0);
+                    default -> throw new IllegalStateException(name + " signature " + sig);
+                };
+            }
+            k.body().run(new ReferenceKernels.Launch(gx, gy, gz, bx, args, mem()));
+            return SUCCESS;
+        });
+    }
+
+    static int cuGetErrorName(int error, MemorySegment str) {
+        String n = ERROR_NAMES.get(error);
+        if (n == null) return INVALID_VALUE;
+        MemorySegment s = errorNameStrings.computeIfAbsent(error, e -> ARENA.allocateFrom(n));
+        out(str, 8).set(ADDRESS, 0, s);
+        return SUCCESS;
+    }
+
+    // ------------------------------------------------------------------ driver: memory
+
+    static int cuMemAlloc_v2(MemorySegment ptr, long bytes) {
+        return guard("cuMemAlloc", () -> {
+            out(ptr, 8).set(JAVA_LONG, 0, mem().alloc(bytes));
+            return SUCCESS;
+        });
+    }
+
+    static int cuMemFree_v2(long ptr) {
+        return guard("cuMemFree", () -> {
+            if (ptr != 0) mem().free(ptr);
+            return SUCCESS;
+        });
+    }
+
+    static int cuMemcpyHtoD_v2(long dst, MemorySegment src, long bytes) {
+        return guard("cuMemcpyHtoD", () -> {
+            MemorySegment.copy(src.reinterpret(bytes), 0, mem().range(dst, bytes), 0, bytes);
+            return SUCCESS;
+        });
+    }
+
+    static int cuMemcpyDtoH_v2(MemorySegment dst, long src, long bytes) {
+        return guard("cuMemcpyDtoH", () -> {
+            MemorySegment.copy(mem().range(src, bytes), 0, dst.reinterpret(bytes), 0, bytes);
+            return SUCCESS;
+        });
+    }
+
+    static int cuMemcpyDtoD_v2(long dst, long src, long bytes) {
+        return guard("cuMemcpyDtoD", () -> {
+            MemorySegment.copy(mem().range(src, bytes), 0, mem().range(dst, bytes), 0, bytes);
+            return SUCCESS;
+        });
+    }
+
+    static int cuMemsetD32_v2(long dst, int value, long count) {
+        return guard("cuMemsetD32", () -> {
+            MemorySegment d = mem().range(dst, 4 * count);
+            for (long i = 0; i < count; i++) d.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, value);
+            return SUCCESS;
+        });
+    }
+
+    // ------------------------------------------------------------------ cuBLAS
+
+    static int cublasCreate_v2(MemorySegment handle) {
+        return guard("cublasCreate", () -> {
+            mem();
+            out(handle, 8).set(ADDRESS, 0, BLAS_HANDLE);
+            return SUCCESS;
+        });
+    }
+
+    static int cublasDestroy_v2(MemorySegment handle) {
+        return handle.address() == BLAS_HANDLE.address() ? SUCCESS : 1 /* CUBLAS_STATUS_NOT_INITIALIZED */;
+    }
+
+    static int cublasSetMathMode(MemorySegment handle, int mode) {
+        if (handle.address() != BLAS_HANDLE.address()) return 1;
+        return mode == 0 ? SUCCESS : 15; // only the default (no TF32) math is emulated
+    }
+
+    static int cublasGetVersion_v2(MemorySegment handle, MemorySegment version) {
+        return guard("cublasGetVersion", () -> {
+            out(version, 4).set(JAVA_INT, 0, 130000);
+            return SUCCESS;
+        });
+    }
+
+    static int cublasGemmEx(MemorySegment handle, int transa, int transb, int m, int n, int k, MemorySegment alpha, MemorySegment a, int aType,
+                            int lda, MemorySegment b, int bType, int ldb, MemorySegment beta, MemorySegment c, int cType, int ldc, int computeType,
+                            int algo) {
+        try {
+            if (handle.address() != BLAS_HANDLE.address()) return 1;
+            HostGemm.gemm(mem(), transa, transb, m, n, k, out(alpha, 4).get(JAVA_FLOAT, 0), a.address(), aType, lda, b.address(), bType, ldb,
+                    out(beta, 4).get(JAVA_FLOAT, 0), c.address(), cType, ldc, computeType);
+            return SUCCESS;
+        } catch (HostGemm.GemmRefused e) {
+            lastErrorDetail = "cublasGemmEx: " + e.getMessage();
+            return e.status;
+        } catch (Throwable t) {
+            lastErrorDetail = "cublasGemmEx: " + t;
+            return 13; // CUBLAS_STATUS_EXECUTION_FAILED
+        }
+    }
+
+    private CudaEmulator() {}
+}

@@ -1,0 +1,324 @@
+package dev.tiller.kernels.cuda.emulator;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+/**
+ * A Java reference of every kernel in {@code tiller_kernels.cu}, which the emulator's {@code cuLaunchKernel} runs by
+ * kernel name. Each one computes what its CUDA counterpart computes, with the same argument list (read from the
+ * launch's {@code void** kernelParams} by the signature string: {@code p} device pointer, {@code l} long, {@code i}
+ * int, {@code f} float), the same use of the grid (kernels that take one block per row get their row count from
+ * {@code gridDim}), and the same rounding where it is chosen on purpose (f16 / bf16 conversions round to nearest even;
+ * {@code add_row_vector} multiplies then adds without a fused multiply-add). Summation order inside a reduction is
+ * the natural sequential one, so results agree with the GPU to float rounding, not bit for bit.
+ *
+ * <p>A reader checks each method against the kernel of the same name in the .cu file.
+ */
+final class ReferenceKernels {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+
+    /** One launch: its grid and its arguments, with pointers resolved to bounds-checked device memory. */
+    record Launch(int gridX, int gridY, int gridZ, int blockX, Object[] args, DeviceMemory mem) {
+        MemorySegment p(int i) {
+            return mem.from((Long) args[i]);
+        }
+
+        MemorySegment pOrNull(int i) {
+            return mem.fromOrNull((Long) args[i]);
+        }
+
+        long l(int i) {
+            return (Long) args[i];
+        }
+
+        int i(int i) {
+            return (Integer) args[i];
+        }
+
+        float f(int i) {
+            return (Float) args[i];
+        }
+    }
+
+    interface Body {
+        void run(Launch l);
+    }
+
+    /** A kernel's parameter signature and its Java body. */
+    record Kernel(String signature, Body body) {}
+
+    static final Map<String, Kernel> KERNELS = Map.ofEntries(
+            Map.entry("f32_to_f16", new Kernel("ppl", ReferenceKernels::f32ToF16)),
+            Map.entry("f32_to_bf16", new Kernel("ppl", ReferenceKernels::f32ToBf16)),
+            Map.entry("dequant_q8_0_f16", new Kernel("ppl", ReferenceKernels::dequantQ8_0)),
+            Map.entry("dequant_q4_0_f16", new Kernel("ppl", ReferenceKernels::dequantQ4_0)),
+            Map.entry("embed_gather", new Kernel("ppipi", ReferenceKernels::embedGather)),
+            Map.entry("add_inplace", new Kernel("ppl", ReferenceKernels::addInplace)),
+            Map.entry("add_row_vector", new Kernel("ppfii", ReferenceKernels::addRowVector)),
+            Map.entry("silu_mul", new Kernel("ppl", ReferenceKernels::siluMul)),
+            Map.entry("gather_rows", new Kernel("pppi", ReferenceKernels::gatherRows)),
+            Map.entry("rmsnorm", new Kernel("pppif", ReferenceKernels::rmsnorm)),
+            Map.entry("rmsnorm_backward", new Kernel("pppppif", ReferenceKernels::rmsnormBackward)),
+            Map.entry("silu_mul_backward", new Kernel("pppppl", ReferenceKernels::siluMulBackward)),
+            Map.entry("rope", new Kernel("pppiiii", ReferenceKernels::rope)),
+            Map.entry("kv_store", new Kernel("pppppi", ReferenceKernels::kvStore)),
+            Map.entry("attention", new Kernel("pppppiiif", ReferenceKernels::attention)));
+
+    // ---------------------------------------------------------------- number formats
+
+    static float half(short h) {
+        return Float.float16ToFloat(h);
+    }
+
+    /** __float2half_rn: round to nearest even (Java's conversion does the same). */
+    static short toHalf(float f) {
+        return Float.floatToFloat16(f);
+    }
+
+    static float bf16(short b) {
+        return Float.intBitsToFloat((b & 0xFFFF) << 16);
+    }
+
+    /** __float2bfloat16_rn: round to nearest even; NaN stays a (quiet) NaN. */
+    static short toBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) return (short) ((bits >>> 16) | 0x40);
+        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
+    }
+
+    private static float f(MemorySegment s, long i) {
+        return s.getAtIndex(F32, i);
+    }
+
+    private static void f(MemorySegment s, long i, float v) {
+        s.setAtIndex(F32, i, v);
+    }
+
+    // ---------------------------------------------------------------- conversions
+
+    static void f32ToF16(Launch l) {
+        MemorySegment out = l.p(0), in = l.p(1);
+        long n = l.l(2);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(f(in, i)));
+    }
+
+    static void f32ToBf16(Launch l) {
+        MemorySegment out = l.p(0), in = l.p(1);
+        long n = l.l(2);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toBf16(f(in, i)));
+    }
+
+    /** ggml Q8_0: 34-byte blocks, an f16 scale then 32 int8 weights; out = f16(d * q). */
+    static void dequantQ8_0(Launch l) {
+        MemorySegment out = l.p(0), blocks = l.p(1);
+        long nblocks = l.l(2);
+        for (long b = 0; b < nblocks; b++) {
+            float d = half(blocks.get(F16, b * 34));
+            for (int j = 0; j < 32; j++) out.setAtIndex(F16, b * 32 + j, toHalf(d * blocks.get(JAVA_BYTE, b * 34 + 2 + j)));
+        }
+    }
+
+    /** ggml Q4_0: 18-byte blocks, an f16 scale then 16 bytes; low nibbles are weights 0..15, high nibbles 16..31, minus 8. */
+    static void dequantQ4_0(Launch l) {
+        MemorySegment out = l.p(0), blocks = l.p(1);
+        long nblocks = l.l(2);
+        for (long b = 0; b < nblocks; b++) {
+            float d = half(blocks.get(F16, b * 18));
+            for (int j = 0; j < 32; j++) {
+                int q = blocks.get(JAVA_BYTE, b * 18 + 2 + (j % 16)) & 0xFF;
+                int v = j < 16 ? (q & 0x0F) : (q >> 4);
+                out.setAtIndex(F16, b * 32 + j, toHalf(d * (v - 8)));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- embedding
+
+    /** out[t] = table[tokens[t]] for gridDim.x tokens; dtype 0 f32, 1 f16, 2 bf16. */
+    static void embedGather(Launch l) {
+        MemorySegment out = l.p(0), table = l.p(1), tokens = l.p(3);
+        int dtype = l.i(2), dim = l.i(4);
+        for (int t = 0; t < l.gridX(); t++) {
+            long row = (long) tokens.getAtIndex(I32, t) * dim;
+            for (int d = 0; d < dim; d++) {
+                float v = switch (dtype) {
+                    case 0 -> f(table, row + d);
+                    case 1 -> half(table.getAtIndex(F16, row + d));
+                    default -> bf16(table.getAtIndex(F16, row + d));
+                };
+                f(out, (long) t * dim + d, v);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    static void addInplace(Launch l) {
+        MemorySegment y = l.p(0), x = l.p(1);
+        long n = l.l(2);
+        for (long i = 0; i < n; i++) f(y, i, f(y, i) + f(x, i));
+    }
+
+    /** y[r][c] += scale * v[c], the product rounded before the add (the kernel's __fadd_rn(y, __fmul_rn(s, v))). */
+    static void addRowVector(Launch l) {
+        MemorySegment y = l.p(0), v = l.p(1);
+        float scale = l.f(2);
+        int rows = l.i(3), width = l.i(4);
+        for (long i = 0; i < (long) rows * width; i++) {
+            float prod = scale * f(v, i % width);
+            f(y, i, f(y, i) + prod);
+        }
+    }
+
+    static void siluMul(Launch l) {
+        MemorySegment gate = l.p(0), up = l.p(1);
+        long n = l.l(2);
+        for (long i = 0; i < n; i++) {
+            float g = f(gate, i);
+            f(gate, i, g / (1.0f + (float) Math.exp(-g)) * f(up, i));
+        }
+    }
+
+    /** dst[r] = src[index[r]] for gridDim.x rows. */
+    static void gatherRows(Launch l) {
+        MemorySegment dst = l.p(0), src = l.p(1), index = l.p(2);
+        int width = l.i(3);
+        for (int r = 0; r < l.gridX(); r++) {
+            MemorySegment.copy(src, (long) index.getAtIndex(I32, r) * width * 4, dst, (long) r * width * 4, (long) width * 4);
+        }
+    }
+
+    // ---------------------------------------------------------------- RMSNorm
+
+    /** out[r] = x[r] * rsqrt(mean(x[r]^2) + eps) * w for gridDim.x rows (out may alias x). */
+    static void rmsnorm(Launch l) {
+        MemorySegment out = l.p(0), x = l.p(1), w = l.p(2);
+        int width = l.i(3);
+        float eps = l.f(4);
+        IntStream.range(0, l.gridX()).parallel().forEach(r -> {
+            long base = (long) r * width;
+            float ss = 0;
+            for (int i = 0; i < width; i++) ss += f(x, base + i) * f(x, base + i);
+            float scale = (float) (1.0 / Math.sqrt(ss / width + eps));
+            for (int i = 0; i < width; i++) f(out, base + i, f(x, base + i) * scale * f(w, i));
+        });
+    }
+
+    /** dx = r (dy w) - x r^3 / n sum(dy w x); dw += dy x r when dw is given (rows summed in order). */
+    static void rmsnormBackward(Launch l) {
+        MemorySegment dx = l.p(0), dw = l.pOrNull(1), dy = l.p(2), x = l.p(3), w = l.p(4);
+        int width = l.i(5);
+        float eps = l.f(6);
+        for (int row = 0; row < l.gridX(); row++) {
+            long base = (long) row * width;
+            float ss = 0, dot = 0;
+            for (int i = 0; i < width; i++) {
+                float xi = f(x, base + i);
+                ss += xi * xi;
+                dot += f(dy, base + i) * f(w, i) * xi;
+            }
+            float r = (float) (1.0 / Math.sqrt(ss / width + eps));
+            float c = r * r * r / width * dot;
+            for (int i = 0; i < width; i++) {
+                float xi = f(x, base + i), g = f(dy, base + i);
+                f(dx, base + i, r * g * f(w, i) - xi * c);
+                if (dw != null) f(dw, i, f(dw, i) + g * xi * r);
+            }
+        }
+    }
+
+    static void siluMulBackward(Launch l) {
+        MemorySegment dgate = l.p(0), dup = l.p(1), dout = l.p(2), gate = l.p(3), up = l.p(4);
+        long n = l.l(5);
+        for (long i = 0; i < n; i++) {
+            float g = f(gate, i), s = 1.0f / (1.0f + (float) Math.exp(-g)), d = f(dout, i);
+            f(dgate, i, d * f(up, i) * s * (1.0f + g * (1.0f - s)));
+            f(dup, i, d * g * s);
+        }
+    }
+
+    // ---------------------------------------------------------------- RoPE
+
+    /** Rotates each head of gridDim.x rows by its row's position; angles in double as the kernel computes them. */
+    static void rope(Launch l) {
+        MemorySegment x = l.p(0), positions = l.p(1), freqs = l.p(2);
+        int heads = l.i(3), headDim = l.i(4), rotDims = l.i(5);
+        boolean neox = l.i(6) != 0;
+        int half = rotDims / 2;
+        for (int row = 0; row < l.gridX(); row++) {
+            double p = positions.getAtIndex(I32, row);
+            long xr = (long) row * heads * headDim;
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < half; i++) {
+                    double ang = p * freqs.getAtIndex(F64, i);
+                    float c = (float) Math.cos(ang), s = (float) Math.sin(ang);
+                    long ia = xr + (long) h * headDim + (neox ? i : 2 * i), ib = xr + (long) h * headDim + (neox ? i + half : 2 * i + 1);
+                    float a = f(x, ia), b = f(x, ib);
+                    f(x, ia, a * c - b * s);
+                    f(x, ib, a * s + b * c);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- KV cache and attention
+
+    /** Row r's key and value go to its sequence's layer cache (layerBaseK[r], layerBaseV[r]) at positions[r]. */
+    static void kvStore(Launch l) {
+        MemorySegment baseK = l.p(0), baseV = l.p(1), positions = l.p(2), k = l.p(3), v = l.p(4);
+        int kvDim = l.i(5);
+        long bytes = 4L * kvDim;
+        for (int row = 0; row < l.gridX(); row++) {
+            long at = positions.getAtIndex(I32, row) * bytes;
+            MemorySegment.copy(k, row * bytes, l.mem().range(baseK.getAtIndex(U64, row) + at, bytes), 0, bytes);
+            MemorySegment.copy(v, row * bytes, l.mem().range(baseV.getAtIndex(U64, row) + at, bytes), 0, bytes);
+        }
+    }
+
+    /**
+     * Causal grouped-query attention, grid (heads, rows): out[t][h] = sum_j softmax_j(q[t][h] . k_j * scale) v_j over
+     * positions j = 0..positions[t] of row t's cache, kv head h / (heads / kvHeads).
+     */
+    static void attention(Launch l) {
+        MemorySegment out = l.p(0), q = l.p(1), baseK = l.p(2), baseV = l.p(3), positions = l.p(4);
+        int heads = l.i(5), kvHeads = l.i(6), headDim = l.i(7);
+        float scale = l.f(8);
+        int group = heads / kvHeads, kvDim = kvHeads * headDim, rows = l.gridY();
+        if (l.gridX() != heads) throw new IllegalArgumentException("attention: gridDim.x " + l.gridX() + " != heads " + heads);
+        IntStream.range(0, rows * heads).parallel().forEach(th -> {
+            int t = th / heads, h = th % heads;
+            int pos = positions.getAtIndex(I32, t);
+            MemorySegment kc = l.mem().range(baseK.getAtIndex(U64, t), 4L * (pos + 1) * kvDim);
+            MemorySegment vc = l.mem().range(baseV.getAtIndex(U64, t), 4L * (pos + 1) * kvDim);
+            long qh = ((long) t * heads + h) * headDim, kvOff = (long) (h / group) * headDim;
+            float[] s = new float[pos + 1];
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j <= pos; j++) {
+                float dot = 0;
+                for (int d = 0; d < headDim; d++) dot += f(q, qh + d) * f(kc, (long) j * kvDim + kvOff + d);
+                s[j] = dot * scale;
+                max = Math.max(max, s[j]);
+            }
+            float sum = 0;
+            for (int j = 0; j <= pos; j++) {
+                s[j] = (float) Math.exp(s[j] - max);
+                sum += s[j];
+            }
+            for (int d = 0; d < headDim; d++) {
+                float a = 0;
+                for (int j = 0; j <= pos; j++) a += s[j] * f(vc, (long) j * kvDim + kvOff + d);
+                f(out, qh + d, a / sum);
+            }
+        });
+    }
+
+    private ReferenceKernels() {}
+}
