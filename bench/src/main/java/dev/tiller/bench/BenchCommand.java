@@ -44,6 +44,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-r", "--repetitions"}, defaultValue = "5")
     int reps;
 
+    @Option(names = {"-d", "--depth"}, defaultValue = "0", description = "tokens already in the context before tg is timed "
+            + "(llama-bench's tg@dN: decode at that depth)")
+    int depth;
+
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda", description = "where the forward pass runs (default: ${DEFAULT-VALUE})")
     String device;
 
@@ -73,10 +77,11 @@ public final class BenchCommand implements Callable<Integer> {
             long weightBytes = weightBytesPerToken(m);
             System.out.printf(Locale.ROOT, "model %s: %d layers, dim %d, vocab %d, %.1f MiB of weights read per decoded token%n",
                     model.getFileName(), c.layers(), c.dim(), c.vocabSize(), weightBytes / 1048576.0);
-            System.out.printf(Locale.ROOT, "| %-28s | %7s | %-10s | %20s |%n", "model", "threads", "test", "t/s");
-            System.out.printf(Locale.ROOT, "| %-28s | %7s | %-10s | %20s |%n", "-".repeat(28), "-".repeat(7), "-".repeat(10), "-".repeat(20));
+            System.out.printf(Locale.ROOT, "| %-28s | %7s | %-14s | %20s |%n", "model", "threads", "test", "t/s");
+            System.out.printf(Locale.ROOT, "| %-28s | %7s | %-14s | %20s |%n", "-".repeat(28), "-".repeat(7), "-".repeat(14), "-".repeat(20));
             SplittableRandom rnd = new SplittableRandom(42);
-            Session s = m.newSession(Math.max(prompt, gen) + 8);
+            if (depth < 0) throw new IllegalArgumentException("--depth must be >= 0, got " + depth);
+            Session s = m.newSession(Math.max(prompt, depth + gen) + 8);
             if (prompt > 0) {
                 int[] tokens = rnd.ints(prompt, 0, c.vocabSize()).toArray();
                 double[] rates = new double[reps];
@@ -91,8 +96,10 @@ public final class BenchCommand implements Callable<Integer> {
             }
             if (gen > 0) {
                 double[] rates = new double[reps];
+                int[] context = rnd.ints(depth, 0, c.vocabSize()).toArray();
                 for (int r = -1; r < reps; r++) {
                     s.reset();
+                    if (depth > 0) s.prefill(context); // not timed: tg then runs at this depth
                     int tok = rnd.nextInt(c.vocabSize());
                     long t0 = System.nanoTime();
                     for (int i = 0; i < gen; i++) {
@@ -102,7 +109,7 @@ public final class BenchCommand implements Callable<Integer> {
                     double sec = (System.nanoTime() - t0) / 1e9;
                     if (r >= 0) rates[r] = gen / sec;
                 }
-                row(model.getFileName().toString(), t, "tg" + gen, rates);
+                row(model.getFileName().toString(), t, "tg" + gen + (depth > 0 ? " @ d" + depth : ""), rates);
                 double mean = Arrays.stream(rates).average().orElse(0);
                 System.out.printf(Locale.ROOT, "decode reads %.2f GB/s of weights at tg%d's mean rate%n", weightBytes * mean / 1e9, gen);
             }
@@ -127,7 +134,7 @@ public final class BenchCommand implements Callable<Integer> {
         double var = 0;
         for (double r : rates) var += (r - mean) * (r - mean);
         double sd = rates.length > 1 ? Math.sqrt(var / (rates.length - 1)) : 0;
-        System.out.printf(Locale.ROOT, "| %-28s | %7d | %-10s | %20s |%n", model, threads, test, String.format(Locale.ROOT, "%.2f ± %.2f", mean, sd));
+        System.out.printf(Locale.ROOT, "| %-28s | %7d | %-14s | %20s |%n", model, threads, test, String.format(Locale.ROOT, "%.2f ± %.2f", mean, sd));
     }
 
     /**

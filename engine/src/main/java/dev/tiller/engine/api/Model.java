@@ -74,6 +74,11 @@ public final class Model implements AutoCloseable {
         return m;
     }
 
+    /** Where the forward pass runs, in words (the GPU's name, memory and libraries for CUDA). */
+    public String describeDevice() {
+        return cuda != null ? cuda.describe() : "CPU";
+    }
+
     /** Where the forward pass runs. */
     public Device device() {
         return cuda != null ? Device.CUDA : Device.CPU;

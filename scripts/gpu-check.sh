@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Tiller's GPU check, run from an unpacked bundle (scripts/gpu-bundle.sh) on a machine with an NVIDIA GPU:
+#   1. the GPU tests (JUnit console launcher, real CUDA: -Dtiller.cuda=device)
+#   2. CPU vs GPU greedy text with the CLI (stories260K plain and steered; Qwen2.5-0.5B-shaped models per format)
+#   3. where CPU and GPU part ways on Q4_0 (compare-devices), on the GPU and on the host emulator
+#   4. bench --device cuda (pp512 / tg128, decode at depth), steer-overhead
+# Logs go to $OUT (or /tmp/tiller-gpu-check); a summary is printed last. Sections: GPU_CHECK_SECTIONS="tests text
+# q4 bench" (default: all). GPU_CHECK_QUICK=1 skips the 1B model and the depth runs.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${OUT:-/tmp/tiller-gpu-check}"
+mkdir -p "$out"
+sections="${GPU_CHECK_SECTIONS:-tests text q4 bench}"
+models="${TMPDIR:-/tmp}/tiller-gpu-models"
+mkdir -p "$models"
+JAVA="$here/jre/bin/java"
+FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseParallelGC)
+summary="$out/summary.txt"
+: > "$summary"
+note() { echo "$*" | tee -a "$summary"; }
+tiller() { "$JAVA" "${FLAGS[@]}" -Dtiller.shared="$here/shared" -cp "$here/lib/*" dev.tiller.cli.Tiller "$@" 2> >(grep -v '^WARNING: Using incubator' >&2); }
+S="$here/shared"
+
+note "== Tiller GPU check, commit $(cat "$here/COMMIT" 2>/dev/null), $(date -u +%FT%TZ)"
+note "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
+
+if [[ " $sections " == *" tests "* ]]; then
+  cp=""
+  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
+  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
+    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
+    --scan-class-path "${cp#:}" --include-classname '.*(Cuda|Gpu|BenchCommand|DeviceOption).*' \
+    --reports-dir "$out/junit" > "$out/tests.log" 2>&1
+  rc=$?
+  note "-- GPU tests (exit $rc): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests.log" | tr -s ' ' | tr '\n' ';')"
+  grep -E "MethodSource|=> |Exception|expected" "$out/tests.log" | head -40 >> "$summary"
+fi
+
+if [[ " $sections " == *" text "* ]]; then
+  note "-- CPU vs GPU greedy text (tiller generate --temp 0)"
+  same() { # name, then generate's arguments
+    local name="$1"; shift
+    tiller generate "$@" --temp 0 --device cpu > "$out/text-$name-cpu.txt" 2> "$out/text-$name-cpu.err"
+    tiller generate "$@" --temp 0 --device cuda > "$out/text-$name-gpu.txt" 2> "$out/text-$name-gpu.err"
+    if [ -s "$out/text-$name-cpu.txt" ] && cmp -s "$out/text-$name-cpu.txt" "$out/text-$name-gpu.txt"; then note "   $name: identical"
+    else note "   $name: DIFFER (cpu: $(head -c 160 "$out/text-$name-cpu.txt" | tr '\n' ' ') | gpu: $(head -c 160 "$out/text-$name-gpu.txt" | tr '\n' ' ') $(tail -1 "$out/text-$name-gpu.err"))"; fi
+  }
+  same stories -m "$S/models/stories260K.gguf" -p "Once upon a time" -n 60
+  same stories-steered -m "$S/models/stories260K.gguf" -p "The little dog was very sad because" -n 60 --control-vector-scaled "$S/reference/stories260K/happy_mean.gguf:0.6"
+  same qwen2-chat -m "$S/models/tiny-random-qwen2.gguf" -p "Hello" --chat -n 32
+  for t in f16 bf16 q8_0 q4_0; do
+    [ -f "$models/q05-$t.gguf" ] || tiller models write --preset qwen2.5-0.5b --type $t --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-$t.gguf" > /dev/null
+    same "qwen05-$t" -m "$models/q05-$t.gguf" -p "The capital of France is" -n 32
+  done
+fi
+
+if [[ " $sections " == *" q4 "* ]]; then
+  note "-- Q4_0: where CPU and GPU part ways (teacher-forced along the CPU's greedy path)"
+  [ -f "$models/q05-q4_0.gguf" ] || tiller models write --preset qwen2.5-0.5b --type q4_0 --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-q4_0.gguf" > /dev/null
+  tiller compare-devices -m "$models/q05-q4_0.gguf" -p "The capital of France is" -n 32 > "$out/q4-gpu.md" 2>&1
+  TILLER_CUDA=emulator tiller compare-devices -m "$models/q05-q4_0.gguf" -p "The capital of France is" -n 32 > "$out/q4-emulator.md" 2>&1
+  note "   GPU:      $(tail -1 "$out/q4-gpu.md")"
+  note "   emulator: $(tail -1 "$out/q4-emulator.md")"
+  paste -d' ' <(grep '^| [0-9]' "$out/q4-gpu.md" | cut -d'|' -f2-7) <(grep '^| [0-9]' "$out/q4-emulator.md" | cut -d'|' -f3-7) | head -40 > "$out/q4-side-by-side.txt"
+fi
+
+if [[ " $sections " == *" bench "* ]]; then
+  note "-- bench --device cuda"
+  for t in f16 bf16 q8_0 q4_0; do
+    [ -f "$models/q05-$t.gguf" ] || tiller models write --preset qwen2.5-0.5b --type $t --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-$t.gguf" > /dev/null
+    tiller bench --device cuda -m "$models/q05-$t.gguf" -p 512 -n 128 -r 3 > "$out/bench-q05-$t.txt" 2>&1
+    grep -E '^\| q05|error' "$out/bench-q05-$t.txt" | tee -a "$summary"
+  done
+  if [ -z "${GPU_CHECK_QUICK:-}" ]; then
+    tiller bench --device cuda -m "$models/q05-f16.gguf" -p 0 -n 128 -r 2 -d 4096 > "$out/bench-q05-f16-depth.txt" 2>&1
+    grep -E '^\| q05|error' "$out/bench-q05-f16-depth.txt" | tee -a "$summary"
+    [ -f "$models/l1b-f16.gguf" ] || tiller models write --preset llama-3.2-1b --type f16 -o "$models/l1b-f16.gguf" > /dev/null
+    tiller bench --device cuda -m "$models/l1b-f16.gguf" -p 512 -n 128 -r 3 > "$out/bench-l1b-f16.txt" 2>&1
+    grep -E '^\| l1b|error' "$out/bench-l1b-f16.txt" | tee -a "$summary"
+  fi
+  tiller steer-overhead --device cuda -m "$S/models/stories260K.gguf" --vector "$S/reference/stories260K/happy_mean.gguf" -n 100 --rounds 5 > "$out/steer-overhead.txt" 2>&1
+  note "   steer-overhead (stories260K, happy_mean on every block): $(tail -2 "$out/steer-overhead.txt" | tr '\n' ' ')"
+fi
+note "== done"
