@@ -10,7 +10,7 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${OUT:-/tmp/tiller-gpu-check}"
 mkdir -p "$out"
-sections="${GPU_CHECK_SECTIONS:-tests text q4 bench}"
+sections="${GPU_CHECK_SECTIONS:-tests text q4 bench ncu}"
 models="${TMPDIR:-/tmp}/tiller-gpu-models"
 mkdir -p "$models"
 JAVA="$here/jre/bin/java"
@@ -80,5 +80,25 @@ if [[ " $sections " == *" bench "* ]]; then
   fi
   tiller steer-overhead --device cuda -m "$S/models/stories260K.gguf" --vector "$S/reference/stories260K/happy_mean.gguf" -n 100 --rounds 5 > "$out/steer-overhead.txt" 2>&1
   note "   steer-overhead (stories260K, happy_mean on every block): $(tail -2 "$out/steer-overhead.txt" | tr '\n' ' ')"
+fi
+if [[ " $sections " == *" ncu "* ]] && command -v ncu > /dev/null; then
+  # one decoded token's kernels (after a 256-token prompt) with their durations: where decode time goes
+  prompt="$(printf 'the %.0s' $(seq 1 250))"
+  timeout 120 ncu --clock-control none --target-processes all --launch-skip 1200 --launch-count 400 --csv --metrics gpu__time_duration.sum \
+    "$JAVA" "${FLAGS[@]}" -cp "$here/lib/*" dev.tiller.cli.Tiller generate -m "$models/q05-f16.gguf" -p "$prompt" -n 8 --temp 0 --device cuda \
+    > "$out/ncu.csv" 2> "$out/ncu.err"
+  note "-- ncu (exit $?): per-kernel time over 400 launches of decode, q05-f16"
+  python3 - "$out/ncu.csv" <<'PY' | tee -a "$summary"
+import csv, sys, collections
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
+if not rows: print("   no ncu rows"); sys.exit()
+h = rows[0]; k = h.index("Kernel Name"); v = h.index("Metric Value")
+tot = collections.Counter(); cnt = collections.Counter()
+for r in rows[1:]:
+    try: tot[r[k][:60]] += float(r[v].replace(",", "")); cnt[r[k][:60]] += 1
+    except ValueError: pass
+s = sum(tot.values())
+for name, t in tot.most_common(12): print(f"   {name:60s} {cnt[name]:4d} launches {t/1e3:9.1f} us {100*t/s:5.1f}%")
+PY
 fi
 note "== done"
