@@ -247,3 +247,89 @@ extern "C" __global__ void attention(float* out, const float* q, const unsigned 
         }
     }
 }
+
+// ---------------------------------------------------------------- split-K attention for decode (flash-decoding)
+
+// A decoded token has one row per sequence, so `attention` above runs only heads x rows blocks and each walks the
+// whole context: at a depth of 4096 a 14-head model keeps 14 of 132 multiprocessors busy. Here the context is cut into
+// `splits` chunks of `chunk` positions; block (head h, row t, split s) runs the same online softmax over its chunk and
+// writes its unnormalised accumulator with its running max m and sum l: partial[((t*heads+h)*splits+s)*headDim + d]
+// and ml[2*((t*heads+h)*splits+s) + {0,1}]. A chunk past the row's position writes m = -inf, l = 0.
+extern "C" __global__ void attention_partial(float* partial, float* ml, const float* q, const unsigned long long* layerBaseK,
+                                             const unsigned long long* layerBaseV, const int* positions, int heads, int kvHeads,
+                                             int headDim, float scale, int chunk) {
+    int h = blockIdx.x, t = blockIdx.y, sp = blockIdx.z, splits = gridDim.z;
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    int group = heads / kvHeads, kvDim = kvHeads * headDim;
+    const float* qh = q + ((long) t * heads + h) * headDim;
+    const float* kc = reinterpret_cast<const float*>(layerBaseK[t]) + (h / group) * headDim;
+    const float* vc = reinterpret_cast<const float*>(layerBaseV[t]) + (h / group) * headDim;
+    int pos = positions[t];
+    int begin = sp * chunk, end = min(pos + 1, begin + chunk);
+    int per = (headDim + WARP - 1) / WARP;
+
+    float qv[ATT_MAX_PER_LANE], acc[ATT_MAX_PER_LANE];
+    for (int e = 0; e < per; e++) {
+        int d = lane + e * WARP;
+        qv[e] = d < headDim ? qh[d] : 0.0f;
+        acc[e] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int j = begin + warp; j < end; j += ATT_WARPS) {
+        const float* kj = kc + (long) j * kvDim;
+        const float* vj = vc + (long) j * kvDim;
+        float s = 0.0f;
+        for (int e = 0; e < per; e++) {
+            int d = lane + e * WARP;
+            if (d < headDim) s += qv[e] * kj[d];
+        }
+        s = warp_sum(s) * scale;
+        float mNew = fmaxf(m, s);
+        float corr = expf(m - mNew), p = expf(s - mNew);
+        l = l * corr + p;
+        for (int e = 0; e < per; e++) {
+            int d = lane + e * WARP;
+            acc[e] = acc[e] * corr + (d < headDim ? p * vj[d] : 0.0f);
+        }
+        m = mNew;
+    }
+
+    __shared__ float sm[ATT_WARPS], sl[ATT_WARPS];
+    __shared__ float sacc[ATT_WARPS][ATT_MAX_PER_LANE * WARP];
+    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
+    for (int e = 0; e < per; e++) sacc[warp][lane + e * WARP] = acc[e];
+    __syncthreads();
+    if (warp == 0) {
+        long slot = ((long) t * heads + h) * splits + sp;
+        float M = -INFINITY;
+        for (int w = 0; w < ATT_WARPS; w++) M = fmaxf(M, sm[w]);
+        float L = 0.0f;
+        for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) L += sl[w] * expf(sm[w] - M);
+        float* o = partial + slot * headDim;
+        for (int e = 0; e < per; e++) {
+            int d = lane + e * WARP;
+            if (d >= headDim) continue;
+            float a = 0.0f;
+            for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != -INFINITY) a += sacc[w][d] * expf(sm[w] - M);
+            o[d] = a;
+        }
+        if (lane == 0) { ml[2 * slot] = M; ml[2 * slot + 1] = L; }
+    }
+}
+
+// Merges the splits of attention_partial by log-sum-exp: out[t][h] = sum_s a_s e^(m_s - M) / sum_s l_s e^(m_s - M),
+// M = max_s m_s. Block (head h, row t); threads over the head's dims.
+extern "C" __global__ void attention_merge(float* out, const float* partial, const float* ml, int heads, int headDim, int splits) {
+    int h = blockIdx.x, t = blockIdx.y;
+    long base = ((long) t * heads + h) * splits;
+    float M = -INFINITY;
+    for (int s = 0; s < splits; s++) M = fmaxf(M, ml[2 * (base + s)]);
+    float L = 0.0f;
+    for (int s = 0; s < splits; s++) { float ms = ml[2 * (base + s)]; if (ms != -INFINITY) L += ml[2 * (base + s) + 1] * expf(ms - M); }
+    float* o = out + ((long) t * heads + h) * headDim;
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float a = 0.0f;
+        for (int s = 0; s < splits; s++) { float ms = ml[2 * (base + s)]; if (ms != -INFINITY) a += partial[(base + s) * headDim + d] * expf(ms - M); }
+        o[d] = a / L;
+    }
+}

@@ -199,9 +199,23 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         capacity = cap;
     }
 
+    /** Split-K attention: at most this many rows (decode steps), chunks of at least this many positions, at most this many. */
+    static final int SPLIT_MAX_ROWS = 16, SPLIT_CHUNK = 256, SPLIT_MAX = 64;
+    private long splitPartial, splitMl;
+
+    private void ensureSplitWorkspace(int rows) {
+        if (splitPartial != 0) return;
+        long slots = (long) SPLIT_MAX_ROWS * c.heads() * SPLIT_MAX;
+        splitPartial = dev.alloc(4L * slots * c.headDim());
+        splitMl = dev.alloc(8L * slots);
+    }
+
     private void freeWorkspace() {
         for (long p : new long[]{x, xn, q, k, v, attn, branch, gate, up, half, tokens, positions, index, baseK, baseV}) dev.free(p);
         capacity = 0;
+        dev.free(splitPartial);
+        dev.free(splitMl);
+        splitPartial = splitMl = 0;
     }
 
     private DeviceKV deviceCache(KVCache cache) {
@@ -255,6 +269,13 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         dev.copyToDevice(baseK, bk, L * n);
         dev.copyToDevice(baseV, bv, L * n);
 
+        // decode (few rows) over a long context: split each row's context into chunks that run as separate blocks
+        int maxPos = 0;
+        for (int t = 0; t < n; t++) maxPos = Math.max(maxPos, pos[t]);
+        int splits = n <= SPLIT_MAX_ROWS ? Math.min(SPLIT_MAX, (maxPos + SPLIT_CHUNK) / SPLIT_CHUNK) : 1;
+        int chunk = splits > 1 ? (maxPos + splits) / splits : 0; // ceil((maxPos + 1) / splits)
+        if (splits > 1) ensureSplitWorkspace(n);
+
         dev.embed(x, embedding.ptr(), embedding.embedDtype(), tokens, n, dim);
         hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
         final float scale = (float) (1.0 / Math.sqrt(c.headDim()));
@@ -275,7 +296,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             dev.rope(k, positions, ropeFreqs, n, c.kvHeads(), c.headDim(), c.ropeDims(), c.ropeNeox());
             long lk = baseK + 8L * l * n, lv = baseV + 8L * l * n;
             dev.kvStore(lk, lv, positions, k, v, n, kvDim);
-            dev.attention(attn, q, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale);
+            if (splits > 1) {
+                dev.attentionSplit(attn, splitPartial, splitMl, q, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, chunk, splits);
+            } else {
+                dev.attention(attn, q, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale);
+            }
             matmul(lw.wo(), attn, n, branch);
             hook(hooks, HookSite.ATTN_OUT, l, branch, n, dim, pos, seq);
             dev.add(x, branch, (long) n * dim);

@@ -97,6 +97,26 @@ class CudaTransformerTest {
         }
     }
 
+    /** Decoding past 256 positions takes the split-K attention path: the same greedy tokens and logits as the CPU. */
+    @Test
+    void deepDecodeWithSplitAttentionMatchesTheCpu() {
+        Path m = SHARED.resolve("models/stories260K.gguf");
+        try (Model cpu = Model.load(m); Model gpu = Model.load(m, Device.CUDA)) {
+            int[] prompt = new int[300];
+            for (int i = 0; i < prompt.length; i++) prompt[i] = i == 0 ? 1 : 260 + (i * 37) % 240;
+            Session a = cpu.newSession(400), b = gpu.newSession(400);
+            a.prefill(prompt);
+            b.prefill(prompt);
+            int vocab = cpu.config().vocabSize(), tok = 403;
+            for (int i = 0; i < 40; i++) {
+                float[] la = a.decode(tok).clone(), lb = b.decode(tok);
+                assertTrue(relErr(lb, la, vocab) < 2e-3, "step " + i + ": " + relErr(lb, la, vocab));
+                tok = argmax(la, vocab);
+                assertEquals(tok, argmax(lb, vocab), "greedy token at step " + i);
+            }
+        }
+    }
+
     static int[] greedy(Session s, int[] prompt, int n) {
         int vocab = s.model().config().vocabSize();
         float[] logits = s.prefill(prompt);

@@ -174,6 +174,10 @@ public final class CudaDevice {
     // ------------------------------------------------------------------ kernels
 
     private void launch(String kernel, int gx, int gy, int block, Object... args) {
+        launch3(kernel, gx, gy, 1, block, args);
+    }
+
+    private void launch3(String kernel, int gx, int gy, int gz, int block, Object... args) {
         MemorySegment fn = functions.get(kernel);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment params = a.allocate(ADDRESS, args.length);
@@ -187,7 +191,7 @@ public final class CudaDevice {
                 };
                 params.setAtIndex(ADDRESS, i, v);
             }
-            driver.launch(fn, kernel, gx, gy, 1, block, 1, 1, 0, params);
+            driver.launch(fn, kernel, gx, gy, gz, block, 1, 1, 0, params);
         }
     }
 
@@ -259,5 +263,17 @@ public final class CudaDevice {
     public void attention(long out, long q, long baseK, long baseV, long positions, int rows, int heads, int kvHeads, int headDim, float scale) {
         if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
         launch("attention", heads, rows, 128, out, q, baseK, baseV, positions, heads, kvHeads, headDim, scale);
+    }
+
+    /**
+     * The same attention, with each row's context cut into {@code splits} chunks of {@code chunk} positions that run as
+     * separate blocks (flash-decoding), then merged: for decode, where rows x heads blocks alone would leave most of
+     * the GPU idle. {@code partial} holds rows*heads*splits*headDim floats, {@code ml} rows*heads*splits*2.
+     */
+    public void attentionSplit(long out, long partial, long ml, long q, long baseK, long baseV, long positions, int rows, int heads,
+                               int kvHeads, int headDim, float scale, int chunk, int splits) {
+        if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
+        launch3("attention_partial", heads, rows, splits, 128, partial, ml, q, baseK, baseV, positions, heads, kvHeads, headDim, scale, chunk);
+        launch("attention_merge", heads, rows, 64, out, partial, ml, heads, headDim, splits);
     }
 }

@@ -197,4 +197,51 @@ class CudaKernelsTest {
             close(expected, download(dx, x.length), 1e-5, neox ? "neox rope" : "normal rope");
         }
     }
+
+    /**
+     * Causal GQA attention of a few rows at deep positions, by the one-block-per-head kernel and by the split-K
+     * (flash-decoding) pair, against a float64 softmax computed here.
+     */
+    @Test
+    void attentionAndSplitAttentionMatchAFloat64Reference() {
+        int heads = 4, kvHeads = 2, hd = 64, kvDim = kvHeads * hd, ctx = 1100, rows = 3;
+        int[] pos = {0, 700, 1099};
+        float[] keys = random(ctx * kvDim), values = random(ctx * kvDim), q = random(rows * heads * hd);
+        long dk = dev.upload(keys), dv = dev.upload(values), dq = dev.upload(q), dp = dev.alloc(4L * rows), bases = dev.alloc(16L * rows);
+        dev.copyToDevice(dp, pos, 0, rows);
+        long[] kb = new long[rows], vb = new long[rows];
+        java.util.Arrays.fill(kb, dk);
+        java.util.Arrays.fill(vb, dv);
+        long bk = dev.alloc(8L * rows), bv = dev.alloc(8L * rows);
+        dev.copyToDevice(bk, kb, rows);
+        dev.copyToDevice(bv, vb, rows);
+        float scale = 0.125f;
+        float[] expected = new float[rows * heads * hd];
+        for (int t = 0; t < rows; t++) {
+            for (int h = 0; h < heads; h++) {
+                int kvh = h / (heads / kvHeads);
+                double[] sc = new double[pos[t] + 1];
+                double max = Double.NEGATIVE_INFINITY, sum = 0;
+                for (int j = 0; j <= pos[t]; j++) {
+                    double d = 0;
+                    for (int e = 0; e < hd; e++) d += (double) q[(t * heads + h) * hd + e] * keys[j * kvDim + kvh * hd + e];
+                    sc[j] = d * scale;
+                    max = Math.max(max, sc[j]);
+                }
+                for (int j = 0; j <= pos[t]; j++) sum += sc[j] = Math.exp(sc[j] - max);
+                for (int e = 0; e < hd; e++) {
+                    double a = 0;
+                    for (int j = 0; j <= pos[t]; j++) a += sc[j] * values[j * kvDim + kvh * hd + e];
+                    expected[(t * heads + h) * hd + e] = (float) (a / sum);
+                }
+            }
+        }
+        long out = dev.alloc(4L * rows * heads * hd);
+        dev.attention(out, dq, bk, bv, dp, rows, heads, kvHeads, hd, scale);
+        close(expected, download(out, expected.length), 1e-4, "attention");
+        int splits = 5, chunk = 220; // 5 x 220 = 1100 positions; row 0 leaves four chunks empty
+        long partial = dev.alloc(4L * rows * heads * splits * hd), ml = dev.alloc(8L * rows * heads * splits), out2 = dev.alloc(4L * rows * heads * hd);
+        dev.attentionSplit(out2, partial, ml, dq, bk, bv, dp, rows, heads, kvHeads, hd, scale, chunk, splits);
+        close(expected, download(out2, expected.length), 1e-4, "split attention");
+    }
 }

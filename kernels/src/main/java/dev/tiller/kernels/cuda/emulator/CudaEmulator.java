@@ -123,9 +123,15 @@ public final class CudaEmulator {
         return memory == null ? 0 : memory.used();
     }
 
-    /** The names of the kernels the emulator has a Java reference for. */
-    public static java.util.Set<String> kernelNames() {
-        return ReferenceKernels.KERNELS.keySet();
+    /**
+     * Each kernel the emulator has a Java reference for, with its parameter signature ({@code p} pointer, {@code l}
+     * long, {@code i} int, {@code f} float): a test holds these against the .cu source, since a signature that does not
+     * match the kernel's parameters would make the emulator read past the launch's argument array.
+     */
+    public static Map<String, String> kernelSignatures() {
+        Map<String, String> m = new java.util.TreeMap<>();
+        ReferenceKernels.KERNELS.forEach((k, v) -> m.put(k, v.signature()));
+        return m;
     }
 
     private static SymbolLookup lookup(Map<String, MemorySegment> stubs) {

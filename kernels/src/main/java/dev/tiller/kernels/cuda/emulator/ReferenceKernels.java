@@ -70,7 +70,9 @@ final class ReferenceKernels {
             Map.entry("silu_mul_backward", new Kernel("pppppl", ReferenceKernels::siluMulBackward)),
             Map.entry("rope", new Kernel("pppiiii", ReferenceKernels::rope)),
             Map.entry("kv_store", new Kernel("pppppi", ReferenceKernels::kvStore)),
-            Map.entry("attention", new Kernel("pppppiiif", ReferenceKernels::attention)));
+            Map.entry("attention", new Kernel("pppppiiif", ReferenceKernels::attention)),
+            Map.entry("attention_partial", new Kernel("ppppppiiifi", ReferenceKernels::attentionPartial)),
+            Map.entry("attention_merge", new Kernel("pppiii", ReferenceKernels::attentionMerge)));
 
     // ---------------------------------------------------------------- number formats
 
@@ -318,6 +320,78 @@ final class ReferenceKernels {
                 f(out, qh + d, a / sum);
             }
         });
+    }
+
+    /**
+     * One chunk of the context per block (head, row, split = gridDim.z): over positions [s*chunk, min(pos+1,
+     * (s+1)*chunk)), the unnormalised sum a = sum_j e^(score_j - m) v_j with m = max score and l = sum_j e^(score_j -
+     * m); an empty chunk gives m = -inf, l = 0, a = 0.
+     */
+    static void attentionPartial(Launch l) {
+        MemorySegment partial = l.p(0), ml = l.p(1), q = l.p(2), baseK = l.p(3), baseV = l.p(4), positions = l.p(5);
+        int heads = l.i(6), kvHeads = l.i(7), headDim = l.i(8), chunk = l.i(10);
+        float scale = l.f(9);
+        int group = heads / kvHeads, kvDim = kvHeads * headDim, rows = l.gridY(), splits = l.gridZ();
+        IntStream.range(0, rows * heads * splits).parallel().forEach(slotIndex -> {
+            int sp = slotIndex % splits, th = slotIndex / splits, t = th / heads, h = th % heads;
+            int pos = positions.getAtIndex(I32, t);
+            int begin = sp * chunk, end = Math.min(pos + 1, begin + chunk);
+            long slot = ((long) t * heads + h) * splits + sp;
+            long qh = ((long) t * heads + h) * headDim, kvOff = (long) (h / group) * headDim;
+            if (end <= begin) {
+                for (int d = 0; d < headDim; d++) f(partial, slot * headDim + d, 0f);
+                f(ml, 2 * slot, Float.NEGATIVE_INFINITY);
+                f(ml, 2 * slot + 1, 0f);
+                return;
+            }
+            MemorySegment kc = l.mem().range(baseK.getAtIndex(U64, t), 4L * end * kvDim);
+            MemorySegment vc = l.mem().range(baseV.getAtIndex(U64, t), 4L * end * kvDim);
+            float[] sc = new float[end - begin];
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = begin; j < end; j++) {
+                float dot = 0;
+                for (int d = 0; d < headDim; d++) dot += f(q, qh + d) * f(kc, (long) j * kvDim + kvOff + d);
+                sc[j - begin] = dot * scale;
+                max = Math.max(max, sc[j - begin]);
+            }
+            float sum = 0;
+            for (int j = 0; j < sc.length; j++) {
+                sc[j] = (float) Math.exp(sc[j] - max);
+                sum += sc[j];
+            }
+            for (int d = 0; d < headDim; d++) {
+                float a = 0;
+                for (int j = begin; j < end; j++) a += sc[j - begin] * f(vc, (long) j * kvDim + kvOff + d);
+                f(partial, slot * headDim + d, a);
+            }
+            f(ml, 2 * slot, max);
+            f(ml, 2 * slot + 1, sum);
+        });
+    }
+
+    /** out[t][h] = sum_s a_s e^(m_s - M) / sum_s l_s e^(m_s - M) with M = max_s m_s, grid (heads, rows). */
+    static void attentionMerge(Launch l) {
+        MemorySegment out = l.p(0), partial = l.p(1), ml = l.p(2);
+        int heads = l.i(3), headDim = l.i(4), splits = l.i(5), rows = l.gridY();
+        for (int t = 0; t < rows; t++) {
+            for (int h = 0; h < heads; h++) {
+                long base = ((long) t * heads + h) * splits;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int s = 0; s < splits; s++) max = Math.max(max, f(ml, 2 * (base + s)));
+                float sum = 0;
+                float[] w = new float[splits];
+                for (int s = 0; s < splits; s++) {
+                    float ms = f(ml, 2 * (base + s));
+                    w[s] = ms == Float.NEGATIVE_INFINITY ? 0 : (float) Math.exp(ms - max);
+                    sum += f(ml, 2 * (base + s) + 1) * w[s];
+                }
+                for (int d = 0; d < headDim; d++) {
+                    float a = 0;
+                    for (int s = 0; s < splits; s++) if (w[s] != 0) a += f(partial, (base + s) * headDim + d) * w[s];
+                    f(out, ((long) t * heads + h) * headDim + d, a / sum);
+                }
+            }
+        }
     }
 
     private ReferenceKernels() {}
