@@ -238,11 +238,21 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     /** Y[n][rows] = X[n][cols] W^T, X float32 on the device (converted to the weight's 16-bit type when needed). */
     private void matmul(DeviceMatrix w, long in, int n, long out) {
-        long xin = in;
-        if (w.type() != Cublas.CUDA_R_32F) {
-            dev.toHalf(half, in, (long) n * w.cols(), w.type());
-            xin = half;
-        }
+        matmulConverted(w, toWeightType(w, in, n), n, out);
+    }
+
+    /** The input as the GEMM reads it: float32 as is, else converted into the {@code half} workspace. */
+    private long toWeightType(DeviceMatrix w, long in, int n) {
+        if (w.type() == Cublas.CUDA_R_32F) return in;
+        dev.toHalf(half, in, (long) n * w.cols(), w.type());
+        return half;
+    }
+
+    private static boolean sameType(DeviceMatrix a, DeviceMatrix b) {
+        return a.type() == b.type();
+    }
+
+    private void matmulConverted(DeviceMatrix w, long xin, int n, long out) {
         blas.matmulRowMajor(w.ptr(), w.rows(), w.cols(), w.type(), xin, n, out);
     }
 
@@ -284,9 +294,10 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             hook(hooks, HookSite.RESID_PRE, l, x, n, dim, pos, seq);
 
             dev.rmsnorm(xn, x, lw.attnNorm(), n, dim, c.rmsEps());
-            matmul(lw.wq(), xn, n, q);
-            matmul(lw.wk(), xn, n, k);
-            matmul(lw.wv(), xn, n, v);
+            long xq = toWeightType(lw.wq(), xn, n); // q, k and v read the same input: convert it once
+            matmulConverted(lw.wq(), xq, n, q);
+            matmulConverted(lw.wk(), sameType(lw.wk(), lw.wq()) ? xq : toWeightType(lw.wk(), xn, n), n, k);
+            matmulConverted(lw.wv(), sameType(lw.wv(), lw.wq()) ? xq : toWeightType(lw.wv(), xn, n), n, v);
             if (lw.bq() != 0) dev.addRowVector(q, lw.bq(), 1f, n, qDim);
             if (lw.bk() != 0) dev.addRowVector(k, lw.bk(), 1f, n, kvDim);
             if (lw.bv() != 0) dev.addRowVector(v, lw.bv(), 1f, n, kvDim);
@@ -307,8 +318,9 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             hook(hooks, HookSite.RESID_MID, l, x, n, dim, pos, seq);
 
             dev.rmsnorm(xn, x, lw.ffnNorm(), n, dim, c.rmsEps());
-            matmul(lw.wGate(), xn, n, gate);
-            matmul(lw.wUp(), xn, n, up);
+            long xg = toWeightType(lw.wGate(), xn, n);
+            matmulConverted(lw.wGate(), xg, n, gate);
+            matmulConverted(lw.wUp(), sameType(lw.wUp(), lw.wGate()) ? xg : toWeightType(lw.wUp(), xn, n), n, up);
             dev.siluMul(gate, up, (long) n * ffn);
             matmul(lw.wDown(), gate, n, branch);
             hook(hooks, HookSite.MLP_OUT, l, branch, n, dim, pos, seq);

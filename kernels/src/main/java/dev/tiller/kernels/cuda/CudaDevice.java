@@ -177,22 +177,27 @@ public final class CudaDevice {
         launch3(kernel, gx, gy, 1, block, args);
     }
 
+    /** Launch arguments: one slot of 8 bytes per argument and the pointer array, reused by every launch of a thread. */
+    private static final ThreadLocal<MemorySegment[]> LAUNCH_ARGS = ThreadLocal.withInitial(() -> {
+        MemorySegment values = Arena.global().allocate(8L * 32, 8), pointers = Arena.global().allocate(ADDRESS.byteSize() * 32, 8);
+        for (int i = 0; i < 32; i++) pointers.setAtIndex(ADDRESS, i, values.asSlice(8L * i, 8));
+        return new MemorySegment[]{values, pointers};
+    });
+
     private void launch3(String kernel, int gx, int gy, int gz, int block, Object... args) {
         MemorySegment fn = functions.get(kernel);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment params = a.allocate(ADDRESS, args.length);
-            for (int i = 0; i < args.length; i++) {
-                MemorySegment v = switch (args[i]) {
-                    case Long l -> a.allocateFrom(ValueLayout.JAVA_LONG, l);
-                    case Integer n -> a.allocateFrom(ValueLayout.JAVA_INT, n);
-                    case Float f -> a.allocateFrom(ValueLayout.JAVA_FLOAT, f);
-                    case Double d -> a.allocateFrom(ValueLayout.JAVA_DOUBLE, d);
-                    default -> throw new IllegalArgumentException("kernel argument " + args[i]);
-                };
-                params.setAtIndex(ADDRESS, i, v);
+        MemorySegment[] buf = LAUNCH_ARGS.get(); // cuLaunchKernel copies the values, so the buffer is free again on return
+        MemorySegment values = buf[0];
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case Long l -> values.set(ValueLayout.JAVA_LONG, 8L * i, l);
+                case Integer n -> values.set(ValueLayout.JAVA_INT, 8L * i, n);
+                case Float f -> values.set(ValueLayout.JAVA_FLOAT, 8L * i, f);
+                case Double d -> values.set(ValueLayout.JAVA_DOUBLE, 8L * i, d);
+                default -> throw new IllegalArgumentException("kernel argument " + args[i]);
             }
-            driver.launch(fn, kernel, gx, gy, gz, block, 1, 1, 0, params);
         }
+        driver.launch(fn, kernel, gx, gy, gz, block, 1, 1, 0, buf[1]);
     }
 
     private static int grid(long n) {
