@@ -7,11 +7,13 @@ import dev.tiller.engine.hooks.RowVectorAdd;
 import dev.tiller.kernels.WeightMatrix;
 import dev.tiller.kernels.cuda.Cublas;
 import dev.tiller.kernels.cuda.CudaDevice;
+import dev.tiller.kernels.cuda.CudaDevice.Graph;
 import dev.tiller.loader.GGMLType;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -178,6 +180,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     private void ensureWorkspace(int n) {
         if (n <= capacity) return;
+        dropGraphs(); // they hold the old buffers' addresses
         freeWorkspace();
         int cap = Math.max(n, Math.min(2 * capacity, 4096));
         int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
@@ -258,18 +261,22 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     @Override
     public synchronized void forward(Batch b, Hooks hooks, float[] logits) {
-        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), L = c.layers();
+        final int dim = c.dim(), kvDim = c.kvDim(), L = c.layers();
         final int n = b.size;
         b.validate(c.vocabSize()); // the same checks, and errors, as the CPU pass
         dev.makeCurrent();
         ensureWorkspace(n);
         final int[] pos = b.positions, seq = b.sequenceIds;
 
+        // everything the device reads that changes from step to step goes into fixed buffers first, so that one
+        // captured graph serves every decode step: tokens, positions, each row's layer cache bases, logit rows
         dev.copyToDevice(tokens, b.tokens, 0, n);
         dev.copyToDevice(positions, pos, 0, n);
         long[] bk = new long[L * n], bv = new long[L * n];
+        int span = 0;
         for (int t = 0; t < n; t++) {
             DeviceKV kv = deviceCache(b.caches[t]);
+            span = Math.max(span, kv.maxPos);
             for (int l = 0; l < L; l++) {
                 long layerOffset = 4L * l * kv.maxPos * kvDim;
                 bk[l * n + t] = kv.keys + layerOffset;
@@ -278,14 +285,145 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         }
         dev.copyToDevice(baseK, bk, L * n);
         dev.copyToDevice(baseV, bv, L * n);
-
-        // decode (few rows) over a long context: split each row's context into chunks that run as separate blocks
-        int maxPos = 0;
-        for (int t = 0; t < n; t++) maxPos = Math.max(maxPos, pos[t]);
-        int splits = n <= SPLIT_MAX_ROWS ? Math.min(SPLIT_MAX, (maxPos + SPLIT_CHUNK) / SPLIT_CHUNK) : 1;
-        int chunk = splits > 1 ? (maxPos + splits) / splits : 0; // ceil((maxPos + 1) / splits)
+        int rows = 0;
+        int[] idx = new int[n], outPos = new int[n], outSeq = new int[n];
+        for (int t = 0; t < n; t++) {
+            if (!b.logitsWanted[t]) continue;
+            idx[rows] = t;
+            outPos[rows] = pos[t];
+            outSeq[rows] = seq[t];
+            rows++;
+        }
+        if (rows > 0) {
+            dev.copyToDevice(index, idx, 0, rows);
+            long need = (long) rows * c.vocabSize();
+            if (need > logitsCapacity) {
+                dev.free(logitsBuf);
+                logitsBuf = dev.alloc(4 * need);
+                logitsCapacity = need;
+                dropGraphs();
+            }
+        }
+        // decode (few rows): each row's context is cut into chunks that run as separate blocks (split-K attention);
+        // the cut depends on the caches' sizes, not the positions, so that it stays the same from step to step
+        int splits = n <= SPLIT_MAX_ROWS && span > SPLIT_CHUNK ? Math.min(SPLIT_MAX, (span + SPLIT_CHUNK - 1) / SPLIT_CHUNK) : 1;
+        int chunk = splits > 1 ? (span + splits - 1) / splits : 0;
         if (splits > 1) ensureSplitWorkspace(n);
 
+        Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq);
+        List<Object> key = n <= SPLIT_MAX_ROWS && graphsEnabled ? graphKey(step) : null;
+        Graph g = key == null ? null : graphs.get(key);
+        if (g != null) {
+            dev.launch(g);
+            graphReplays++;
+        } else if (key != null && seenKeys.contains(key)) {
+            g = capture(step);
+            if (g != null) {
+                if (graphs.size() >= 16) dropGraphs();
+                graphs.put(key, g);
+                dev.launch(g);
+            } else {
+                body(step);
+            }
+        } else {
+            if (key != null) seenKeys.add(key);
+            body(step);
+        }
+        for (int t = 0; t < n; t++) b.caches[t].setLength(Math.max(b.caches[t].length(), pos[t] + 1));
+        if (rows == 0) {
+            dev.synchronize();
+            return;
+        }
+        dev.copyToHost(logits, 0, logitsBuf, Math.toIntExact((long) rows * c.vocabSize()));
+        hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), outPos, outSeq);
+    }
+
+    /** One forward step's shape and hooks: what {@link #body} issues, and what a captured graph is keyed on. */
+    private record Step(int n, int rows, int splits, int chunk, Hooks hooks, int[] pos, int[] seq, int[] outPos, int[] outSeq) {}
+
+    private final Map<List<Object>, Graph> graphs = new HashMap<>();
+    private final java.util.Set<List<Object>> seenKeys = new java.util.HashSet<>();
+    private boolean graphsEnabled = !"0".equals(System.getenv("TILLER_CUDA_GRAPHS"));
+    private long graphReplays;
+
+    /** How many forward steps ran as a replayed graph (for tests and diagnostics). */
+    public synchronized long graphReplays() {
+        return graphReplays;
+    }
+
+    /**
+     * The identity of a step's work as a graph: sizes, workspace, and every hook by its uploaded vector and scale.
+     * Null when the step cannot be captured: a hook that must run on the host, or a steering vector not yet on the
+     * device (uploading is a copy, which a capture must not contain; the uncaptured step uploads it).
+     */
+    private List<Object> graphKey(Step s) {
+        List<Object> key = new ArrayList<>(List.of(s.n(), s.rows(), s.splits(), s.chunk(), capacity, logitsBuf));
+        if (s.hooks().isEmpty()) return key;
+        for (HookSite site : HookSite.values()) {
+            if (site == HookSite.LOGITS) continue; // runs on the host copy of the logits, after the graph
+            int layers = site.perLayer ? c.layers() : 1;
+            for (int l = 0; l < layers; l++) {
+                int layer = site.perLayer ? l : -1;
+                if (!s.hooks().has(site, layer)) continue;
+                int width = c.dim(); // every hook point of this pass is a [rows][dim] activation
+                for (ForwardHook h : s.hooks().at(site, layer)) {
+                    if (!(h instanceof RowVectorAdd r) || r.vector().length != width) return null;
+                    Long vec = steeringVectors.get(r.vector());
+                    if (vec == null) return null;
+                    key.add(site.ordinal() * 100000L + layer);
+                    key.add(vec);
+                    key.add(r.scale());
+                }
+            }
+        }
+        return key;
+    }
+
+    /** Records the step into a graph; on any failure, turns graphs off for this model and returns null. */
+    private Graph capture(Step s) {
+        try {
+            dev.beginCapture();
+        } catch (RuntimeException e) {
+            disableGraphs(e);
+            return null;
+        }
+        try {
+            body(s);
+        } catch (RuntimeException e) {
+            try {
+                dev.destroy(dev.endCapture());
+            } catch (RuntimeException ignored) {
+                // the capture is already broken; the graph (if any) is discarded
+            }
+            disableGraphs(e);
+            return null;
+        }
+        try {
+            return dev.endCapture();
+        } catch (RuntimeException e) {
+            disableGraphs(e);
+            return null;
+        }
+    }
+
+    private void disableGraphs(RuntimeException why) {
+        graphsEnabled = false;
+        dropGraphs();
+        System.err.println("tiller: CUDA graphs are off for this model (" + why.getMessage() + "); decoding launch by launch");
+    }
+
+    private void dropGraphs() {
+        for (Graph g : graphs.values()) dev.destroy(g);
+        graphs.clear();
+        seenKeys.clear();
+    }
+
+    /** The forward pass proper, from the token ids in {@code tokens} to the logits in {@code logitsBuf}. */
+    private void body(Step s) {
+        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), L = c.layers();
+        final int n = s.n(), splits = s.splits(), chunk = s.chunk();
+        final Hooks hooks = s.hooks();
+        final int[] pos = s.pos(), seq = s.seq();
         dev.embed(x, embedding.ptr(), embedding.embedDtype(), tokens, n, dim);
         hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
         final float scale = (float) (1.0 / Math.sqrt(c.headDim()));
@@ -327,34 +465,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             dev.add(x, branch, (long) n * dim);
             hook(hooks, HookSite.RESID_POST, l, x, n, dim, pos, seq);
         }
-        for (int t = 0; t < n; t++) b.caches[t].setLength(Math.max(b.caches[t].length(), pos[t] + 1));
-
-        int rows = 0;
-        int[] idx = new int[n], outPos = new int[n], outSeq = new int[n];
-        for (int t = 0; t < n; t++) {
-            if (!b.logitsWanted[t]) continue;
-            idx[rows] = t;
-            outPos[rows] = pos[t];
-            outSeq[rows] = seq[t];
-            rows++;
-        }
-        if (rows == 0) {
-            dev.synchronize();
-            return;
-        }
-        dev.copyToDevice(index, idx, 0, rows);
-        dev.gatherRows(branch, x, index, rows, dim);
-        dev.rmsnorm(xn, branch, outputNorm, rows, dim, c.rmsEps());
-        hook(hooks, HookSite.LN_FINAL, -1, xn, rows, dim, outPos, outSeq);
-        long need = (long) rows * c.vocabSize();
-        if (need > logitsCapacity) {
-            dev.free(logitsBuf);
-            logitsBuf = dev.alloc(4 * need);
-            logitsCapacity = need;
-        }
-        matmul(output, xn, rows, logitsBuf);
-        dev.copyToHost(logits, 0, logitsBuf, Math.toIntExact(need));
-        hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), outPos, outSeq);
+        if (s.rows() == 0) return;
+        dev.gatherRows(branch, x, index, s.rows(), dim);
+        dev.rmsnorm(xn, branch, outputNorm, s.rows(), dim, c.rmsEps());
+        hook(hooks, HookSite.LN_FINAL, -1, xn, s.rows(), dim, s.outPos(), s.outSeq());
+        matmul(output, xn, s.rows(), logitsBuf);
     }
 
     /**
@@ -389,6 +504,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     @Override
     public synchronized void close() {
         dev.makeCurrent();
+        dropGraphs();
         for (long p : allocations) dev.free(p);
         allocations.clear();
         steeringVectors.clear();

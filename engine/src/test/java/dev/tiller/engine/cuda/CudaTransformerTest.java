@@ -117,6 +117,33 @@ class CudaTransformerTest {
         }
     }
 
+    /**
+     * Decode steps after the second replay a captured graph: the greedy tokens of a plain run and of a run steered on
+     * the device equal the CPU's, graphs were replayed, and a host hook keeps the step out of graphs.
+     */
+    @Test
+    void decodeReplaysACapturedGraphWithTheCpusTokens() {
+        Path m = SHARED.resolve("models/stories260K.gguf");
+        try (Model cpu = Model.load(m); Model gpu = Model.load(m, Device.CUDA)) {
+            var pass = (dev.tiller.engine.model.CudaTransformer) gpu.forwardPass();
+            assertArrayEquals(greedy(cpu.newSession(), ONCE, 30), greedy(gpu.newSession(), ONCE, 30));
+            long plain = pass.graphReplays();
+            assertTrue(plain >= 25, "graph replays " + plain);
+            float[] dir = new float[cpu.config().dim()];
+            for (int i = 0; i < dir.length; i++) dir[i] = (float) Math.cos(i) * 0.4f;
+            Session sc = cpu.newSession(), sg = gpu.newSession();
+            sc.installHooks().add("blocks.2.hook_resid_post", new RowVectorAdd(dir, 0.8f));
+            sg.installHooks().add("blocks.2.hook_resid_post", new RowVectorAdd(dir, 0.8f));
+            assertArrayEquals(greedy(sc, ONCE, 30), greedy(sg, ONCE, 30), "steered greedy tokens");
+            assertTrue(pass.graphReplays() - plain >= 25, "steered steps replayed a graph");
+            long before = pass.graphReplays();
+            Session host = gpu.newSession();
+            host.installHooks().add("blocks.1.hook_resid_mid", act -> { });
+            greedy(host, ONCE, 10);
+            assertEquals(before, pass.graphReplays(), "a host hook runs outside graphs");
+        }
+    }
+
     static int[] greedy(Session s, int[] prompt, int n) {
         int vocab = s.model().config().vocabSize();
         float[] logits = s.prefill(prompt);

@@ -11,6 +11,7 @@ import java.lang.invoke.MethodHandle;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * cuBLAS through {@code java.lang.foreign}: one handle, and {@link #gemm} over {@code cublasGemmEx} with float32
@@ -33,7 +34,7 @@ public final class Cublas implements AutoCloseable {
             "CUBLAS_STATUS_EXECUTION_FAILED", "CUBLAS_STATUS_INTERNAL_ERROR", "CUBLAS_STATUS_NOT_SUPPORTED", "CUBLAS_STATUS_LICENSE_ERROR"};
 
     private final CudaLibraries.Loaded lib;
-    private final MethodHandle create, destroy, setMathMode, gemmEx, getVersion;
+    private final MethodHandle create, destroy, setMathMode, gemmEx, getVersion, setStream, setWorkspace;
     private final MemorySegment handle;
     private final MemorySegment one, zero;
 
@@ -46,6 +47,8 @@ public final class Cublas implements AutoCloseable {
         getVersion = h(l, "cublasGetVersion_v2", ADDRESS, ADDRESS);
         gemmEx = h(l, "cublasGemmEx", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                 ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+        setStream = h(l, "cublasSetStream_v2", ADDRESS, ADDRESS);
+        setWorkspace = h(l, "cublasSetWorkspace_v2", ADDRESS, ADDRESS, JAVA_LONG);
         Arena arena = Arena.global();
         one = arena.allocateFrom(JAVA_FLOAT, 1f);
         zero = arena.allocateFrom(JAVA_FLOAT, 0f);
@@ -131,6 +134,19 @@ public final class Cublas implements AutoCloseable {
     /** Row-major {@code dW[out][in] += dY[n][out]^T X[n][in]}: the weight gradient (all float32). */
     public void weightGradRowMajor(long dy, long x, int n, int out, int in, long dw, boolean accumulate) {
         gemm(OP_N, OP_T, in, out, n, x, in, dy, out, CUDA_R_32F, dw, in, accumulate);
+    }
+
+    /**
+     * Puts later GEMMs on {@code stream}, with {@code workspace} ({@code bytes} of device memory) as cuBLAS's scratch:
+     * cuBLAS resets its workspace when the stream changes, and a GEMM being captured into a graph must not allocate.
+     */
+    public void setStream(MemorySegment stream, long workspace, long bytes) {
+        try {
+            check("cublasSetStream", (int) setStream.invokeExact(handle, stream));
+            if (workspace != 0) check("cublasSetWorkspace", (int) setWorkspace.invokeExact(handle, MemorySegment.ofAddress(workspace), bytes));
+        } catch (Throwable t) {
+            throw t instanceof RuntimeException r ? r : new IllegalStateException(t);
+        }
     }
 
     @Override

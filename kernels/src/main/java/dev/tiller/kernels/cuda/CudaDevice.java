@@ -118,6 +118,57 @@ public final class CudaDevice {
         driver.synchronize();
     }
 
+    // ------------------------------------------------------------------ graphs
+
+    private static final long BLAS_WORKSPACE = 32L << 20;
+    /** Where kernels and GEMMs go: the legacy default stream, or the capture stream while a graph is being recorded. */
+    private MemorySegment stream = MemorySegment.NULL;
+    private MemorySegment captureStream;
+    private long blasWorkspace;
+
+    /** A captured and instantiated sequence of launches, replayed with {@link #launch(Graph)}. */
+    public record Graph(MemorySegment graph, MemorySegment exec) {}
+
+    /**
+     * Starts recording: kernel launches and GEMMs issued by this thread until {@link #endCapture()} are recorded into
+     * a graph instead of running. Nothing that synchronises with the host (copies, frees) may be issued meanwhile.
+     */
+    public synchronized void beginCapture() {
+        if (captureStream == null) {
+            captureStream = driver.createStream();
+            blasWorkspace = alloc(BLAS_WORKSPACE);
+        }
+        blas.setStream(captureStream, blasWorkspace, BLAS_WORKSPACE);
+        stream = captureStream;
+        driver.beginCapture(captureStream);
+    }
+
+    /** Ends the recording and instantiates the graph (the recorded work has not run yet). */
+    public synchronized Graph endCapture() {
+        MemorySegment graph;
+        try {
+            graph = driver.endCapture(captureStream);
+        } finally {
+            stream = MemorySegment.NULL;
+            blas.setStream(MemorySegment.NULL, blasWorkspace, BLAS_WORKSPACE);
+        }
+        try {
+            return new Graph(graph, driver.instantiate(graph));
+        } catch (RuntimeException e) {
+            driver.destroyGraph(graph, null);
+            throw e;
+        }
+    }
+
+    /** Runs a graph on the capture stream; the legacy stream's later copies wait for it. */
+    public void launch(Graph g) {
+        driver.launchGraph(g.exec(), captureStream);
+    }
+
+    public void destroy(Graph g) {
+        driver.destroyGraph(g.graph(), g.exec());
+    }
+
     // ------------------------------------------------------------------ memory
 
     public long alloc(long bytes) {
@@ -197,7 +248,7 @@ public final class CudaDevice {
                 default -> throw new IllegalArgumentException("kernel argument " + args[i]);
             }
         }
-        driver.launch(fn, kernel, gx, gy, gz, block, 1, 1, 0, buf[1]);
+        driver.launch(fn, kernel, gx, gy, gz, block, 1, 1, 0, stream, buf[1]);
     }
 
     private static int grid(long n) {

@@ -28,7 +28,8 @@ public final class CudaDriver {
     private final MethodHandle cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName, cuDeviceGetAttribute,
             cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize, cuModuleLoadData, cuModuleGetFunction,
             cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyHtoDHeap, cuMemcpyDtoH, cuMemcpyDtoHHeap, cuMemcpyDtoD, cuMemsetD32,
-            cuLaunchKernel, cuGetErrorName;
+            cuLaunchKernel, cuGetErrorName, cuStreamCreate, cuStreamSynchronize, cuStreamBeginCapture, cuStreamEndCapture,
+            cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
 
     public CudaDriver(CudaLibraries.Loaded lib) {
         this.lib = lib;
@@ -58,6 +59,15 @@ public final class CudaDriver {
         cuLaunchKernel = h(l, "cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS,
                 ADDRESS, ADDRESS);
         cuGetErrorName = h(l, "cuGetErrorName", JAVA_INT, ADDRESS);
+        // streams and graph capture (decode replays one captured graph per step instead of ~15 launches per block)
+        cuStreamCreate = h(l, "cuStreamCreate", ADDRESS, JAVA_INT);
+        cuStreamSynchronize = h(l, "cuStreamSynchronize", ADDRESS);
+        cuStreamBeginCapture = h(l, "cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
+        cuStreamEndCapture = h(l, "cuStreamEndCapture", ADDRESS, ADDRESS);
+        cuGraphInstantiate = h(l, "cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);
+        cuGraphLaunch = h(l, "cuGraphLaunch", ADDRESS, ADDRESS);
+        cuGraphExecDestroy = h(l, "cuGraphExecDestroy", ADDRESS);
+        cuGraphDestroy = h(l, "cuGraphDestroy", ADDRESS);
     }
 
     /**
@@ -293,9 +303,73 @@ public final class CudaDriver {
     }
 
     public void launch(MemorySegment fn, String name, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, MemorySegment params) {
+        launch(fn, name, gx, gy, gz, bx, by, bz, sharedBytes, MemorySegment.NULL, params);
+    }
+
+    /** Launches on {@code stream} (NULL: the legacy default stream, which orders with every blocking stream). */
+    public void launch(MemorySegment fn, String name, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, MemorySegment stream,
+                       MemorySegment params) {
         try {
-            int rc = (int) cuLaunchKernel.invokeExact(fn, gx, gy, gz, bx, by, bz, sharedBytes, MemorySegment.NULL, params, MemorySegment.NULL);
+            int rc = (int) cuLaunchKernel.invokeExact(fn, gx, gy, gz, bx, by, bz, sharedBytes, stream, params, MemorySegment.NULL);
             check("cuLaunchKernel(" + name + ")", rc);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A blocking stream (flags 0): it orders with the legacy default stream, so plain copies before and after it need no events. */
+    public MemorySegment createStream() {
+        return addressOut(seg -> (int) cuStreamCreate.invokeExact(seg, 0), "cuStreamCreate");
+    }
+
+    public void synchronize(MemorySegment stream) {
+        try {
+            check("cuStreamSynchronize", (int) cuStreamSynchronize.invokeExact(stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** CU_STREAM_CAPTURE_MODE_RELAXED: other threads may keep calling the driver (e.g. a Cleaner freeing memory). */
+    public void beginCapture(MemorySegment stream) {
+        try {
+            check("cuStreamBeginCapture", (int) cuStreamBeginCapture.invokeExact(stream, 2));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Ends the capture; returns the graph. */
+    public MemorySegment endCapture(MemorySegment stream) {
+        return addressOut(seg -> (int) cuStreamEndCapture.invokeExact(stream, seg), "cuStreamEndCapture");
+    }
+
+    public MemorySegment instantiate(MemorySegment graph) {
+        return addressOut(seg -> (int) cuGraphInstantiate.invokeExact(seg, graph, 0L), "cuGraphInstantiate");
+    }
+
+    public void launchGraph(MemorySegment exec, MemorySegment stream) {
+        try {
+            check("cuGraphLaunch", (int) cuGraphLaunch.invokeExact(exec, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void destroyGraph(MemorySegment graph, MemorySegment exec) {
+        try {
+            if (exec != null && exec.address() != 0) check("cuGraphExecDestroy", (int) cuGraphExecDestroy.invokeExact(exec));
+            if (graph != null && graph.address() != 0) check("cuGraphDestroy", (int) cuGraphDestroy.invokeExact(graph));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private MemorySegment addressOut(IntCall c, String name) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(ADDRESS);
+            check(name, c.call(s));
+            return s.get(ADDRESS, 0);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -13,6 +13,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -47,11 +48,20 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class CudaEmulator {
     public static final String NAME = "CUDA emulator (host memory, Java reference kernels)";
     static final int SUCCESS = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
-            INVALID_HANDLE = 400, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700, LAUNCH_FAILED = 719;
-    private static final Map<Integer, String> ERROR_NAMES = Map.of(SUCCESS, "CUDA_SUCCESS", INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE",
-            OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY", NOT_INITIALIZED, "CUDA_ERROR_NOT_INITIALIZED", INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE",
-            INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE", INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE", NOT_FOUND, "CUDA_ERROR_NOT_FOUND",
-            ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS", LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED");
+            INVALID_HANDLE = 400, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700, LAUNCH_FAILED = 719, CAPTURE_UNSUPPORTED = 900, CAPTURE_IMPLICIT = 906;
+    private static final Map<Integer, String> ERROR_NAMES = Map.ofEntries(
+            Map.entry(SUCCESS, "CUDA_SUCCESS"),
+            Map.entry(INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE"),
+            Map.entry(OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY"),
+            Map.entry(NOT_INITIALIZED, "CUDA_ERROR_NOT_INITIALIZED"),
+            Map.entry(INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE"),
+            Map.entry(INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE"),
+            Map.entry(INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE"),
+            Map.entry(NOT_FOUND, "CUDA_ERROR_NOT_FOUND"),
+            Map.entry(ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS"),
+            Map.entry(LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED"),
+            Map.entry(CAPTURE_UNSUPPORTED, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"),
+            Map.entry(CAPTURE_IMPLICIT, "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT"));
     private static final int COMPUTE_CAPABILITY = 90;
 
     private static final Linker LINKER = Linker.nativeLinker();
@@ -65,6 +75,114 @@ public final class CudaEmulator {
     private static final MemorySegment CONTEXT = ARENA.allocate(64), BLAS_HANDLE = ARENA.allocate(64);
 
     private static CudaLibraries.Loaded driver, cublas;
+
+    // ------------------------------------------------------------------ streams and graph capture
+    // Work runs when issued, so a stream is only a name. While a stream captures, what is issued on it is recorded
+    // (a kernel with its argument values as they were at launch, a GEMM with its operands' addresses) and replayed
+    // in order by cuGraphLaunch. As on a GPU, work on the legacy default stream (NULL) while a blocking stream
+    // captures is an error (CUDA_ERROR_STREAM_CAPTURE_IMPLICIT): it would have to wait for work that has not run.
+    private static volatile long capturing;
+    private static volatile long blasStream;
+    private static List<Runnable> recording;
+    private static final Map<Long, List<Runnable>> graphs = new ConcurrentHashMap<>();
+
+    /** Whether work issued on {@code stream} is to be recorded; throws for legacy-stream work during a capture. */
+    private static boolean record(long stream, String what) {
+        long c = capturing;
+        if (c == 0) return false;
+        if (stream == c) return true;
+        if (stream == 0) throw new CaptureViolation(CAPTURE_IMPLICIT, what + " on the legacy stream while a blocking stream is capturing");
+        return false;
+    }
+
+    private static final class CaptureViolation extends RuntimeException {
+        final int code;
+
+        CaptureViolation(int code, String m) {
+            super(m);
+            this.code = code;
+        }
+    }
+
+    static int cuStreamCreate(MemorySegment stream, int flags) {
+        return guard("cuStreamCreate", () -> {
+            out(stream, 8).set(ADDRESS, 0, ARENA.allocate(16));
+            return SUCCESS;
+        });
+    }
+
+    static int cuStreamSynchronize(MemorySegment stream) {
+        return stream.address() != 0 && stream.address() == capturing ? CAPTURE_UNSUPPORTED : SUCCESS;
+    }
+
+    static int cuStreamBeginCapture_v2(MemorySegment stream, int mode) {
+        return guard("cuStreamBeginCapture", () -> {
+            if (stream.address() == 0) throw new CaptureViolation(CAPTURE_UNSUPPORTED, "the legacy stream cannot be captured");
+            synchronized (CudaEmulator.class) {
+                if (capturing != 0) throw new IllegalArgumentException("a stream is already capturing");
+                recording = new java.util.ArrayList<>();
+                capturing = stream.address();
+            }
+            return SUCCESS;
+        });
+    }
+
+    static int cuStreamEndCapture(MemorySegment stream, MemorySegment graph) {
+        return guard("cuStreamEndCapture", () -> {
+            synchronized (CudaEmulator.class) {
+                if (capturing == 0 || stream.address() != capturing) throw new IllegalArgumentException("the stream is not capturing");
+                MemorySegment g = ARENA.allocate(16);
+                graphs.put(g.address(), List.copyOf(recording));
+                capturing = 0;
+                recording = null;
+                out(graph, 8).set(ADDRESS, 0, g);
+            }
+            return SUCCESS;
+        });
+    }
+
+    static int cuGraphInstantiateWithFlags(MemorySegment exec, MemorySegment graph, long flags) {
+        return guard("cuGraphInstantiate", () -> {
+            List<Runnable> ops = graphs.get(graph.address());
+            if (ops == null) return INVALID_HANDLE;
+            MemorySegment e = ARENA.allocate(16);
+            graphs.put(e.address(), ops);
+            out(exec, 8).set(ADDRESS, 0, e);
+            return SUCCESS;
+        });
+    }
+
+    static int cuGraphLaunch(MemorySegment exec, MemorySegment stream) {
+        return guard("cuGraphLaunch", () -> {
+            List<Runnable> ops = graphs.get(exec.address());
+            if (ops == null) return INVALID_HANDLE;
+            if (record(stream.address(), "cuGraphLaunch")) throw new CaptureViolation(CAPTURE_UNSUPPORTED, "graph launch inside a capture");
+            for (Runnable op : ops) op.run();
+            return SUCCESS;
+        });
+    }
+
+    static int cuGraphExecDestroy(MemorySegment exec) {
+        return graphs.remove(exec.address()) == null ? INVALID_HANDLE : SUCCESS;
+    }
+
+    static int cuGraphDestroy(MemorySegment graph) {
+        return graphs.remove(graph.address()) == null ? INVALID_HANDLE : SUCCESS;
+    }
+
+    static int cublasSetStream_v2(MemorySegment handle, MemorySegment stream) {
+        if (handle.address() != BLAS_HANDLE.address()) return 1;
+        blasStream = stream.address();
+        return SUCCESS;
+    }
+
+    static int cublasSetWorkspace_v2(MemorySegment handle, MemorySegment workspace, long bytes) {
+        if (handle.address() != BLAS_HANDLE.address()) return 1;
+        return guard("cublasSetWorkspace", () -> {
+            if (workspace.address() != 0) mem().range(workspace.address(), bytes);
+            return SUCCESS;
+        });
+    }
 
     /** The emulated {@code libcuda}: every function {@code CudaDriver} binds. */
     public static synchronized CudaLibraries.Loaded driverLibrary() {
@@ -91,6 +209,14 @@ public final class CudaEmulator {
             stub(stubs, "cuMemsetD32_v2", JAVA_LONG, JAVA_INT, JAVA_LONG);
             stub(stubs, "cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
             stub(stubs, "cuGetErrorName", JAVA_INT, ADDRESS);
+            stub(stubs, "cuStreamCreate", ADDRESS, JAVA_INT);
+            stub(stubs, "cuStreamSynchronize", ADDRESS);
+            stub(stubs, "cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
+            stub(stubs, "cuStreamEndCapture", ADDRESS, ADDRESS);
+            stub(stubs, "cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);
+            stub(stubs, "cuGraphLaunch", ADDRESS, ADDRESS);
+            stub(stubs, "cuGraphExecDestroy", ADDRESS);
+            stub(stubs, "cuGraphDestroy", ADDRESS);
             driver = new CudaLibraries.Loaded("libcuda (emulated)", NAME, lookup(stubs), true);
         }
         return driver;
@@ -104,6 +230,8 @@ public final class CudaEmulator {
             stub(stubs, "cublasDestroy_v2", ADDRESS);
             stub(stubs, "cublasSetMathMode", ADDRESS, JAVA_INT);
             stub(stubs, "cublasGetVersion_v2", ADDRESS, ADDRESS);
+            stub(stubs, "cublasSetStream_v2", ADDRESS, ADDRESS);
+            stub(stubs, "cublasSetWorkspace_v2", ADDRESS, ADDRESS, JAVA_LONG);
             stub(stubs, "cublasGemmEx", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                     ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
             cublas = new CudaLibraries.Loaded("libcublas (emulated)", NAME, lookup(stubs), true);
@@ -160,6 +288,7 @@ public final class CudaEmulator {
                 case IndexOutOfBoundsException e -> ILLEGAL_ADDRESS;
                 case DeviceMemory.OutOfMemoryException e -> OUT_OF_MEMORY;
                 case HostGemm.GemmRefused e -> e.status;
+                case CaptureViolation e -> e.code;
                 case NoSuchKernel e -> NOT_FOUND;
                 case IllegalArgumentException e -> INVALID_VALUE;
                 default -> LAUNCH_FAILED;
@@ -285,7 +414,7 @@ public final class CudaEmulator {
     }
 
     static int cuCtxSynchronize() {
-        return SUCCESS; // work runs when issued
+        return capturing != 0 ? CAPTURE_UNSUPPORTED : SUCCESS; // work runs when issued
     }
 
     // ------------------------------------------------------------------ driver: modules and kernels
@@ -360,7 +489,9 @@ public final class CudaEmulator {
                     default -> throw new IllegalStateException(name + " signature " + sig);
                 };
             }
-            k.body().run(new ReferenceKernels.Launch(gx, gy, gz, bx, args, mem()));
+            ReferenceKernels.Launch launch = new ReferenceKernels.Launch(gx, gy, gz, bx, args, mem());
+            if (record(stream.address(), "cuLaunchKernel(" + name + ")")) recording.add(() -> k.body().run(launch));
+            else k.body().run(launch);
             return SUCCESS;
         });
     }
@@ -391,6 +522,7 @@ public final class CudaEmulator {
 
     static int cuMemcpyHtoD_v2(long dst, MemorySegment src, long bytes) {
         return guard("cuMemcpyHtoD", () -> {
+            record(0, "cuMemcpyHtoD");
             MemorySegment.copy(src.reinterpret(bytes), 0, mem().range(dst, bytes), 0, bytes);
             return SUCCESS;
         });
@@ -398,6 +530,7 @@ public final class CudaEmulator {
 
     static int cuMemcpyDtoH_v2(MemorySegment dst, long src, long bytes) {
         return guard("cuMemcpyDtoH", () -> {
+            record(0, "cuMemcpyDtoH");
             MemorySegment.copy(mem().range(src, bytes), 0, dst.reinterpret(bytes), 0, bytes);
             return SUCCESS;
         });
@@ -405,6 +538,7 @@ public final class CudaEmulator {
 
     static int cuMemcpyDtoD_v2(long dst, long src, long bytes) {
         return guard("cuMemcpyDtoD", () -> {
+            record(0, "cuMemcpyDtoD");
             MemorySegment.copy(mem().range(src, bytes), 0, mem().range(dst, bytes), 0, bytes);
             return SUCCESS;
         });
@@ -412,6 +546,7 @@ public final class CudaEmulator {
 
     static int cuMemsetD32_v2(long dst, int value, long count) {
         return guard("cuMemsetD32", () -> {
+            record(0, "cuMemsetD32");
             MemorySegment d = mem().range(dst, 4 * count);
             for (long i = 0; i < count; i++) d.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, value);
             return SUCCESS;
@@ -449,8 +584,11 @@ public final class CudaEmulator {
                             int algo) {
         try {
             if (handle.address() != BLAS_HANDLE.address()) return 1;
-            HostGemm.gemm(mem(), transa, transb, m, n, k, out(alpha, 4).get(JAVA_FLOAT, 0), a.address(), aType, lda, b.address(), bType, ldb,
-                    out(beta, 4).get(JAVA_FLOAT, 0), c.address(), cType, ldc, computeType);
+            float al = out(alpha, 4).get(JAVA_FLOAT, 0), be = out(beta, 4).get(JAVA_FLOAT, 0);
+            long pa = a.address(), pb = b.address(), pc = c.address();
+            Runnable gemm = () -> HostGemm.gemm(mem(), transa, transb, m, n, k, al, pa, aType, lda, pb, bType, ldb, be, pc, cType, ldc, computeType);
+            if (record(blasStream, "cublasGemmEx")) recording.add(gemm);
+            else gemm.run();
             return SUCCESS;
         } catch (HostGemm.GemmRefused e) {
             lastErrorDetail = "cublasGemmEx: " + e.getMessage();
