@@ -1,5 +1,7 @@
 package dev.tiller.steering;
 
+import dev.tiller.engine.hooks.RowVectorAdd;
+
 import dev.tiller.engine.api.Session;
 import dev.tiller.engine.hooks.Activations;
 import dev.tiller.engine.hooks.HookPoint;
@@ -70,7 +72,12 @@ public final class Steering {
                 float[] dir = d.getValue();
                 float s = e.scale * e.vector.scale();
                 if (s == 0f) continue;
-                hooks.add(new HookPoint(e.vector.site(), d.getKey()), new AddHook(dir, s, e.vector.positions(), e.vector.normPreserving(), e.sequences, prompts));
+                HookPoint at = new HookPoint(e.vector.site(), d.getKey());
+                if (e.vector.positions().kind() == Positions.Kind.ALL && !e.vector.normPreserving() && e.sequences == null) {
+                    hooks.add(at, new RowVectorAdd(dir, s)); // every row: the plain add, which a GPU pass runs on the device
+                    continue;
+                }
+                hooks.add(at, new AddHook(dir, s, e.vector.positions(), e.vector.normPreserving(), e.sequences, prompts));
             }
         }
         return this;

@@ -19,9 +19,8 @@ public final class ControlVectorSteering {
             int layer = e.getKey();
             if (layer < firstLayer || layer > lastLayer || layer >= modelLayers) continue;
             float[] d = e.getValue();
-            hooks.add(new HookPoint(HookSite.RESID_POST, layer), a -> {
-                for (int t = 0; t < a.tokens(); t++) a.addToRow(t, d, 1f);
-            });
+            // the plain row add, which the GPU pass runs on the device (and inside its captured decode graph)
+            hooks.add(new HookPoint(HookSite.RESID_POST, layer), new dev.tiller.engine.hooks.RowVectorAdd(d, 1f));
         }
     }
 
