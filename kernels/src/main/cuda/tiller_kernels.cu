@@ -333,3 +333,76 @@ extern "C" __global__ void attention_merge(float* out, const float* partial, con
         o[d] = a / L;
     }
 }
+
+// ---------------------------------------------------------------- fused decode kernels
+// A decoded token runs about 15 small kernels per block, each too short to fill the GPU, so their count sets the pace.
+// These fuse what sits between two matrix products.
+
+// Stores y as float32 (type 0), float16 (1) or bfloat16 (2): the input of the next GEMM in the weight's type.
+__device__ __forceinline__ void store_as(void* out, long i, float y, int type) {
+    if (type == 0) reinterpret_cast<float*>(out)[i] = y;
+    else if (type == 2) reinterpret_cast<__nv_bfloat16*>(out)[i] = __float2bfloat16_rn(y);
+    else reinterpret_cast<__half*>(out)[i] = __float2half_rn(y);
+}
+
+// x += branch (when branch is given: the residual add), then out = rmsnorm(x) * w stored as `type` (see store_as).
+// One block per row. Replaces add_inplace + rmsnorm + f32_to_f16.
+extern "C" __global__ void add_rmsnorm(float* x, const float* branch, void* out, const float* w, int width, float eps, int type) {
+    float* xr = x + (long) blockIdx.x * width;
+    const float* br = branch ? branch + (long) blockIdx.x * width : nullptr;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        float v = xr[i];
+        if (br) { v = v + br[i]; xr[i] = v; }
+        ss += v * v;
+    }
+    ss = block_sum(ss);
+    float scale = rsqrtf(ss / width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) store_as(out, (long) blockIdx.x * width + i, xr[i] * scale * w[i], type);
+}
+
+// One block per row of the fused q|k|v product (rows `stride` floats apart: q, then k, then v). Adds the biases (when
+// given), rotates q and k by the row's position as `rope` does, writes q to qOut [rows][heads*headDim] and k, v into
+// the row's cache at its position. Replaces three bias adds, two ropes and kv_store.
+extern "C" __global__ void qkv_rope_store(const float* qkv, int stride, float* qOut, const float* bq, const float* bk, const float* bv,
+                                          const int* positions, const double* freqs, const unsigned long long* layerBaseK,
+                                          const unsigned long long* layerBaseV, int heads, int kvHeads, int headDim, int rotDims, int neox) {
+    int row = blockIdx.x, qDim = heads * headDim, kvDim = kvHeads * headDim, half = rotDims / 2, pairs = headDim / 2;
+    const float* src = qkv + (long) row * stride;
+    float* qo = qOut + (long) row * qDim;
+    float* kc = reinterpret_cast<float*>(layerBaseK[row]) + (long) positions[row] * kvDim;
+    float* vc = reinterpret_cast<float*>(layerBaseV[row]) + (long) positions[row] * kvDim;
+    double p = (double) positions[row];
+    for (int k = threadIdx.x; k < (heads + kvHeads) * pairs; k += blockDim.x) {
+        int h = k / pairs, i = k % pairs;
+        bool isQ = h < heads;
+        int hh = isQ ? h : h - heads;
+        const float* s = src + (isQ ? 0 : qDim) + hh * headDim;
+        const float* b = isQ ? bq : bk;
+        if (b) b += hh * headDim;
+        float* d = (isQ ? qo : kc) + hh * headDim;
+        if (i < half) {
+            int ia = neox ? i : 2 * i, ib = neox ? i + half : 2 * i + 1;
+            float a = b ? s[ia] + b[ia] : s[ia], c2 = b ? s[ib] + b[ib] : s[ib];
+            double ang = p * freqs[i];
+            float c = (float) cos(ang), sn = (float) sin(ang);
+            d[ia] = a * c - c2 * sn;
+            d[ib] = a * sn + c2 * c;
+        } else { // dimensions past rotDims pass through, two per pair index
+            int j = rotDims + 2 * (i - half);
+            d[j] = b ? s[j] + b[j] : s[j];
+            d[j + 1] = b ? s[j + 1] + b[j + 1] : s[j + 1];
+        }
+    }
+    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) vc[i] = bv ? src[qDim + kvDim + i] + bv[i] : src[qDim + kvDim + i];
+}
+
+// Rows of the fused gate|up product (2*ffn floats each, gate then up): out[r][i] = silu(gate) * up stored as `type`.
+// Replaces silu_mul + f32_to_f16.
+extern "C" __global__ void silu_mul_store(void* out, const float* gu, int ffn, long n, int type) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        long r = i / ffn, c = i % ffn;
+        float g = gu[r * 2 * ffn + c], u = gu[r * 2 * ffn + ffn + c];
+        store_as(out, i, g / (1.0f + expf(-g)) * u, type);
+    }
+}

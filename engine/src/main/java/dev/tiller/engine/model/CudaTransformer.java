@@ -37,8 +37,14 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     /** A weight matrix on the device: {@code rows} x {@code cols} row-major of cuBLAS type {@code type}. */
     record DeviceMatrix(long ptr, int rows, int cols, int type, int embedDtype) {}
 
+    /**
+     * One block's weights on the device. {@code wqkv} holds wq, wk and wv as one matrix (rows stacked) and
+     * {@code wGateUp} wGate and wUp, when each group shares a type: one GEMM instead of three or two; wq, wk, wv, wGate
+     * and wUp are then views into them (null when the types differ).
+     */
     private record DeviceLayer(long attnNorm, DeviceMatrix wq, DeviceMatrix wk, DeviceMatrix wv, DeviceMatrix wo, long bq, long bk, long bv,
-                               long qNorm, long kNorm, long ffnNorm, DeviceMatrix wGate, DeviceMatrix wUp, DeviceMatrix wDown) {}
+                               long qNorm, long kNorm, long ffnNorm, DeviceMatrix wGate, DeviceMatrix wUp, DeviceMatrix wDown,
+                               DeviceMatrix wqkv, DeviceMatrix wGateUp) {}
 
     /** One sequence's device KV cache: layer-major [layers][maxPos][kvDim] floats, keys and values. */
     private static final class DeviceKV implements Runnable {
@@ -74,7 +80,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     // workspace, grown to the largest batch seen
     private int capacity;
-    private long x, xn, q, k, v, attn, branch, gate, up, half, tokens, positions, index, baseK, baseV, logitsBuf;
+    private long x, xn, q, k, v, qkv, attn, branch, gate, up, half, tokens, positions, index, baseK, baseV, logitsBuf;
     private long logitsCapacity;
     private float[] hostScratch = new float[0];
 
@@ -91,10 +97,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             layers = new DeviceLayer[c.layers()];
             for (int l = 0; l < c.layers(); l++) {
                 LayerWeights lw = w.layers()[l];
-                layers[l] = new DeviceLayer(vector(lw.attnNorm()), matrix(lw.wq(), uploaded, bytes), matrix(lw.wk(), uploaded, bytes),
-                        matrix(lw.wv(), uploaded, bytes), matrix(lw.wo(), uploaded, bytes), vector(lw.bq()), vector(lw.bk()), vector(lw.bv()),
-                        vector(lw.qNorm()), vector(lw.kNorm()), vector(lw.ffnNorm()), matrix(lw.wGate(), uploaded, bytes),
-                        matrix(lw.wUp(), uploaded, bytes), matrix(lw.wDown(), uploaded, bytes));
+                DeviceMatrix[] qkv = stacked(bytes, lw.wq(), lw.wk(), lw.wv());
+                DeviceMatrix[] gateUp = stacked(bytes, lw.wGate(), lw.wUp());
+                layers[l] = new DeviceLayer(vector(lw.attnNorm()), qkv[0], qkv[1], qkv[2], matrix(lw.wo(), uploaded, bytes), vector(lw.bq()),
+                        vector(lw.bk()), vector(lw.bv()), vector(lw.qNorm()), vector(lw.kNorm()), vector(lw.ffnNorm()), gateUp[0], gateUp[1],
+                        matrix(lw.wDown(), uploaded, bytes), qkv[3], gateUp[2]);
             }
             outputNorm = vector(w.outputNorm());
             output = matrix(w.output(), uploaded, bytes);
@@ -131,31 +138,78 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         return v == null ? 0 : track(dev.upload(v));
     }
 
+    /** The device element type of a weight: float32 stays float32, bfloat16 stays bfloat16, everything else is float16. */
+    private static int deviceType(WeightMatrix m) {
+        return switch (m.tensor().type()) {
+            case F32 -> Cublas.CUDA_R_32F;
+            case BF16 -> Cublas.CUDA_R_16BF;
+            default -> Cublas.CUDA_R_16F;
+        };
+    }
+
+    private static int embedDtype(int type) {
+        return type == Cublas.CUDA_R_32F ? 0 : type == Cublas.CUDA_R_16BF ? 2 : 1;
+    }
+
     private DeviceMatrix matrix(WeightMatrix m, Map<WeightMatrix, DeviceMatrix> uploaded, long[] bytes) {
         DeviceMatrix done = uploaded.get(m);
         if (done != null) return done; // tied embeddings: one copy
+        int type = deviceType(m);
+        long size = (long) m.rows() * m.cols() * (type == Cublas.CUDA_R_32F ? 4 : 2);
+        DeviceMatrix d = new DeviceMatrix(track(dev.alloc(size)), m.rows(), m.cols(), type, embedDtype(type));
+        uploadInto(m, d.ptr());
+        bytes[0] += size;
+        uploaded.put(m, d);
+        return d;
+    }
+
+    /**
+     * Matrices of one input stacked by rows into one device matrix (returned last), each also as a view (returned
+     * first, in order); when their device types differ, each on its own and the stacked one null.
+     */
+    private DeviceMatrix[] stacked(long[] bytes, WeightMatrix... ms) {
+        DeviceMatrix[] out = new DeviceMatrix[ms.length + 1];
+        int type = deviceType(ms[0]), rows = 0;
+        boolean same = true;
+        for (WeightMatrix m : ms) {
+            same &= deviceType(m) == type && m.cols() == ms[0].cols();
+            rows += m.rows();
+        }
+        if (!same) {
+            Map<WeightMatrix, DeviceMatrix> none = new IdentityHashMap<>();
+            for (int i = 0; i < ms.length; i++) out[i] = matrix(ms[i], none, bytes);
+            return out;
+        }
+        int cols = ms[0].cols(), elem = type == Cublas.CUDA_R_32F ? 4 : 2;
+        long base = track(dev.alloc((long) rows * cols * elem)), off = 0;
+        for (int i = 0; i < ms.length; i++) {
+            uploadInto(ms[i], base + off);
+            out[i] = new DeviceMatrix(base + off, ms[i].rows(), cols, type, embedDtype(type));
+            off += (long) ms[i].rows() * cols * elem;
+        }
+        bytes[0] += off;
+        out[ms.length] = new DeviceMatrix(base, rows, cols, type, embedDtype(type));
+        return out;
+    }
+
+    /** Writes a weight's device form (see {@link #deviceType}) at {@code dst}. */
+    private void uploadInto(WeightMatrix m, long dst) {
         GGMLType t = m.tensor().type();
         long elems = (long) m.rows() * m.cols();
         MemorySegment data = m.tensor().data().asSlice(0, m.rowBytes() * m.rows());
-        DeviceMatrix d;
         switch (t) {
-            case F32 -> d = new DeviceMatrix(track(dev.upload(data)), m.rows(), m.cols(), Cublas.CUDA_R_32F, 0);
-            case F16 -> d = new DeviceMatrix(track(dev.upload(data)), m.rows(), m.cols(), Cublas.CUDA_R_16F, 1);
-            case BF16 -> d = new DeviceMatrix(track(dev.upload(data)), m.rows(), m.cols(), Cublas.CUDA_R_16BF, 2);
+            case F32, F16, BF16 -> dev.driver().copyToDevice(dst, data, data.byteSize());
             case Q8_0, Q4_0 -> {
                 long raw = dev.upload(data);
                 try {
-                    long out = track(dev.alloc(elems * 2));
-                    if (t == GGMLType.Q8_0) dev.dequantQ8_0ToHalf(out, raw, elems / 32);
-                    else dev.dequantQ4_0ToHalf(out, raw, elems / 32);
+                    if (t == GGMLType.Q8_0) dev.dequantQ8_0ToHalf(dst, raw, elems / 32);
+                    else dev.dequantQ4_0ToHalf(dst, raw, elems / 32);
                     dev.synchronize();
-                    d = new DeviceMatrix(out, m.rows(), m.cols(), Cublas.CUDA_R_16F, 1);
                 } finally {
                     dev.free(raw);
                 }
             }
             default -> { // any other ggml format: dequantize on the host in chunks of rows, convert to F16 on the device
-                long out = track(dev.alloc(elems * 2));
                 int chunkRows = Math.max(1, Math.min(m.rows(), (1 << 22) / m.cols()));
                 float[] buf = new float[chunkRows * m.cols()];
                 long tmp = dev.alloc((long) buf.length * Float.BYTES);
@@ -164,18 +218,14 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                         int rows = Math.min(chunkRows, m.rows() - r0);
                         for (int r = 0; r < rows; r++) m.dequantizeRow(r0 + r, buf, r * m.cols());
                         dev.copyToDevice(tmp, buf, 0, rows * m.cols());
-                        dev.toHalf(out + (long) r0 * m.cols() * 2, tmp, (long) rows * m.cols(), Cublas.CUDA_R_16F);
+                        dev.toHalf(dst + (long) r0 * m.cols() * 2, tmp, (long) rows * m.cols(), Cublas.CUDA_R_16F);
                     }
                     dev.synchronize();
                 } finally {
                     dev.free(tmp);
                 }
-                d = new DeviceMatrix(out, m.rows(), m.cols(), Cublas.CUDA_R_16F, 1);
             }
         }
-        bytes[0] += d.type() == Cublas.CUDA_R_32F ? elems * 4 : elems * 2;
-        uploaded.put(m, d);
-        return d;
     }
 
     private void ensureWorkspace(int n) {
@@ -191,7 +241,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         v = dev.alloc(4L * cap * kvDim);
         attn = dev.alloc(4L * cap * qDim);
         branch = dev.alloc(4L * cap * Math.max(dim, qDim));
-        gate = dev.alloc(4L * cap * ffn);
+        gate = dev.alloc(8L * cap * ffn); // gate|up rows of the fused product
+        qkv = dev.alloc(4L * cap * (qDim + 2 * kvDim));
         up = dev.alloc(4L * cap * ffn);
         half = dev.alloc(2L * cap * Math.max(Math.max(dim, qDim), ffn));
         tokens = dev.alloc(4L * cap);
@@ -203,7 +254,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
 
     /** Split-K attention: at most this many rows (decode steps), chunks of at least this many positions, at most this many. */
-    static final int SPLIT_MAX_ROWS = 16, SPLIT_CHUNK = 256, SPLIT_MAX = 64;
+    static final int SPLIT_MAX_ROWS = 16, SPLIT_CHUNK = 64, SPLIT_MAX = 128;
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
     private long splitPartial, splitMl;
 
     private void ensureSplitWorkspace(int rows) {
@@ -214,7 +269,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
 
     private void freeWorkspace() {
-        for (long p : new long[]{x, xn, q, k, v, attn, branch, gate, up, half, tokens, positions, index, baseK, baseV}) dev.free(p);
+        for (long p : new long[]{x, xn, q, k, v, qkv, attn, branch, gate, up, half, tokens, positions, index, baseK, baseV}) dev.free(p);
         capacity = 0;
         dev.free(splitPartial);
         dev.free(splitMl);
@@ -242,6 +297,18 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     /** Y[n][rows] = X[n][cols] W^T, X float32 on the device (converted to the weight's 16-bit type when needed). */
     private void matmul(DeviceMatrix w, long in, int n, long out) {
         matmulConverted(w, toWeightType(w, in, n), n, out);
+    }
+
+    /**
+     * x += pending (skipped when 0), then RMSNorm of x with weight {@code normW}, stored as the input of the GEMM with
+     * {@code consumer} (16-bit into {@code half}, float32 into {@code xn}; a null consumer means float32 into xn).
+     * Returns where it went.
+     */
+    private long normInput(long normW, long pending, DeviceMatrix consumer, int n) {
+        int type = consumer == null ? 0 : CudaDevice.storeType(consumer.type());
+        long out = type == 0 ? xn : half;
+        dev.addRmsnorm(x, pending, out, normW, n, c.dim(), c.rmsEps(), type);
+        return out;
     }
 
     /** The input as the GEMM reads it: float32 as is, else converted into the {@code half} workspace. */
@@ -273,10 +340,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         dev.copyToDevice(tokens, b.tokens, 0, n);
         dev.copyToDevice(positions, pos, 0, n);
         long[] bk = new long[L * n], bv = new long[L * n];
-        int span = 0;
         for (int t = 0; t < n; t++) {
             DeviceKV kv = deviceCache(b.caches[t]);
-            span = Math.max(span, kv.maxPos);
             for (int l = 0; l < L; l++) {
                 long layerOffset = 4L * l * kv.maxPos * kvDim;
                 bk[l * n + t] = kv.keys + layerOffset;
@@ -304,10 +369,13 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 dropGraphs();
             }
         }
-        // decode (few rows): each row's context is cut into chunks that run as separate blocks (split-K attention);
-        // the cut depends on the caches' sizes, not the positions, so that it stays the same from step to step
-        int splits = n <= SPLIT_MAX_ROWS && span > SPLIT_CHUNK ? Math.min(SPLIT_MAX, (span + SPLIT_CHUNK - 1) / SPLIT_CHUNK) : 1;
-        int chunk = splits > 1 ? (span + splits - 1) / splits : 0;
+        // decode (few rows): each row's context is cut into chunks of SPLIT_CHUNK positions (more when that would make
+        // over SPLIT_MAX chunks) that run as separate blocks; the cut changes every SPLIT_CHUNK positions, and with it
+        // the captured graph
+        int maxPos = 0;
+        for (int t = 0; t < n; t++) maxPos = Math.max(maxPos, pos[t]);
+        int chunk = SPLIT_CHUNK * Math.max(1, ceilDiv(ceilDiv(maxPos + 1, SPLIT_MAX), SPLIT_CHUNK));
+        int splits = n <= SPLIT_MAX_ROWS && maxPos + 1 > SPLIT_CHUNK ? ceilDiv(maxPos + 1, chunk) : 1;
         if (splits > 1) ensureSplitWorkspace(n);
 
         Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq);
@@ -427,24 +495,34 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         dev.embed(x, embedding.ptr(), embedding.embedDtype(), tokens, n, dim);
         hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
         final float scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        long pending = 0; // a branch output not yet added to x: the add is fused into the next RMSNorm
         for (int l = 0; l < L; l++) {
             DeviceLayer lw = layers[l];
-            hook(hooks, HookSite.RESID_PRE, l, x, n, dim, pos, seq);
-
-            dev.rmsnorm(xn, x, lw.attnNorm(), n, dim, c.rmsEps());
-            long xq = toWeightType(lw.wq(), xn, n); // q, k and v read the same input: convert it once
-            matmulConverted(lw.wq(), xq, n, q);
-            matmulConverted(lw.wk(), sameType(lw.wk(), lw.wq()) ? xq : toWeightType(lw.wk(), xn, n), n, k);
-            matmulConverted(lw.wv(), sameType(lw.wv(), lw.wq()) ? xq : toWeightType(lw.wv(), xn, n), n, v);
-            if (lw.bq() != 0) dev.addRowVector(q, lw.bq(), 1f, n, qDim);
-            if (lw.bk() != 0) dev.addRowVector(k, lw.bk(), 1f, n, kvDim);
-            if (lw.bv() != 0) dev.addRowVector(v, lw.bv(), 1f, n, kvDim);
-            if (lw.qNorm() != 0) dev.rmsnorm(q, q, lw.qNorm(), n * c.heads(), c.headDim(), c.rmsEps());
-            if (lw.kNorm() != 0) dev.rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim(), c.rmsEps());
-            dev.rope(q, positions, ropeFreqs, n, c.heads(), c.headDim(), c.ropeDims(), c.ropeNeox());
-            dev.rope(k, positions, ropeFreqs, n, c.kvHeads(), c.headDim(), c.ropeDims(), c.ropeNeox());
+            hook(hooks, HookSite.RESID_PRE, l, x, n, dim, pos, seq); // (pending is 0 whenever a hook is here)
             long lk = baseK + 8L * l * n, lv = baseV + 8L * l * n;
-            dev.kvStore(lk, lv, positions, k, v, n, kvDim);
+
+            if (lw.wqkv() != null && lw.qNorm() == 0 && lw.kNorm() == 0) {
+                // x (+= pending) -> RMSNorm -> 16-bit -> one q|k|v GEMM -> biases, RoPE, q out and k, v into the cache
+                long in = normInput(lw.attnNorm(), pending, lw.wqkv(), n);
+                matmulConverted(lw.wqkv(), in, n, qkv);
+                dev.qkvRopeStore(qkv, qDim + 2 * kvDim, q, lw.bq(), lw.bk(), lw.bv(), positions, ropeFreqs, lk, lv, n, c.heads(), c.kvHeads(),
+                        c.headDim(), c.ropeDims(), c.ropeNeox());
+            } else { // per-head q/k norms (Qwen3) or mixed weight types: step by step
+                normInput(lw.attnNorm(), pending, null, n);
+                long xq = toWeightType(lw.wq(), xn, n); // q, k and v read the same input: convert it once
+                matmulConverted(lw.wq(), xq, n, q);
+                matmulConverted(lw.wk(), sameType(lw.wk(), lw.wq()) ? xq : toWeightType(lw.wk(), xn, n), n, k);
+                matmulConverted(lw.wv(), sameType(lw.wv(), lw.wq()) ? xq : toWeightType(lw.wv(), xn, n), n, v);
+                if (lw.bq() != 0) dev.addRowVector(q, lw.bq(), 1f, n, qDim);
+                if (lw.bk() != 0) dev.addRowVector(k, lw.bk(), 1f, n, kvDim);
+                if (lw.bv() != 0) dev.addRowVector(v, lw.bv(), 1f, n, kvDim);
+                if (lw.qNorm() != 0) dev.rmsnorm(q, q, lw.qNorm(), n * c.heads(), c.headDim(), c.rmsEps());
+                if (lw.kNorm() != 0) dev.rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim(), c.rmsEps());
+                dev.rope(q, positions, ropeFreqs, n, c.heads(), c.headDim(), c.ropeDims(), c.ropeNeox());
+                dev.rope(k, positions, ropeFreqs, n, c.kvHeads(), c.headDim(), c.ropeDims(), c.ropeNeox());
+                dev.kvStore(lk, lv, positions, k, v, n, kvDim);
+            }
+            pending = 0;
             if (splits > 1) {
                 dev.attentionSplit(attn, splitPartial, splitMl, q, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, chunk, splits);
             } else {
@@ -452,18 +530,35 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             }
             matmul(lw.wo(), attn, n, branch);
             hook(hooks, HookSite.ATTN_OUT, l, branch, n, dim, pos, seq);
-            dev.add(x, branch, (long) n * dim);
-            hook(hooks, HookSite.RESID_MID, l, x, n, dim, pos, seq);
+            long pendingMid = branch;
+            if (hooks.has(HookSite.RESID_MID, l)) {
+                dev.add(x, branch, (long) n * dim);
+                hook(hooks, HookSite.RESID_MID, l, x, n, dim, pos, seq);
+                pendingMid = 0;
+            }
 
-            dev.rmsnorm(xn, x, lw.ffnNorm(), n, dim, c.rmsEps());
-            long xg = toWeightType(lw.wGate(), xn, n);
-            matmulConverted(lw.wGate(), xg, n, gate);
-            matmulConverted(lw.wUp(), sameType(lw.wUp(), lw.wGate()) ? xg : toWeightType(lw.wUp(), xn, n), n, up);
-            dev.siluMul(gate, up, (long) n * ffn);
-            matmul(lw.wDown(), gate, n, branch);
+            if (lw.wGateUp() != null) {
+                // x (+= attention branch) -> RMSNorm -> 16-bit -> one gate|up GEMM -> SwiGLU stored for the down GEMM
+                long in = normInput(lw.ffnNorm(), pendingMid, lw.wGateUp(), n);
+                matmulConverted(lw.wGateUp(), in, n, gate);
+                int st = CudaDevice.storeType(lw.wDown().type());
+                long downIn = st == 0 ? up : half;
+                dev.siluMulStore(downIn, gate, ffn, (long) n * ffn, st);
+                matmulConverted(lw.wDown(), downIn, n, branch);
+            } else {
+                normInput(lw.ffnNorm(), pendingMid, null, n);
+                matmul(lw.wGate(), xn, n, gate);
+                matmul(lw.wUp(), xn, n, up);
+                dev.siluMul(gate, up, (long) n * ffn);
+                matmul(lw.wDown(), gate, n, branch);
+            }
             hook(hooks, HookSite.MLP_OUT, l, branch, n, dim, pos, seq);
-            dev.add(x, branch, (long) n * dim);
-            hook(hooks, HookSite.RESID_POST, l, x, n, dim, pos, seq);
+            if (l == L - 1 || hooks.has(HookSite.RESID_POST, l) || hooks.has(HookSite.RESID_PRE, l + 1)) {
+                dev.add(x, branch, (long) n * dim);
+                hook(hooks, HookSite.RESID_POST, l, x, n, dim, pos, seq);
+            } else {
+                pending = branch;
+            }
         }
         if (s.rows() == 0) return;
         dev.gatherRows(branch, x, index, s.rows(), dim);

@@ -291,6 +291,31 @@ public final class CudaDevice {
         launch("gather_rows", rows, 1, THREADS, dst, src, index, width);
     }
 
+    /** The element type a fused kernel stores for the next GEMM: 0 float32, 1 float16, 2 bfloat16. */
+    public static int storeType(int cublasType) {
+        return cublasType == Cublas.CUDA_R_32F ? 0 : cublasType == Cublas.CUDA_R_16BF ? 2 : 1;
+    }
+
+    /** x += branch (skipped when branch is 0), then out = rmsnorm(x) * w stored as {@code storeType} (see {@link #storeType}). */
+    public void addRmsnorm(long x, long branch, long out, long w, int rows, int width, float eps, int storeType) {
+        launch("add_rmsnorm", rows, 1, THREADS, x, branch, out, w, width, eps, storeType);
+    }
+
+    /**
+     * From the fused q|k|v product ({@code stride} floats per row): biases (0 = none), RoPE on q and k, q to
+     * {@code qOut}, k and v into each row's layer cache at its position.
+     */
+    public void qkvRopeStore(long qkv, int stride, long qOut, long bq, long bk, long bv, long positions, long freqs, long baseK, long baseV,
+                             int rows, int heads, int kvHeads, int headDim, int rotDims, boolean neox) {
+        launch("qkv_rope_store", rows, 1, 128, qkv, stride, qOut, bq, bk, bv, positions, freqs, baseK, baseV, heads, kvHeads, headDim, rotDims,
+                neox ? 1 : 0);
+    }
+
+    /** out = silu(gate) * up from rows of the fused gate|up product (2*ffn floats each), stored as {@code storeType}. */
+    public void siluMulStore(long out, long gateUp, int ffn, long n, int storeType) {
+        launch("silu_mul_store", grid(n), 1, THREADS, out, gateUp, ffn, n, storeType);
+    }
+
     /** RMSNorm of {@code rows} rows of {@code width} (out may alias x). */
     public void rmsnorm(long out, long x, long w, int rows, int width, float eps) {
         launch("rmsnorm", rows, 1, THREADS, out, x, w, width, eps);

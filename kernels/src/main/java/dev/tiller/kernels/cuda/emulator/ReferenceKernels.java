@@ -72,7 +72,10 @@ final class ReferenceKernels {
             Map.entry("kv_store", new Kernel("pppppi", ReferenceKernels::kvStore)),
             Map.entry("attention", new Kernel("pppppiiif", ReferenceKernels::attention)),
             Map.entry("attention_partial", new Kernel("ppppppiiifi", ReferenceKernels::attentionPartial)),
-            Map.entry("attention_merge", new Kernel("pppiii", ReferenceKernels::attentionMerge)));
+            Map.entry("attention_merge", new Kernel("pppiii", ReferenceKernels::attentionMerge)),
+            Map.entry("add_rmsnorm", new Kernel("ppppifi", ReferenceKernels::addRmsnorm)),
+            Map.entry("qkv_rope_store", new Kernel("pippppppppiiiii", ReferenceKernels::qkvRopeStore)),
+            Map.entry("silu_mul_store", new Kernel("ppili", ReferenceKernels::siluMulStore)));
 
     // ---------------------------------------------------------------- number formats
 
@@ -391,6 +394,83 @@ final class ReferenceKernels {
                     f(out, ((long) t * heads + h) * headDim + d, a / sum);
                 }
             }
+        }
+    }
+
+    // ---------------------------------------------------------------- fused decode kernels
+
+    /** store_as: y as float32 (0), float16 (1) or bfloat16 (2) at element i. */
+    static void storeAs(MemorySegment out, long i, float y, int type) {
+        switch (type) {
+            case 0 -> f(out, i, y);
+            case 2 -> out.setAtIndex(F16, i, toBf16(y));
+            default -> out.setAtIndex(F16, i, toHalf(y));
+        }
+    }
+
+    /** x += branch (when given), then out = rmsnorm(x) * w stored as type; one row per grid block. */
+    static void addRmsnorm(Launch l) {
+        MemorySegment x = l.p(0), branch = l.pOrNull(1), out = l.p(2), w = l.p(3);
+        int width = l.i(4), type = l.i(6);
+        float eps = l.f(5);
+        IntStream.range(0, l.gridX()).parallel().forEach(r -> {
+            long base = (long) r * width;
+            float ss = 0;
+            for (int i = 0; i < width; i++) {
+                float v = f(x, base + i);
+                if (branch != null) {
+                    v = v + f(branch, base + i);
+                    f(x, base + i, v);
+                }
+                ss += v * v;
+            }
+            float scale = (float) (1.0 / Math.sqrt(ss / width + eps));
+            for (int i = 0; i < width; i++) storeAs(out, base + i, f(x, base + i) * scale * f(w, i), type);
+        });
+    }
+
+    /** Biases, RoPE on q and k (angles in double), q to qOut, k and v into the row's cache; one row per grid block. */
+    static void qkvRopeStore(Launch l) {
+        MemorySegment qkv = l.p(0), qOut = l.p(2), bq = l.pOrNull(3), bk = l.pOrNull(4), bv = l.pOrNull(5), positions = l.p(6), freqs = l.p(7),
+                baseK = l.p(8), baseV = l.p(9);
+        int stride = l.i(1), heads = l.i(10), kvHeads = l.i(11), headDim = l.i(12), rotDims = l.i(13);
+        boolean neox = l.i(14) != 0;
+        int qDim = heads * headDim, kvDim = kvHeads * headDim, half = rotDims / 2;
+        for (int row = 0; row < l.gridX(); row++) {
+            long src = (long) row * stride;
+            int pos = positions.getAtIndex(I32, row);
+            MemorySegment kc = l.mem().range(baseK.getAtIndex(U64, row) + 4L * pos * kvDim, 4L * kvDim);
+            MemorySegment vc = l.mem().range(baseV.getAtIndex(U64, row) + 4L * pos * kvDim, 4L * kvDim);
+            for (int h = 0; h < heads + kvHeads; h++) {
+                boolean isQ = h < heads;
+                int hh = isQ ? h : h - heads;
+                long s = src + (isQ ? 0 : qDim) + (long) hh * headDim;
+                MemorySegment b = isQ ? bq : bk, d = isQ ? qOut : kc;
+                long dOff = isQ ? (long) row * qDim + (long) hh * headDim : (long) hh * headDim;
+                float[] v = new float[headDim];
+                for (int j = 0; j < headDim; j++) v[j] = b == null ? f(qkv, s + j) : f(qkv, s + j) + f(b, (long) hh * headDim + j);
+                for (int i = 0; i < half; i++) {
+                    int ia = neox ? i : 2 * i, ib = neox ? i + half : 2 * i + 1;
+                    double ang = pos * freqs.getAtIndex(F64, i);
+                    float c = (float) Math.cos(ang), sn = (float) Math.sin(ang), a = v[ia], c2 = v[ib];
+                    v[ia] = a * c - c2 * sn;
+                    v[ib] = a * sn + c2 * c;
+                }
+                for (int j = 0; j < headDim; j++) f(d, dOff + j, v[j]);
+            }
+            for (int i = 0; i < kvDim; i++) f(vc, i, bv == null ? f(qkv, src + qDim + kvDim + i) : f(qkv, src + qDim + kvDim + i) + f(bv, i));
+        }
+    }
+
+    /** out = silu(gate) * up over rows of gate|up (2*ffn floats each), stored as type. */
+    static void siluMulStore(Launch l) {
+        MemorySegment out = l.p(0), gu = l.p(1);
+        int ffn = l.i(2), type = l.i(4);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) {
+            long r = i / ffn, c = i % ffn;
+            float g = f(gu, r * 2 * ffn + c), u = f(gu, r * 2 * ffn + ffn + c);
+            storeAs(out, i, g / (1.0f + (float) Math.exp(-g)) * u, type);
         }
     }
 
