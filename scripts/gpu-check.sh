@@ -52,6 +52,10 @@ if [[ " $sections " == *" text "* ]]; then
     [ -f "$models/q05-$t.gguf" ] || tiller models write --preset qwen2.5-0.5b --type $t --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-$t.gguf" > /dev/null
     same "qwen05-$t" -m "$models/q05-$t.gguf" -p "The capital of France is" -n 32
   done
+  export TILLER_CUDA_FUSED=1
+  same fused-stories-steered -m "$S/models/stories260K.gguf" -p "The little dog was very sad because" -n 60 --control-vector-scaled "$S/reference/stories260K/happy_mean.gguf:0.6"
+  same fused-qwen05-f16 -m "$models/q05-f16.gguf" -p "The capital of France is" -n 32
+  unset TILLER_CUDA_FUSED
 fi
 
 if [[ " $sections " == *" q4 "* ]]; then
@@ -77,6 +81,15 @@ if [[ " $sections " == *" bench "* ]]; then
     [ -f "$models/l1b-f16.gguf" ] || tiller models write --preset llama-3.2-1b --type f16 -o "$models/l1b-f16.gguf" > /dev/null
     tiller bench --device cuda -m "$models/l1b-f16.gguf" -p 512 -n 128 -r 3 > "$out/bench-l1b-f16.txt" 2>&1
     grep -E '^\| l1b|error' "$out/bench-l1b-f16.txt" | tee -a "$summary"
+  fi
+  # the fused decode kernels (opt-in until a GPU has checked them: TILLER_CUDA_FUSED=1)
+  for m in q05-f16 q05-q8_0; do
+    TILLER_CUDA_FUSED=1 tiller bench --device cuda -m "$models/$m.gguf" -p 512 -n 128 -r 3 > "$out/bench-$m-fused.txt" 2>&1
+    grep -E '^\| q05|error' "$out/bench-$m-fused.txt" | sed 's/$/ (fused)/' | tee -a "$summary"
+  done
+  if [ -z "${GPU_CHECK_QUICK:-}" ]; then
+    TILLER_CUDA_FUSED=1 tiller bench --device cuda -m "$models/q05-f16.gguf" -p 0 -n 128 -r 2 -d 4096 2>&1 | grep -E '^\| q05|error' | sed 's/$/ (fused)/' | tee -a "$summary"
+    TILLER_CUDA_FUSED=1 tiller bench --device cuda -m "$models/l1b-f16.gguf" -p 512 -n 128 -r 3 2>&1 | grep -E '^\| l1b|error' | sed 's/$/ (fused)/' | tee -a "$summary"
   fi
   tiller steer-overhead --device cuda -m "$S/models/stories260K.gguf" --vector "$S/reference/stories260K/happy_mean.gguf" -n 100 --rounds 5 > "$out/steer-overhead.txt" 2>&1
   note "   steer-overhead (stories260K, happy_mean on every block): $(tail -2 "$out/steer-overhead.txt" | tr '\n' ' ')"

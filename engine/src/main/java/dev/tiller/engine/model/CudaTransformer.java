@@ -305,6 +305,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
      * Returns where it went.
      */
     private long normInput(long normW, long pending, DeviceMatrix consumer, int n) {
+        if (!fused) {
+            if (pending != 0) dev.add(x, pending, (long) n * c.dim());
+            dev.rmsnorm(xn, x, normW, n, c.dim(), c.rmsEps());
+            return xn;
+        }
         int type = consumer == null ? 0 : CudaDevice.storeType(consumer.type());
         long out = type == 0 ? xn : half;
         dev.addRmsnorm(x, pending, out, normW, n, c.dim(), c.rmsEps(), type);
@@ -412,6 +417,18 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private final Map<List<Object>, Graph> graphs = new HashMap<>();
     private final java.util.Set<List<Object>> seenKeys = new java.util.HashSet<>();
     private boolean graphsEnabled = !"0".equals(System.getenv("TILLER_CUDA_GRAPHS"));
+    /**
+     * The fused decode kernels (add_rmsnorm, qkv_rope_store, silu_mul_store) with the stacked q|k|v and gate|up GEMMs.
+     * Off unless {@code -Dtiller.cuda.fused=true} / {@code TILLER_CUDA_FUSED=1}: they pass every test under the emulator
+     * but have not yet run on a GPU, which stays the judge of the CUDA C (docs/gpu.md).
+     */
+    private final boolean fused = fusedSelected();
+
+    static boolean fusedSelected() {
+        String v = System.getProperty("tiller.cuda.fused");
+        if (v == null) v = System.getenv("TILLER_CUDA_FUSED");
+        return v != null && (v.equals("1") || v.equalsIgnoreCase("true"));
+    }
     private long graphReplays;
 
     /** How many forward steps ran as a replayed graph (for tests and diagnostics). */
@@ -501,7 +518,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             hook(hooks, HookSite.RESID_PRE, l, x, n, dim, pos, seq); // (pending is 0 whenever a hook is here)
             long lk = baseK + 8L * l * n, lv = baseV + 8L * l * n;
 
-            if (lw.wqkv() != null && lw.qNorm() == 0 && lw.kNorm() == 0) {
+            if (fused && lw.wqkv() != null && lw.qNorm() == 0 && lw.kNorm() == 0) {
                 // x (+= pending) -> RMSNorm -> 16-bit -> one q|k|v GEMM -> biases, RoPE, q out and k, v into the cache
                 long in = normInput(lw.attnNorm(), pending, lw.wqkv(), n);
                 matmulConverted(lw.wqkv(), in, n, qkv);
@@ -537,7 +554,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 pendingMid = 0;
             }
 
-            if (lw.wGateUp() != null) {
+            if (fused && lw.wGateUp() != null) {
                 // x (+= attention branch) -> RMSNorm -> 16-bit -> one gate|up GEMM -> SwiGLU stored for the down GEMM
                 long in = normInput(lw.ffnNorm(), pendingMid, lw.wGateUp(), n);
                 matmulConverted(lw.wGateUp(), in, n, gate);
