@@ -406,3 +406,16 @@ extern "C" __global__ void silu_mul_store(void* out, const float* gu, int ffn, l
         store_as(out, i, g / (1.0f + expf(-g)) * u, type);
     }
 }
+
+// ---------------------------------------------------------------- per-row steering in a batch
+
+// y[r][c] += scales[r] * vecs[r][c] for rows whose vecs[r] is not 0: every request of a batch its own vector and scale
+// in one launch (one launch per add when a request has several at this point). Rounded as add_row_vector.
+extern "C" __global__ void add_row_table(float* y, const unsigned long long* vecs, const float* scales, int rows, int width) {
+    long n = (long) rows * width;
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        long r = i / width;
+        const float* v = reinterpret_cast<const float*>(vecs[r]);
+        if (v) y[i] = __fadd_rn(y[i], __fmul_rn(scales[r], v[i % width]));
+    }
+}

@@ -118,7 +118,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     /** Bytes of every matrix a decoded token multiplies with (all 2-D weights except the embedding when output is separate). */
     private static long weightBytesPerToken(Model m) {
-        var w = m.transformer().weights();
+        var w = m.weights();
         long sum = 0;
         for (var lw : w.layers()) {
             for (var mat : new dev.tiller.kernels.WeightMatrix[]{lw.wq(), lw.wk(), lw.wv(), lw.wo(), lw.wGate(), lw.wUp(), lw.wDown()}) {

@@ -69,7 +69,7 @@ class SteeringBehaviourTest {
             new Steering(m.config()).add(v, 3f, seq -> seq == 1).add(v, -2f, seq -> seq == 7).install(hooks);
             ActivationCapture cap = ActivationCapture.install(hooks, POINT);
             Batch batch = new Batch(2).add(tok, 0, a.kvCache(), 1, true).add(tok, 0, b.kvCache(), 7, true);
-            m.transformer().forward(batch, hooks, new float[2 * m.config().vocabSize()]);
+            m.forwardPass().forward(batch, hooks, new float[2 * m.config().vocabSize()]);
             float[][] rows = cap.rows(POINT);
             // same token at the same position: the rows differ only by the two vectors, 3 − (−2) = 5 along dim 0
             assertEquals(5f, rows[0][0] - rows[1][0], 1e-5f);

@@ -144,8 +144,12 @@ public final class Model implements AutoCloseable {
         return Optional.ofNullable(chatTemplate);
     }
 
-    public Transformer transformer() {
-        return transformer;
+    /**
+     * The model's weights (memory-mapped). There is no public door to one device's forward pass: every caller runs
+     * {@link #forwardPass()}, which is the GPU's when the model was loaded for CUDA.
+     */
+    public ModelWeights weights() {
+        return transformer.weights();
     }
 
     public TensorSource tensors() {

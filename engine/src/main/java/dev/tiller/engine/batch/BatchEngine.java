@@ -7,7 +7,6 @@ import dev.tiller.engine.hooks.HookPoint;
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.engine.model.Batch;
 import dev.tiller.engine.model.KVCache;
-import dev.tiller.engine.model.Transformer;
 import dev.tiller.engine.sampling.Sampler;
 import dev.tiller.engine.sampling.SamplerConfig;
 import dev.tiller.engine.sampling.StopStringMatcher;
@@ -29,7 +28,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * Continuous batching: up to {@code maxConcurrent} requests decode together, one {@link Transformer#forward(Batch,
+ * Continuous batching: up to {@code maxConcurrent} requests decode together, one {@link dev.tiller.engine.model.ForwardPass#forward(Batch,
  * Hooks, float[])} per step. Each step holds one row per decoding sequence plus chunks of the prompts of newly admitted
  * sequences (up to {@code maxRowsPerStep} rows in all); a sequence that finishes frees its slot and the next request
  * takes it in the following step. Each request has its own sampler (seeded from its {@code seed}, or from the job
@@ -91,7 +90,7 @@ public final class BatchEngine {
     }
 
     private final Model model;
-    private final Transformer transformer;
+    private final dev.tiller.engine.model.ForwardPass forwardPass;
     private final Tokenizer tokenizer;
     private final Options options;
     private final int vocab;
@@ -104,7 +103,7 @@ public final class BatchEngine {
 
     public BatchEngine(Model model, Options options) {
         this.model = model;
-        this.transformer = model.transformer();
+        this.forwardPass = model.forwardPass(); // the GPU pass when the model was loaded for CUDA: all rows in one device forward
         this.tokenizer = model.tokenizer();
         this.options = options;
         this.vocab = model.config().vocabSize();
@@ -240,7 +239,7 @@ public final class BatchEngine {
                 dev.tiller.engine.model.MemoryBudget budget = model.memoryBudget();
                 budget.reserveForward(model.config(), rows, want);
                 try {
-                    transformer.forward(batch, hooks, logits);
+                    forwardPass.forward(batch, hooks, logits);
                 } finally {
                     budget.release(dev.tiller.engine.model.MemoryBudget.forwardBytes(model.config(), rows, want));
                 }
@@ -371,15 +370,40 @@ public final class BatchEngine {
 
         void installDispatcher(HookPoint p) {
             if (!dispatched.add(p)) return;
-            hooks.add(p, (Activations a) -> {
+            hooks.add(p, new Dispatcher(p));
+        }
+
+        /** Runs each row's request's own hooks at one point; on a GPU, plain vector adds run there from a per-row table. */
+        private final class Dispatcher implements dev.tiller.engine.hooks.PerSequenceAdds {
+            private final HookPoint point;
+
+            Dispatcher(HookPoint point) {
+                this.point = point;
+            }
+
+            @Override
+            public void apply(Activations a) {
                 for (int t = 0; t < a.tokens(); t++) {
                     int tag = a.sequence(t);
                     if (tag < 0 || tag >= slots.length) continue;
-                    List<RowHook> list = slots[tag].steering.hooks().get(p);
+                    List<RowHook> list = slots[tag].steering.hooks().get(point);
                     if (list == null) continue;
                     for (RowHook h : list) h.apply(a, t);
                 }
-            });
+            }
+
+            @Override
+            public List<dev.tiller.engine.hooks.RowVectorAdd> addsFor(int tag) {
+                if (tag < 0 || tag >= slots.length) return List.of();
+                List<RowHook> list = slots[tag].steering.hooks().get(point);
+                if (list == null) return List.of();
+                List<dev.tiller.engine.hooks.RowVectorAdd> adds = new ArrayList<>(list.size());
+                for (RowHook h : list) {
+                    if (!(h instanceof RowSteering.RowAdd ra)) return null;
+                    adds.add(new dev.tiller.engine.hooks.RowVectorAdd(ra.direction(), ra.scale()));
+                }
+                return adds;
+            }
         }
     }
 

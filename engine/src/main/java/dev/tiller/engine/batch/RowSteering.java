@@ -30,6 +30,14 @@ public record RowSteering(Map<HookPoint, List<RowHook>> hooks) {
 
     /** Adds {@code scale * direction} to the row at {@code point}. */
     public static RowHook addVector(float[] direction, float scale) {
-        return (a, row) -> a.addToRow(row, direction, scale);
+        return new RowAdd(direction, scale);
+    }
+
+    /** The plain row add, which a GPU pass can do on the device (see {@link dev.tiller.engine.hooks.PerSequenceAdds}). */
+    public record RowAdd(float[] direction, float scale) implements RowHook {
+        @Override
+        public void apply(dev.tiller.engine.hooks.Activations a, int row) {
+            a.addToRow(row, direction, scale);
+        }
     }
 }

@@ -3,6 +3,7 @@ package dev.tiller.engine.model;
 import dev.tiller.engine.hooks.ForwardHook;
 import dev.tiller.engine.hooks.HookSite;
 import dev.tiller.engine.hooks.Hooks;
+import dev.tiller.engine.hooks.PerSequenceAdds;
 import dev.tiller.engine.hooks.RowVectorAdd;
 import dev.tiller.kernels.WeightMatrix;
 import dev.tiller.kernels.cuda.Cublas;
@@ -383,6 +384,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         int splits = n <= SPLIT_MAX_ROWS && maxPos + 1 > SPLIT_CHUNK ? ceilDiv(maxPos + 1, chunk) : 1;
         if (splits > 1) ensureSplitWorkspace(n);
 
+        rowTables = prepareRowTables(hooks, seq, n);
         Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq);
         List<Object> key = n <= SPLIT_MAX_ROWS && graphsEnabled ? graphKey(step) : null;
         Graph g = key == null ? null : graphs.get(key);
@@ -411,6 +413,86 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), outPos, outSeq);
     }
 
+    // ------------------------------------------------------------------ per-request steering tables
+
+    /** Per (point, hook index) of this step: {adds per row K, offset of its K x rows entries in the tables}. */
+    private Map<Long, int[]> rowTables = Map.of();
+    private long tablePtrs, tableScales;
+    private int tableCapacity;
+
+    private static long tableKey(HookSite site, int layer, int hookIndex) {
+        return (site.ordinal() * 100000L + layer + 1) * 64 + hookIndex;
+    }
+
+    private long deviceVector(float[] v) {
+        Long p = steeringVectors.get(v);
+        if (p == null) {
+            p = track(dev.upload(v));
+            steeringVectors.put(v, p);
+        }
+        return p;
+    }
+
+    /**
+     * For each {@link PerSequenceAdds} hook at a point whose rows are the batch's (not ln_final), the device pointer
+     * and scale of every row's k-th add, uploaded into two tables before the pass (so that a captured graph reads this
+     * step's assignment). With the fused kernels only (the table kernel awaits its first GPU run, as they do);
+     * otherwise such hooks run on the host.
+     */
+    private Map<Long, int[]> prepareRowTables(Hooks hooks, int[] seq, int n) {
+        if (!fused || hooks.isEmpty()) return Map.of();
+        Map<Long, int[]> tables = new HashMap<>();
+        List<Long> ptrs = new ArrayList<>();
+        List<Float> scales = new ArrayList<>();
+        for (HookSite site : HookSite.values()) {
+            if (site == HookSite.LN_FINAL || site == HookSite.LOGITS) continue;
+            for (int l = 0; l < (site.perLayer ? c.layers() : 1); l++) {
+                int layer = site.perLayer ? l : -1;
+                if (!hooks.has(site, layer)) continue;
+                List<ForwardHook> list = hooks.at(site, layer);
+                for (int hi = 0; hi < list.size(); hi++) {
+                    if (!(list.get(hi) instanceof PerSequenceAdds psa)) continue;
+                    List<List<RowVectorAdd>> perRow = new ArrayList<>(n);
+                    int k = 0;
+                    for (int t = 0; t < n && perRow != null; t++) {
+                        List<RowVectorAdd> adds = psa.addsFor(seq[t]);
+                        if (adds == null || adds.stream().anyMatch(a -> a.vector().length != c.dim())) perRow = null;
+                        else {
+                            perRow.add(adds);
+                            k = Math.max(k, adds.size());
+                        }
+                    }
+                    if (perRow == null) continue; // something only the host can do: the host path for this point
+                    tables.put(tableKey(site, layer, hi), new int[]{k, ptrs.size()});
+                    for (int j = 0; j < k; j++) {
+                        for (List<RowVectorAdd> adds : perRow) {
+                            ptrs.add(j < adds.size() ? deviceVector(adds.get(j).vector()) : 0L);
+                            scales.add(j < adds.size() ? adds.get(j).scale() : 0f);
+                        }
+                    }
+                }
+            }
+        }
+        if (ptrs.isEmpty()) return tables;
+        if (ptrs.size() > tableCapacity) {
+            dropGraphs(); // they hold the old tables' addresses
+            dev.free(tablePtrs);
+            dev.free(tableScales);
+            tableCapacity = Math.max(ptrs.size(), 2 * tableCapacity);
+            tablePtrs = dev.alloc(8L * tableCapacity);
+            tableScales = dev.alloc(4L * tableCapacity);
+        }
+        long[] p = new long[ptrs.size()];
+        float[] f = new float[scales.size()];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = ptrs.get(i);
+            f[i] = scales.get(i);
+        }
+        dev.copyToDevice(tablePtrs, p, p.length);
+        dev.copyToDevice(tableScales, f, 0, f.length);
+        return tables;
+    }
+
     /** One forward step's shape and hooks: what {@link #body} issues, and what a captured graph is keyed on. */
     private record Step(int n, int rows, int splits, int chunk, Hooks hooks, int[] pos, int[] seq, int[] outPos, int[] outSeq) {}
 
@@ -430,6 +512,13 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         return v != null && (v.equals("1") || v.equalsIgnoreCase("true"));
     }
     private long graphReplays;
+
+    private long hostHookRuns;
+
+    /** How many times hooks ran on a host copy of activations (each a round trip; for tests and diagnostics). */
+    public synchronized long hostHookRuns() {
+        return hostHookRuns;
+    }
 
     /** How many forward steps ran as a replayed graph (for tests and diagnostics). */
     public synchronized long graphReplays() {
@@ -451,7 +540,17 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 int layer = site.perLayer ? l : -1;
                 if (!s.hooks().has(site, layer)) continue;
                 int width = c.dim(); // every hook point of this pass is a [rows][dim] activation
-                for (ForwardHook h : s.hooks().at(site, layer)) {
+                List<ForwardHook> list = s.hooks().at(site, layer);
+                for (int hi = 0; hi < list.size(); hi++) {
+                    ForwardHook h = list.get(hi);
+                    if (h instanceof PerSequenceAdds) {
+                        int[] table = rowTables.get(tableKey(site, layer, hi));
+                        if (table == null) return null;
+                        key.add(tableKey(site, layer, hi));
+                        key.add(table[0]);
+                        key.add(table[1]);
+                        continue;
+                    }
                     if (!(h instanceof RowVectorAdd r) || r.vector().length != width) return null;
                     Long vec = steeringVectors.get(r.vector());
                     if (vec == null) return null;
@@ -592,20 +691,27 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         if (!hooks.has(site, layer)) return;
         List<ForwardHook> list = hooks.at(site, layer);
         boolean allDevice = true;
-        for (ForwardHook h : list) allDevice &= h instanceof RowVectorAdd r && r.vector().length == width;
+        for (int hi = 0; hi < list.size(); hi++) {
+            ForwardHook h = list.get(hi);
+            allDevice &= h instanceof RowVectorAdd r && r.vector().length == width
+                    || h instanceof PerSequenceAdds && rowTables.containsKey(tableKey(site, layer, hi));
+        }
         if (allDevice) {
-            for (ForwardHook h : list) {
-                RowVectorAdd r = (RowVectorAdd) h;
-                Long vec = steeringVectors.get(r.vector());
-                if (vec == null) {
-                    vec = track(dev.upload(r.vector()));
-                    steeringVectors.put(r.vector(), vec);
+            for (int hi = 0; hi < list.size(); hi++) {
+                if (list.get(hi) instanceof RowVectorAdd r) {
+                    dev.addRowVector(data, deviceVector(r.vector()), r.scale(), rows, width);
+                } else { // per-request adds: the k-th add of every row in one launch, from the tables uploaded before the pass
+                    int[] table = rowTables.get(tableKey(site, layer, hi));
+                    for (int k = 0; k < table[0]; k++) {
+                        long at = table[1] + (long) k * rows;
+                        dev.addRowTable(data, tablePtrs + 8 * at, tableScales + 4 * at, rows, width);
+                    }
                 }
-                dev.addRowVector(data, vec, r.scale(), rows, width);
             }
             return;
         }
         int count = rows * width;
+        hostHookRuns++;
         if (hostScratch.length < count) hostScratch = new float[count];
         dev.copyToHost(hostScratch, 0, data, count);
         hooks.run(site, layer, hostScratch, rows, width, pos, seq);
@@ -621,6 +727,10 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         allocations.clear();
         steeringVectors.clear();
         freeWorkspace();
+        dev.free(tablePtrs);
+        dev.free(tableScales);
+        tablePtrs = tableScales = 0;
+        tableCapacity = 0;
         dev.free(logitsBuf);
         logitsBuf = 0;
         logitsCapacity = 0;

@@ -283,6 +283,11 @@ public final class CudaDevice {
         launch("add_row_vector", grid((long) rows * width), 1, THREADS, y, v, scale, rows, width);
     }
 
+    /** y[r] += scales[r] * vecs[r] for each row whose device vector pointer vecs[r] is not 0 (per-request steering). */
+    public void addRowTable(long y, long vecs, long scales, int rows, int width) {
+        launch("add_row_table", grid((long) rows * width), 1, THREADS, y, vecs, scales, rows, width);
+    }
+
     public void siluMul(long gate, long up, long n) {
         launch("silu_mul", grid(n), 1, THREADS, gate, up, n);
     }

@@ -30,7 +30,7 @@ public record ModelFingerprint(String architecture, int embeddingLength, int blo
 
     public static ModelFingerprint of(Model model) {
         ModelConfig c = model.config();
-        ModelWeights w = model.transformer().weights();
+        ModelWeights w = model.weights();
         Map<String, String> digests = new LinkedHashMap<>();
         digests.put("output_norm.weight", sha256(w.outputNorm()));
         digests.put("blk.0.attn_norm.weight", sha256(w.layers()[0].attnNorm()));

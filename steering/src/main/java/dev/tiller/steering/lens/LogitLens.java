@@ -40,7 +40,7 @@ public final class LogitLens {
     }
 
     private float[] unembed(float[] x, float r) {
-        ModelWeights w = model.transformer().weights();
+        ModelWeights w = model.weights();
         float[] g = w.outputNorm();
         float[] y = new float[x.length];
         for (int i = 0; i < x.length; i++) y[i] = x[i] * r * g[i];

@@ -37,7 +37,7 @@ public final class Evaluator {
         long tokens = 0;
         double rewardSum = 0, entropySum = 0;
         long entropyRows = 0;
-        DiffTransformer dt = new DiffTransformer(model.config(), model.transformer().weights());
+        DiffTransformer dt = new DiffTransformer(model.config(), model.weights());
         SteeringParams none = new SteeringParams(model.config().dim(), model.config().layers(), null, new int[0], 0);
         int V = model.config().vocabSize();
         for (TrainData.Row r : rows) {

@@ -115,7 +115,7 @@ public final class Trainer {
 
     public Trainer(Model model, Config cfg) {
         this.model = model;
-        this.dt = new DiffTransformer(model.config(), model.transformer().weights());
+        this.dt = new DiffTransformer(model.config(), model.weights());
         this.tok = model.tokenizer();
         this.cfg = cfg;
         this.reward = cfg.objective == Objective.GRPO ? Rewards.parse(cfg.reward) : null;
@@ -143,7 +143,7 @@ public final class Trainer {
                 if (init.length == 0) throw new IllegalArgumentException("--prefix-init '" + cfg.prefixInit + "' has no tokens");
             }
             for (int k = 0; k < cfg.prefix; k++) {
-                dev.tiller.kernels.backward.DoubleMatMul.row(model.transformer().weights().tokenEmbedding(), init[k % init.length], p.theta, p.prefixOffset(k));
+                dev.tiller.kernels.backward.DoubleMatMul.row(model.weights().tokenEmbedding(), init[k % init.length], p.theta, p.prefixOffset(k));
             }
         }
         if (cfg.initScale > 0) {
@@ -242,7 +242,7 @@ public final class Trainer {
             }
             float[] logits = new float[Math.max(1, wanted) * c.vocabSize()];
             long t0 = System.nanoTime(), c0 = mx.getCurrentThreadCpuTime();
-            model.transformer().forward(b, dev.tiller.engine.hooks.Hooks.NONE, logits);
+            model.forwardPass().forward(b, dev.tiller.engine.hooks.Hooks.NONE, logits);
             engine = Math.min(engine, (System.nanoTime() - t0) / 1e9);
             engineCpu = Math.min(engineCpu, (mx.getCurrentThreadCpuTime() - c0) / 1e9);
             t0 = System.nanoTime();

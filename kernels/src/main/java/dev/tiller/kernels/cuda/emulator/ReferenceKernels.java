@@ -75,7 +75,8 @@ final class ReferenceKernels {
             Map.entry("attention_merge", new Kernel("pppiii", ReferenceKernels::attentionMerge)),
             Map.entry("add_rmsnorm", new Kernel("ppppifi", ReferenceKernels::addRmsnorm)),
             Map.entry("qkv_rope_store", new Kernel("pippppppppiiiii", ReferenceKernels::qkvRopeStore)),
-            Map.entry("silu_mul_store", new Kernel("ppili", ReferenceKernels::siluMulStore)));
+            Map.entry("silu_mul_store", new Kernel("ppili", ReferenceKernels::siluMulStore)),
+            Map.entry("add_row_table", new Kernel("pppii", ReferenceKernels::addRowTable)));
 
     // ---------------------------------------------------------------- number formats
 
@@ -471,6 +472,22 @@ final class ReferenceKernels {
             long r = i / ffn, c = i % ffn;
             float g = f(gu, r * 2 * ffn + c), u = f(gu, r * 2 * ffn + ffn + c);
             storeAs(out, i, g / (1.0f + (float) Math.exp(-g)) * u, type);
+        }
+    }
+
+    /** y[r][c] += scales[r] * vecs[r][c] where vecs[r] != 0, product rounded before the add. */
+    static void addRowTable(Launch l) {
+        MemorySegment y = l.p(0), vecs = l.p(1), scales = l.p(2);
+        int rows = l.i(3), width = l.i(4);
+        for (int r = 0; r < rows; r++) {
+            long v = vecs.getAtIndex(U64, r);
+            if (v == 0) continue;
+            MemorySegment vec = l.mem().range(v, 4L * width);
+            float s = f(scales, r);
+            for (int c = 0; c < width; c++) {
+                float prod = s * f(vec, c);
+                f(y, (long) r * width + c, f(y, (long) r * width + c) + prod);
+            }
         }
     }
 
