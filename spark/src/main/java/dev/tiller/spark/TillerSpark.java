@@ -33,7 +33,8 @@ public final class TillerSpark {
      * @param modelPath a path every executor sees (shared file system, or the same local path on every node), or the
      *                  file name of a file shipped with {@code spark-submit --files}
      * @param device    {@code cpu} or {@code cuda}: where each executor runs its forward passes (one model per executor JVM)
-     * @param threads   compute threads per executor JVM, shared by its tasks; 0 = the JVM's default (its cores)
+     * @param threads   compute threads per executor JVM, shared by its tasks; 0 = {@code spark.executor.cores} when set,
+     *                  else the JVM's default (the machine's cores)
      */
     public record Settings(String modelPath, int parallel, int batchRows, int contextSize, float temperature, int topK, float topP,
                            float minP, long seed, int maxTokens, boolean ignoreEos, String device, int threads) implements Serializable {
@@ -74,9 +75,16 @@ public final class TillerSpark {
     /** The executor's model: loaded (memory-mapped) on first use, then shared by every task of this JVM. */
     static Model model(Settings s) {
         return MODELS.computeIfAbsent(s.modelPath() + "@" + s.device(), k -> {
-            if (s.threads() > 0) Parallel.setThreads(s.threads());
+            int threads = s.threads() > 0 ? s.threads() : executorCores();
+            if (threads > 0) Parallel.setThreads(threads);
             return Model.load(resolve(s.modelPath()), Device.parse(s.device()));
         });
+    }
+
+    /** {@code spark.executor.cores} when set (the cores this executor was given), else 0. */
+    static int executorCores() {
+        org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+        return env == null ? 0 : env.conf().getInt("spark.executor.cores", 0);
     }
 
     /** A path as given when it exists here, else the copy {@code spark-submit --files} shipped under that file name. */

@@ -112,7 +112,7 @@ public final class TillerSparkJob implements Callable<Integer> {
     String device;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", defaultValue = "0",
-            description = "compute threads per executor JVM, shared by its tasks; 0 = its cores (default: ${DEFAULT-VALUE})")
+            description = "compute threads per executor JVM, shared by its tasks; 0 = spark.executor.cores if set, else the machine's cores (default: ${DEFAULT-VALUE})")
     int threads;
 
     public static void main(String[] args) {

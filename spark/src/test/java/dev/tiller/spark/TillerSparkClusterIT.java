@@ -146,8 +146,10 @@ class TillerSparkClusterIT {
                 jobJar.toAbsolutePath().toString(),
                 "-m", model, "-i", in.toString(), "-o", out.toString(), "--temp", "0", "-c", "512", "-P", "8", "--partitions", "8");
 
-        // once some generation tasks are done and others remain, kill a worker that runs one (with its executor)
-        String killedAt = killAWorkerMidJob(driverUi, workers, driver);
+        // once some generation tasks are done and others remain, kill a worker that runs one (with its executor);
+        // -Dtiller.cluster.kill=false leaves both running (for measuring throughput)
+        boolean kill = Boolean.parseBoolean(System.getProperty("tiller.cluster.kill", "true"));
+        String killedAt = kill ? killAWorkerMidJob(driverUi, workers, driver) : "(no kill asked)";
         assertTrue(driver.waitFor(5, TimeUnit.MINUTES), "driver did not finish");
         double clusterSecs = (System.nanoTime() - s0) / 1e9;
         String driverLog = Files.readString(dir.resolve("driver.log"));
@@ -155,9 +157,9 @@ class TillerSparkClusterIT {
         assertNotNull(killedAt, "no worker was killed while generation tasks remained:\n" + lastSeen + driverLog);
         System.out.println("killed a worker when " + killedAt);
         assertTrue(driverLog.contains("part-b.jsonl: line 8: malformed JSON"), driverLog);
-        assertTrue(driverLog.contains("Lost executor"), "the killed worker's executor was lost:\n" + driverLog);
+        if (kill) assertTrue(driverLog.contains("Lost executor"), "the killed worker's executor was lost:\n" + driverLog);
         String done = driverLog.lines().filter(l -> l.startsWith("done: ")).findFirst().orElse("");
-        System.out.printf(Locale.ROOT, "spark-submit on the cluster (2 workers x 1 core, one killed): %s (wall %.1f s with start-up)%n", done, clusterSecs);
+        System.out.printf(Locale.ROOT, "spark-submit on the cluster (2 workers x 1 core" + (kill ? ", one killed" : "") + "): %s (wall %.1f s with start-up)%n", done, clusterSecs);
 
         // every request answered exactly once, equal to tiller batch
         List<BatchResult> got = new ArrayList<>();
