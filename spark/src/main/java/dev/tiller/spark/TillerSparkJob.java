@@ -128,10 +128,15 @@ public final class TillerSparkJob implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        TillerSpark.Settings settings = new TillerSpark.Settings(model, parallel, batchRows, contextSize, temperature, topK, topP, minP,
-                seed, maxTokens, ignoreEos, device, threads);
+        if (model.matches("^[A-Za-z][A-Za-z0-9+.-]*://.*") && !model.startsWith("file://")) {
+            throw new IllegalArgumentException("--model " + model + ": executors memory-map the model, so it must be a local path "
+                    + "every executor sees (a shared mount, or the same path on every node), or a file shipped with --files");
+        }
+        if (model.startsWith("file://")) model = java.net.URI.create(model).getPath();
         if (partitions != null && partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1, got " + partitions);
         if (!inputFormat.equals("auto")) BatchFormat.parse(inputFormat, java.nio.file.Path.of("x"));
+        TillerSpark.Settings settings = new TillerSpark.Settings(model, parallel, batchRows, contextSize, temperature, topK, topP, minP,
+                seed, maxTokens, ignoreEos, device, threads);
 
         SparkConf conf = new SparkConf();
         String execOpts = conf.get("spark.executor.extraJavaOptions", "");

@@ -108,4 +108,28 @@ class TillerSparkJobTest {
         }
         assertTrue(Files.readString(out.resolve("_problems.txt")).contains("b.jsonl: line 2: malformed JSON"));
     }
+
+    @Test
+    void badArgumentsNameTheOption(@TempDir Path dir) {
+        String model = SHARED.resolve("models/stories260K.gguf").toString();
+        var e = assertThrows(IllegalArgumentException.class, () -> execute("-m", "hdfs:///models/m.gguf", "-i", dir.toString(), "-o", dir.resolve("o").toString()));
+        assertTrue(e.getMessage().startsWith("--model hdfs:///models/m.gguf: "), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> execute("-m", model, "-i", dir.toString(), "-o", dir.resolve("o").toString(), "--partitions", "0"));
+        assertTrue(e.getMessage().startsWith("--partitions must be >= 1"), e.getMessage());
+        System.setProperty("spark.master", "local[1]");
+        System.setProperty("spark.ui.enabled", "false");
+        try {
+            e = assertThrows(IllegalArgumentException.class, () -> execute("-m", model, "-i", dir.resolve("none/*.jsonl").toString(), "-o", dir.resolve("o").toString()));
+            assertTrue(e.getMessage().startsWith("--input " + dir.resolve("none/*.jsonl") + ": no request files"), e.getMessage());
+        } finally {
+            System.clearProperty("spark.master");
+            System.clearProperty("spark.ui.enabled");
+        }
+    }
+
+    static int execute(String... args) throws Exception {
+        TillerSparkJob job = new TillerSparkJob();
+        new picocli.CommandLine(job).parseArgs(args);
+        return job.call();
+    }
 }
