@@ -57,7 +57,7 @@ class TillerSparkTest {
             List<SparkRequest> beans = new ArrayList<>();
             for (BatchRequest r : reqs) beans.add(SparkRequest.of(r));
             Dataset<SparkRequest> ds = spark.createDataset(beans, Encoders.bean(SparkRequest.class)).repartition(2);
-            TillerSpark.Settings s = new TillerSpark.Settings(model, 3, 512, 256, 0f, 40, 0.95f, 0.05f, 0, 256);
+            TillerSpark.Settings s = new TillerSpark.Settings(model, 3, 512, 256, 0f, 40, 0.95f, 0.05f, 0, 256, false, "cpu", 0);
             List<SparkResult> got = TillerSpark.generate(ds, s).collectAsList();
             assertEquals(prompts.length, got.size());
             for (SparkResult g : got) {

@@ -24,7 +24,12 @@ import java.util.Map;
 public final class ActivationCapture {
 
     /** One captured row. */
-    public record Row(int position, int sequence, float[] values) {}
+    public record Row(int position, int sequence, float[] values) {
+        @Override
+        public String toString() {
+            return "Row[position=" + position + ", sequence=" + sequence + ", values=" + dev.tiller.loader.ArrayText.of(values) + "]";
+        }
+    }
 
     private final Map<HookPoint, List<Row>> rows = new LinkedHashMap<>();
 

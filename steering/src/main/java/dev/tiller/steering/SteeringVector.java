@@ -1,5 +1,7 @@
 package dev.tiller.steering;
 
+import dev.tiller.loader.ArrayText;
+
 import dev.tiller.engine.hooks.HookSite;
 
 import java.util.Collections;
@@ -20,6 +22,15 @@ import java.util.TreeMap;
  */
 public record SteeringVector(String name, HookSite site, Map<Integer, float[]> directions, float scale, String method,
                              Positions positions, boolean normPreserving) {
+
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder("SteeringVector[name=").append(name).append(", site=").append(site)
+                .append(", scale=").append(scale).append(", method=").append(method).append(", positions=").append(positions)
+                .append(normPreserving ? ", norm-preserving" : "").append(", ").append(directions.size()).append(" blocks {");
+        directions.forEach((k, v) -> b.append(' ').append(k).append(": ").append(ArrayText.of(v)));
+        return b.append(" }]").toString();
+    }
 
     public SteeringVector {
         if (site == null || !site.perLayer) {

@@ -10,14 +10,15 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Decode's kernel: y = W x for one token, weights streamed from native memory. {@code GBps} in the output is
- * weight bytes read per second, {@code GFLOPs} is 2 * rows * cols per call. Rows 151936 (Qwen2.5's unembedding)
- * is far bigger than any cache (memory-bound); rows 4864 is one FFN matrix (cache-resident after the first call
- * on a large-cache machine, so it shows the compute side).
+ * weight bytes read per second, {@code GFLOPs} is 2 * rows * cols per call. The default shape, 896 rows of 4864
+ * columns, is Qwen2.5-0.5B's {@code ffn_down}: one FFN matrix (cache-resident after the first call on a large-cache
+ * machine, so it shows the compute side), and 4864 = 19 x 256 suits every format, the K-quants' 256-value blocks
+ * included. {@code -p rows=151936 -p cols=896} is Qwen2.5's unembedding, far bigger than any cache (memory-bound).
  *
  * <p>{@code oneRowAtATime} is the loop {@code matvec} replaced: every row's dot product in turn, one memory stream
  * per thread. {@code matvec} takes four rows from the four quarters of each thread's range at once
  * ({@code QuantFormat.dot4}); compare the two with rows large enough to stream from DRAM, e.g.
- * {@code ./tiller jmh MatVecBench -p format=Q8_0 -p rows=151936,4864}.
+ * {@code ./tiller jmh MatVecBench -p format=Q8_0 -p rows=151936,4864 -p cols=896}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -29,10 +30,10 @@ public class MatVecBench {
     @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     public String format;
 
-    @Param({"4864"})
+    @Param({"896"})
     public int rows;
 
-    @Param({"896"})
+    @Param({"4864"})
     public int cols;
 
     @Param({"1"})

@@ -91,6 +91,7 @@ public final class Model implements AutoCloseable {
 
     /** Loads a GGUF file, or a Hugging Face folder (config.json + safetensors + tokenizer files). */
     public static Model load(Path path) {
+        dev.tiller.kernels.JvmFlags.requireVectorApi();
         if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or directory");
         return Files.isDirectory(path) ? loadHuggingFace(path) : loadGguf(path);
     }
@@ -130,6 +131,11 @@ public final class Model implements AutoCloseable {
 
     public Path path() {
         return path;
+    }
+
+    @Override
+    public String toString() {
+        return "Model[" + path + ": " + config + ", device " + device().name().toLowerCase(java.util.Locale.ROOT) + "]";
     }
 
     public ModelConfig config() {

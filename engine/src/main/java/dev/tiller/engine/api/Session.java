@@ -62,6 +62,12 @@ public final class Session implements AutoCloseable {
         return cache.maxPositions();
     }
 
+    @Override
+    public String toString() {
+        return "Session[" + position() + "/" + contextSize() + " positions, tokens=" + dev.tiller.loader.ArrayText.of(tokens())
+                + (hooks == Hooks.NONE ? "" : ", hooks installed") + ", model " + model.path().getFileName() + "]";
+    }
+
     /** The tokens evaluated so far. */
     public int[] tokens() {
         return Arrays.copyOf(history, cache.length());

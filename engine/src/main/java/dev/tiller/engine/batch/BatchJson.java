@@ -43,6 +43,11 @@ public final class BatchJson {
      * Parses one input line. A missing id becomes the line number; unknown fields are reported to {@code warnings}.
      */
     public static BatchRequest parseRequest(String line, long lineNo, Consumer<String> warnings) {
+        return parseRequest(line, lineNo, String.valueOf(lineNo), warnings);
+    }
+
+    /** Parses one input line; a missing id becomes {@code missingId}. */
+    public static BatchRequest parseRequest(String line, long lineNo, String missingId, Consumer<String> warnings) {
         JsonNode n;
         try {
             n = MAPPER.readTree(line);
@@ -52,7 +57,7 @@ public final class BatchJson {
         if (n == null || !n.isObject()) throw new MalformedLine("line " + lineNo + ": expected a JSON object");
         JsonNode idNode = n.get("id");
         String id;
-        if (idNode == null || idNode.isNull()) id = String.valueOf(lineNo);
+        if (idNode == null || idNode.isNull()) id = missingId;
         else if (idNode.isTextual() || idNode.isIntegralNumber()) id = idNode.asText();
         else throw new MalformedLine("line " + lineNo + ": id must be a string or an integer");
         if (id.isEmpty()) throw new MalformedLine("line " + lineNo + ": id is empty");

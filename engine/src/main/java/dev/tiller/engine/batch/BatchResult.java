@@ -1,5 +1,7 @@
 package dev.tiller.engine.batch;
 
+import dev.tiller.loader.ArrayText;
+
 /**
  * The outcome of one request.
  *
@@ -12,6 +14,13 @@ package dev.tiller.engine.batch;
  */
 public record BatchResult(String id, String text, int[] tokens, String finishReason, int promptTokens, int completionTokens,
                           int thinkingTokens, double firstTokenMs, double totalMs, String error) {
+
+    @Override
+    public String toString() {
+        return String.format(java.util.Locale.ROOT, "BatchResult[id=%s, text=\"%s\", tokens=%s, finishReason=%s, promptTokens=%d, completionTokens=%d, "
+                        + "thinkingTokens=%d, firstTokenMs=%.2f, totalMs=%.2f%s]", id, text, ArrayText.of(tokens), finishReason, promptTokens,
+                completionTokens, thinkingTokens, firstTokenMs, totalMs, error == null ? "" : ", error=" + error);
+    }
 
     public static BatchResult error(String id, String message) {
         return new BatchResult(id, "", new int[0], "error", 0, 0, 0, 0, 0, message);

@@ -31,6 +31,23 @@ public final class RequestFile {
     public record Contents(List<BatchRequest> requests, List<BatchResult> rejected, List<String> problems, int malformed, int duplicates) {}
 
     public static Contents read(Path path, BatchFormat format) {
+        try (InputStream in = Files.newInputStream(path)) {
+            return read(in, format);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Reads requests from a stream (left open), for sources that are not local files (the Spark job reads through
+     * Hadoop's file systems). Messages name the line or record; callers that read several files prefix the file.
+     */
+    public static Contents read(InputStream input, BatchFormat format) throws IOException {
+        return read(input, format, "");
+    }
+
+    /** As {@link #read(InputStream, BatchFormat)}; a request without an id gets {@code missingIdPrefix} + its line (record) number. */
+    public static Contents read(InputStream input, BatchFormat format, String missingIdPrefix) throws IOException {
         List<BatchRequest> requests = new ArrayList<>();
         List<BatchResult> rejected = new ArrayList<>();
         List<String> problems = new ArrayList<>();
@@ -45,10 +62,11 @@ public final class RequestFile {
                 requests.add(r);
             }
         };
-        try {
+        {
             if (format == BatchFormat.JSONL) {
                 // lines are decoded one by one, so a line that is not UTF-8 is reported and skipped like any malformed line
-                try (InputStream raw = new BufferedInputStream(Files.newInputStream(path))) {
+                {
+                    InputStream raw = new BufferedInputStream(input);
                     java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
                     long n = 0;
                     boolean tooLong = false;
@@ -82,7 +100,7 @@ public final class RequestFile {
                         }
                         if (!line.isBlank()) {
                             try {
-                                accept.accept(BatchJson.parseRequest(line, n, problems::add));
+                                accept.accept(BatchJson.parseRequest(line, n, missingIdPrefix + n, problems::add));
                             } catch (BatchJson.BadRequest e) {
                                 problems.add(e.getMessage());
                                 if (firstLine.putIfAbsent(e.id, n) == null) rejected.add(BatchResult.error(e.id, e.getMessage()));
@@ -96,7 +114,8 @@ public final class RequestFile {
                     }
                 }
             } else {
-                try (InputStream in = new BufferedInputStream(Files.newInputStream(path))) {
+                {
+                    InputStream in = new BufferedInputStream(input);
                     long n = 0;
                     while (true) {
                         byte[] rec;
@@ -111,7 +130,7 @@ public final class RequestFile {
                         n++;
                         try {
                             BatchRequest r = BatchProto.decodeRequest(rec, n, problems::add);
-                            if (r.id().isEmpty()) r = r.withId(String.valueOf(n));
+                            if (r.id().isEmpty()) r = r.withId(missingIdPrefix + n);
                             accept.accept(r);
                         } catch (IllegalArgumentException e) {
                             malformed[0]++;
@@ -120,8 +139,6 @@ public final class RequestFile {
                     }
                 }
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
         }
         return new Contents(requests, rejected, problems, malformed[0], duplicates[0]);
     }

@@ -84,7 +84,7 @@ public final class MemoryBudget {
 
     /**
      * A running reservation owned by one object (a KV cache): it grows with the owner, and is returned to the budget by
-     * {@link #close()} or, if the owner is dropped without closing, when the owner is garbage-collected.
+     * {@link Reservation#close()} or, if the owner is dropped without closing, when the owner is garbage-collected.
      */
     public Reservation open(Object owner) {
         Reservation r = new Reservation(this);

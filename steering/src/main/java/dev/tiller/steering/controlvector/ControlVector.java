@@ -1,5 +1,7 @@
 package dev.tiller.steering.controlvector;
 
+import dev.tiller.loader.ArrayText;
+
 import java.util.Collections;
 import java.util.Map;
 import java.util.TreeMap;
@@ -12,6 +14,14 @@ import java.util.TreeMap;
  * @param directions block index → direction (n_embd floats)
  */
 public record ControlVector(String modelHint, int embeddingLength, Map<Integer, float[]> directions) {
+
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder("ControlVector[modelHint=").append(modelHint).append(", embeddingLength=")
+                .append(embeddingLength).append(", ").append(directions.size()).append(" blocks {");
+        directions.forEach((k, v) -> b.append(' ').append(k).append(": ").append(ArrayText.of(v)));
+        return b.append(" }]").toString();
+    }
 
     public ControlVector {
         directions = Collections.unmodifiableMap(new TreeMap<>(directions));

@@ -1,0 +1,3 @@
+module dev.tiller.examples.embed {
+    requires dev.tiller.steering;
+}
