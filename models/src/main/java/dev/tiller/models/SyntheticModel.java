@@ -95,7 +95,7 @@ public final class SyntheticModel {
 
     /** Writes a GGUF with {@code tokenizer}'s vocabulary; null means the built-in byte-level one, so the file always loads. */
     public void writeGguf(Path file, GGMLType type, TokenizerSource tokenizer) {
-        if (tokenizer == null) tokenizer = TokenizerSource.byteLevel(shape.bosTokenId(), shape.eosTokenId());
+        if (tokenizer == null) tokenizer = TokenizerSource.byteLevel(shape.bosTokenId(), shape.eosTokenId(), shape.vocab());
         ModelShape s = shapeFor(tokenizer);
         GGUFWriter w = new GGUFWriter();
         ggufMetadata(w, s, type);

@@ -57,13 +57,15 @@ public final class TokenizerSource {
 
     /**
      * The tokenizer a model gets when none is named: byte-level BPE over the 256 bytes (GPT-2's byte-to-character
-     * mapping, no merges), so every text encodes, one token per byte, and every id decodes. {@code bos} and {@code eos}
+     * mapping, no merges), so every text encodes, one token per byte, and every id decodes (a model of fewer than 256
+     * ids gets the first byte values). {@code bos} and {@code eos}
      * are the model shape's ids; ids past 255 are padded as control tokens by {@link #ggufMetadata}.
      */
-    public static TokenizerSource byteLevel(int bos, int eos) {
-        String[] tokens = new String[256];
-        int[] types = new int[256];
-        for (int b = 0; b < 256; b++) {
+    public static TokenizerSource byteLevel(int bos, int eos, int modelVocab) {
+        int n = Math.min(256, modelVocab); // a model of fewer than 256 ids gets the first byte values only
+        String[] tokens = new String[n];
+        int[] types = new int[n];
+        for (int b = 0; b < n; b++) {
             tokens[b] = String.valueOf(dev.tiller.tokenizer.ByteUnicode.byteToChar(b));
             types[b] = HFTokenizerConverter.TOKEN_NORMAL;
         }
@@ -75,7 +77,7 @@ public final class TokenizerSource {
         m.put("tokenizer.ggml.merges", GGUFValue.array(GGUFValueType.STRING, new String[0]));
         m.put("tokenizer.ggml.bos_token_id", GGUFValue.uint32(bos));
         m.put("tokenizer.ggml.eos_token_id", GGUFValue.uint32(eos));
-        return new TokenizerSource(Path.of("(built-in byte-level tokenizer)"), m, 256);
+        return new TokenizerSource(Path.of("(built-in byte-level tokenizer)"), m, n);
     }
 
     private static Integer tokenId(Map<String, GGUFValue> m, String key) {

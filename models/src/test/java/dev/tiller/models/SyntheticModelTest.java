@@ -281,4 +281,20 @@ class SyntheticModelTest {
             }
         }
     }
+
+    /** Without a named tokenizer a GGUF gets the built-in byte-level one: it loads, encodes any text and decodes it back. */
+    @Test
+    void aGgufWrittenWithoutATokenizerLoadsAndRoundTripsText() {
+        for (String preset : new String[]{"tiny-llama", "tiny-qwen3"}) {
+            Path f = tmp.resolve(preset + ".gguf");
+            SyntheticModel.preset(preset).writeGguf(f, GGMLType.F32);
+            try (GGUFFile g = GGUFFile.open(f)) {
+                var tok = dev.tiller.tokenizer.Tokenizers.fromGGUF(g.metadata());
+                String text = "Héllo, wörld! 123";
+                int[] ids = tok.encode(text, false, false);
+                assertEquals(text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length, ids.length, preset + ": one token per byte");
+                assertEquals(text, tok.decode(ids), preset);
+            }
+        }
+    }
 }
