@@ -91,6 +91,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         this.dev = CudaDevice.open();
         this.blas = dev.blas();
         if (c.headDim() > 256) throw new IllegalArgumentException("--device cuda supports head_dim <= 256, this model has " + c.headDim());
+        checkWeightsFit(w);
         long[] bytes = {0};
         Map<WeightMatrix, DeviceMatrix> uploaded = new IdentityHashMap<>();
         try {
@@ -113,6 +114,25 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             throw e;
         }
         weightBytes = bytes[0];
+    }
+
+    /** Memory kept free beyond the weights: workspace, cuBLAS, graphs, a first KV cache. */
+    private static final long HEADROOM = 256L << 20;
+
+    /** Refuses, before any upload, a model whose device weights cannot fit the GPU's free memory, naming both sizes. */
+    private void checkWeightsFit(ModelWeights w) {
+        long need = 0;
+        java.util.Set<WeightMatrix> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        List<WeightMatrix> all = new ArrayList<>(List.of(w.tokenEmbedding(), w.output()));
+        for (LayerWeights lw : w.layers()) all.addAll(List.of(lw.wq(), lw.wk(), lw.wv(), lw.wo(), lw.wGate(), lw.wUp(), lw.wDown()));
+        for (WeightMatrix m : all) if (seen.add(m)) need += (long) m.rows() * m.cols() * (deviceType(m) == Cublas.CUDA_R_32F ? 4 : 2);
+        long free = dev.freeMemory();
+        if (need + HEADROOM > free) {
+            throw new IllegalStateException(String.format(java.util.Locale.ROOT,
+                    "the model's weights need %d MiB on the GPU (%s stored as F16/BF16/F32 there) plus %d MiB of working memory, but %s has %d MiB "
+                            + "free of %d MiB; use a smaller model, or --device cpu", need >> 20, "quantized formats", HEADROOM >> 20, dev.name(),
+                    free >> 20, dev.totalMemory() >> 20));
+        }
     }
 
     /** The same frequencies as {@link RopeTable}: freqScale * theta^(-2i/ropeDims) / factor_i, in double. */
@@ -281,12 +301,17 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         DeviceKV kv = caches.get(cache);
         if (kv == null) {
             long floats = (long) c.layers() * cache.maxPositions() * c.kvDim();
-            long keys = dev.alloc(floats * 4), values;
+            long keys = 0, values;
             try {
+                keys = dev.alloc(floats * 4);
                 values = dev.alloc(floats * 4);
-            } catch (RuntimeException e) {
+            } catch (dev.tiller.kernels.cuda.CudaException e) {
                 dev.free(keys);
-                throw e;
+                if (e.code() != CudaDevice.OUT_OF_MEMORY) throw e;
+                throw new IllegalStateException(String.format(java.util.Locale.ROOT,
+                        "the KV cache of a %d-position context needs %d MiB on the GPU (%d layers x %d positions x %d keys and values, float32), "
+                                + "but %s has %d MiB free; lower --ctx-size (-c) or run fewer sequences at once", cache.maxPositions(),
+                        (2 * floats * 4) >> 20, c.layers(), cache.maxPositions(), c.kvDim(), dev.name(), dev.freeMemory() >> 20), e);
             }
             kv = new DeviceKV(dev, keys, values, cache.maxPositions());
             caches.put(cache, kv);

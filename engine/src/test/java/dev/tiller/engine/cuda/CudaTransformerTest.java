@@ -177,6 +177,29 @@ class CudaTransformerTest {
         assertTrue(relErr(b, a, a.length) <= tol, "prompt logits differ by " + relErr(b, a, a.length));
     }
 
+    /** Weights or a KV cache that do not fit the GPU: an error naming the sizes, not a CUDA error code (emulator: a small GPU). */
+    @Test
+    void weightsOrCachesThatDoNotFitAreAClearError() {
+        assumeTrue(dev.tiller.kernels.cuda.CudaLibraries.emulatorSelected(), "needs the emulator (its memory size can be set)");
+        long was = dev.tiller.kernels.cuda.emulator.CudaEmulator.capacity();
+        Path m = SHARED.resolve("models/stories260K.gguf");
+        try {
+            long used = dev.tiller.kernels.cuda.emulator.CudaEmulator.bytesInUse();
+            dev.tiller.kernels.cuda.emulator.CudaEmulator.setCapacity(used + (64L << 20));
+            var e = assertThrows(IllegalStateException.class, () -> Model.load(m, Device.CUDA).close());
+            assertTrue(e.getMessage().contains("weights need") && e.getMessage().contains("MiB free"), e.getMessage());
+            dev.tiller.kernels.cuda.emulator.CudaEmulator.setCapacity(used + (400L << 20));
+            try (Model gpu = Model.load(m, Device.CUDA)) {
+                Session big = gpu.newSession(400_000); // 5 layers x 400k positions x 32 x 2 x 4 bytes = 488 MiB, past what is left
+                var e2 = assertThrows(IllegalStateException.class, () -> big.prefill(ONCE));
+                assertTrue(e2.getMessage().contains("KV cache") && e2.getMessage().contains("--ctx-size"), e2.getMessage());
+                assertArrayEquals(greedy(Model.load(m).newSession(), ONCE, 5), greedy(gpu.newSession(), ONCE, 5), "a smaller context still runs");
+            }
+        } finally {
+            dev.tiller.kernels.cuda.emulator.CudaEmulator.setCapacity(was);
+        }
+    }
+
     static int[] greedy(Session s, int[] prompt, int n) {
         int vocab = s.model().config().vocabSize();
         float[] logits = s.prefill(prompt);

@@ -171,6 +171,22 @@ public final class CudaDevice {
 
     // ------------------------------------------------------------------ memory
 
+    /** CUDA_ERROR_OUT_OF_MEMORY. */
+    public static final int OUT_OF_MEMORY = 2;
+
+    /** Free device memory in bytes, now. */
+    public long freeMemory() {
+        return driver.memoryInfo()[0];
+    }
+
+    public long totalMemory() {
+        return totalMemory;
+    }
+
+    public String name() {
+        return name;
+    }
+
     public long alloc(long bytes) {
         return driver.malloc(bytes);
     }

@@ -29,7 +29,7 @@ public final class CudaDriver {
             cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize, cuModuleLoadData, cuModuleGetFunction,
             cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyHtoDHeap, cuMemcpyDtoH, cuMemcpyDtoHHeap, cuMemcpyDtoD, cuMemsetD32,
             cuLaunchKernel, cuGetErrorName, cuStreamCreate, cuStreamSynchronize, cuStreamBeginCapture, cuStreamEndCapture,
-            cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
+            cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy, cuMemGetInfo;
 
     public CudaDriver(CudaLibraries.Loaded lib) {
         this.lib = lib;
@@ -48,6 +48,7 @@ public final class CudaDriver {
         cuModuleGetFunction = h(l, "cuModuleGetFunction", ADDRESS, ADDRESS, ADDRESS);
         cuMemAlloc = h(l, "cuMemAlloc_v2", ADDRESS, JAVA_LONG);
         cuMemFree = h(l, "cuMemFree_v2", JAVA_LONG);
+        cuMemGetInfo = h(l, "cuMemGetInfo_v2", ADDRESS, ADDRESS);
         cuMemcpyHtoD = h(l, "cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
         cuMemcpyDtoH = h(l, "cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
         // heap arrays are passed without a copy: "critical" downcalls may take on-heap segments
@@ -235,6 +236,17 @@ public final class CudaDriver {
             return s.get(JAVA_LONG, 0);
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /** {free, total} bytes of device memory in the current context. */
+    public long[] memoryInfo() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(JAVA_LONG), t = a.allocate(JAVA_LONG);
+            check("cuMemGetInfo", (int) cuMemGetInfo.invokeExact(f, t));
+            return new long[]{f.get(JAVA_LONG, 0), t.get(JAVA_LONG, 0)};
+        } catch (Throwable e) {
+            throw rethrow(e);
         }
     }
 

@@ -246,6 +246,15 @@ public final class CudaEmulator {
         return d;
     }
 
+    /** Sets the emulated GPU's memory size (tests of what happens when a model or a cache does not fit). */
+    public static void setCapacity(long bytes) {
+        mem().capacity(bytes);
+    }
+
+    public static long capacity() {
+        return mem().capacity();
+    }
+
     /** Bytes of emulated device memory in use (for tests of memory accounting). */
     public static long bytesInUse() {
         return memory == null ? 0 : memory.used();
@@ -315,14 +324,14 @@ public final class CudaEmulator {
         return guard("cuInit", () -> {
             if (flags != 0) throw new IllegalArgumentException("cuInit flags must be 0");
             synchronized (CudaEmulator.class) {
-                if (memory == null) memory = new DeviceMemory(capacity());
+                if (memory == null) memory = new DeviceMemory(configuredCapacity());
                 initialised = true;
             }
             return SUCCESS;
         });
     }
 
-    private static long capacity() {
+    private static long configuredCapacity() {
         String s = System.getProperty("tiller.cuda.emulator.memory", System.getenv().getOrDefault("TILLER_CUDA_EMULATOR_MEMORY", "16G")).trim();
         long unit = switch (Character.toUpperCase(s.charAt(s.length() - 1))) {
             case 'G' -> 1L << 30;

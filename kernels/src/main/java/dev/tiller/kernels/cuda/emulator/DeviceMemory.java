@@ -33,7 +33,7 @@ final class DeviceMemory {
 
     private final ConcurrentSkipListMap<Long, Block> blocks = new ConcurrentSkipListMap<>();
     private final AtomicLong used = new AtomicLong();
-    private final long capacity;
+    private volatile long capacity;
 
     DeviceMemory(long capacity) {
         this.capacity = capacity;
@@ -41,6 +41,10 @@ final class DeviceMemory {
 
     long capacity() {
         return capacity;
+    }
+
+    void capacity(long bytes) {
+        capacity = bytes;
     }
 
     long used() {
