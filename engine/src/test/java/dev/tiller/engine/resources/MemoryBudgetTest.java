@@ -1,6 +1,5 @@
 package dev.tiller.engine.resources;
 
-import dev.tiller.cli.Tiller;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.api.Session;
 import dev.tiller.engine.model.MemoryBudget;
@@ -10,8 +9,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -124,16 +121,5 @@ class MemoryBudgetTest {
         assertEquals(1000, MemoryBudget.parseSize("1000"));
         assertThrows(IllegalArgumentException.class, () -> MemoryBudget.parseSize("lots"));
         assertThrows(IllegalArgumentException.class, () -> MemoryBudget.parseSize("-1G"));
-    }
-
-    @Test
-    void theCliReportsABudgetOverrunAsOneLine() {
-        StringWriter err = new StringWriter();
-        var cl = Tiller.commandLine();
-        cl.setErr(new PrintWriter(err));
-        cl.setOut(new PrintWriter(new StringWriter()));
-        int code = cl.execute("generate", "-m", STORIES.toString(), "-p", "Once", "-n", "2", "--ctx-size", "4096", "--mem-budget", "64K");
-        assertEquals(1, code);
-        assertTrue(err.toString().startsWith("error: a context of 4096 positions"), err.toString());
     }
 }

@@ -96,7 +96,7 @@ public final class Trainer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A flat map of strings, numbers, booleans, lists and arrays as a JSON object (config and metrics records). */
-    static String json(Map<String, Object> values) {
+    public static String json(Map<String, Object> values) {
         try {
             return JSON.writeValueAsString(values);
         } catch (JsonProcessingException e) {

@@ -1,10 +1,11 @@
-package dev.tiller.steering.train;
+package dev.tiller.steering.cli;
 
 import dev.tiller.cli.ModelOptions;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.generate.Generation;
 import dev.tiller.engine.generate.GenerationOptions;
 import dev.tiller.steering.Escapes;
+import dev.tiller.steering.train.*;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

@@ -1,4 +1,6 @@
-package dev.tiller.engine.batch;
+package dev.tiller.cli;
+
+import dev.tiller.engine.batch.*;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -14,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** {@code tiller batch} killed with SIGKILL mid-way and re-run ends with the output of an uninterrupted run. */
-class ResumeTest {
+class BatchResumeTest {
     static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
 
     @Test

@@ -1,6 +1,7 @@
-package dev.tiller.bench;
+package dev.tiller.cli;
 
-import dev.tiller.cli.TillerSubcommand;
+import dev.tiller.bench.BenchCommand;
+
 
 /** Puts {@code bench} (throughput and bandwidth) on the launcher. */
 public final class BenchSubcommand implements TillerSubcommand {

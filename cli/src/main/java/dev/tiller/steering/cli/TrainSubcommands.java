@@ -1,4 +1,4 @@
-package dev.tiller.steering.train;
+package dev.tiller.steering.cli;
 
 import dev.tiller.cli.TillerSubcommand;
 

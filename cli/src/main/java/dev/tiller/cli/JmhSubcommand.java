@@ -1,6 +1,5 @@
-package dev.tiller.bench;
+package dev.tiller.cli;
 
-import dev.tiller.cli.TillerSubcommand;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Unmatched;
 

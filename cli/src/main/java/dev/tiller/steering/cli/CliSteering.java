@@ -1,9 +1,13 @@
-package dev.tiller.steering;
+package dev.tiller.steering.cli;
 
 import dev.tiller.cli.SteeringApplier;
 import dev.tiller.cli.SteeringOptions;
 import dev.tiller.engine.api.Session;
 import dev.tiller.engine.hooks.Hooks;
+import dev.tiller.steering.PrefixVectors;
+import dev.tiller.steering.ScaledPath;
+import dev.tiller.steering.Steering;
+import dev.tiller.steering.SteeringVector;
 import dev.tiller.steering.controlvector.ControlVector;
 import dev.tiller.steering.controlvector.ControlVectorFile;
 import dev.tiller.steering.controlvector.ControlVectorSteering;

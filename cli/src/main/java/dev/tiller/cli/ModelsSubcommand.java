@@ -1,6 +1,5 @@
-package dev.tiller.bench;
+package dev.tiller.cli;
 
-import dev.tiller.cli.TillerSubcommand;
 import dev.tiller.models.ModelsCommand;
 
 /** Puts the models module's {@code models} command on the launcher (models sits beside the engine, not above it). */

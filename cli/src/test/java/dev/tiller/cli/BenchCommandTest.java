@@ -1,6 +1,5 @@
-package dev.tiller.bench;
+package dev.tiller.cli;
 
-import dev.tiller.cli.Tiller;
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.models.SyntheticModel;
