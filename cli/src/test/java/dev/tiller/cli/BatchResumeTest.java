@@ -1,6 +1,7 @@
 package dev.tiller.cli;
 
 import dev.tiller.engine.batch.*;
+import dev.tiller.testsupport.Shared;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** {@code tiller batch} killed with SIGKILL mid-way and re-run ends with the output of an uninterrupted run. */
 class BatchResumeTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     @Test
     void killedJobResumesWithNothingLostDuplicatedOrTruncated(@TempDir Path dir) throws Exception {

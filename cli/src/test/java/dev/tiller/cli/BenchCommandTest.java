@@ -3,6 +3,7 @@ package dev.tiller.cli;
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.models.SyntheticModel;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,7 +17,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** {@code tiller bench}: llama-bench-style rows on the CPU here; on the GPU with a Qwen2.5-0.5B-shaped model. */
 class BenchCommandTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     static String run(String... args) {
         PrintStream old = System.out;

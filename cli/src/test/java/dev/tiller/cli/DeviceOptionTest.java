@@ -2,6 +2,7 @@ package dev.tiller.cli;
 
 import dev.tiller.engine.api.Device;
 import dev.tiller.kernels.cuda.CudaDevice;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.io.PrintWriter;
@@ -13,7 +14,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** {@code --device}: cpu by default; cuda without a GPU is a one-line error, not a crash. */
 class DeviceOptionTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     static int run(StringWriter err, String... args) {
         var cl = Tiller.commandLine();

@@ -5,6 +5,7 @@ import dev.tiller.engine.generate.GenerationOptions;
 import dev.tiller.steering.train.Evaluator;
 import dev.tiller.steering.train.SteeringParams;
 import dev.tiller.steering.train.SteeringStore;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** {@code tiller train} writes a .steer file that {@code tiller generate --steer} applies as the trainer's own evaluation does. */
 class TrainAndSteerCommandTest {
-    static final Path STORIES = Path.of(System.getProperty("tiller.shared", "../shared"), "models", "stories260K.gguf");
+    static final Path STORIES = Shared.stories260K();
     static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
     static final String TARGET = " She liked to eat green frogs.";
     static Model model;

@@ -4,6 +4,7 @@ import dev.tiller.engine.api.Model;
 import dev.tiller.engine.api.Session;
 import dev.tiller.engine.chat.ChatMessage;
 import dev.tiller.engine.chat.ChatTemplate;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -30,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * ChatTemplate would show up as a difference (or an exception).
  */
 class SharedModelStressTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final int THREADS = Integer.getInteger("stress.threads", 8);
     static final int STEPS = 8;
     /**

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.sampling.SamplerConfig;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -13,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The harness end to end: arith-mini's llama.cpp figure, and plumbing on a model that cannot do arithmetic. */
 class EvaluatorTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     static Evaluator.Config greedy(int samples, int maxTokens) {
         return new Evaluator.Config(Evaluator.Config.DEFAULT_TEMPLATE, false, null, samples, maxTokens,

@@ -7,6 +7,8 @@ import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.gguf.GGUFFile;
 import dev.tiller.models.ModelShape;
 import dev.tiller.models.SyntheticModel;
+import dev.tiller.testsupport.Reference;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -21,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * each other.
  */
 class ArchitectureTest {
-    static final Path SHARED = Stories260KReferenceTest.SHARED;
+    static final Path SHARED = Shared.DIR;
     static final int[] TOKENS = {5, 17, 99, 3, 250, 42, 7, 1000, 12, 64, 300, 2};
 
     @TempDir
@@ -33,8 +35,8 @@ class ArchitectureTest {
         try (GGUFFile f = GGUFFile.open(SHARED.resolve("models/stories260K.gguf"))) {
             ModelConfig c = GGUFModelConfig.read(f.metadata(), f);
             JsonNode ref = new ObjectMapper().readTree(SHARED.resolve("reference/stories260K/tom.json").toFile());
-            int[] prompt = Stories260KReferenceTest.ints(ref.get("prompt_tokens"));
-            float[] expected = Stories260KReferenceTest.floats(SHARED.resolve("reference/stories260K/tom.prompt_logits.f32"));
+            int[] prompt = Reference.ints(ref.get("prompt_tokens"));
+            float[] expected = Reference.floats(SHARED.resolve("reference/stories260K/tom.prompt_logits.f32"));
             double[][] logits = new Float64Reference(c, f).forward(prompt);
             double max = 0;
             for (int t = 0; t < prompt.length; t++) {

@@ -5,6 +5,7 @@ import dev.tiller.engine.api.Session;
 import dev.tiller.engine.model.MemoryBudget;
 import dev.tiller.engine.model.MemoryBudgetExceededException;
 import dev.tiller.engine.model.ModelConfig;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -15,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** KV cache and activation memory is drawn from a per-model budget; going over it is a clear error, never an OOM. */
 class MemoryBudgetTest {
-    static final Path STORIES = Path.of(System.getProperty("tiller.shared", "../shared"), "models", "stories260K.gguf");
+    static final Path STORIES = Shared.stories260K();
     Model model;
     static ModelConfig c;
 

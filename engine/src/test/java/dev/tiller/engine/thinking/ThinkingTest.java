@@ -6,6 +6,7 @@ import dev.tiller.engine.eval.Evaluator;
 import dev.tiller.engine.sampling.SamplerConfig;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.models.SyntheticModel;
+import dev.tiller.testsupport.Shared;
 import dev.tiller.tokenizer.Tokenizer;
 import dev.tiller.tokenizer.Tokenizers;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 class ThinkingTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     @Test
     void logOddsScalingByHand() {

@@ -1,6 +1,7 @@
 package dev.tiller.steering.train;
 
 import dev.tiller.engine.api.Model;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -14,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * groups reward variance, since a random model never answers right).
  */
 class Gsm8kPlumbingTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     @Test
     void gsm8kRowsRewardAndGrpoSteps() {
