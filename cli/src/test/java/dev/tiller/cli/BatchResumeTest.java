@@ -2,6 +2,7 @@ package dev.tiller.cli;
 
 import dev.tiller.engine.batch.*;
 import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** {@code tiller batch} killed with SIGKILL mid-way and re-run ends with the output of an uninterrupted run. */
+@Slow
 class BatchResumeTest {
     static final Path SHARED = Shared.DIR;
 

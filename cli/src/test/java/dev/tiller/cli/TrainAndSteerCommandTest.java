@@ -6,6 +6,7 @@ import dev.tiller.steering.train.Evaluator;
 import dev.tiller.steering.train.SteeringParams;
 import dev.tiller.steering.train.SteeringStore;
 import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -61,6 +62,7 @@ class TrainAndSteerCommandTest {
         return r.out().replaceAll("\\R$", "");
     }
 
+    @Slow
     @Test
     void trainedBiasVectorsSteerGenerate(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("v.steer");
@@ -73,6 +75,7 @@ class TrainAndSteerCommandTest {
         assertEquals(expected, generateSteered(out, 20));
     }
 
+    @Slow
     @Test
     void trainedPrefixVectorsSteerGenerate(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("prefix.steer");

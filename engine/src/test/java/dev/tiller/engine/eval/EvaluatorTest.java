@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.sampling.SamplerConfig;
 import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -21,6 +22,7 @@ class EvaluatorTest {
                 samples == 1 ? SamplerConfig.greedy() : SamplerConfig.defaults(), 0, 16, 512, List.of());
     }
 
+    @Slow
     @Test
     void arithMiniPlainPromptsScoreLlamaCppsFigure() throws Exception {
         List<EvalItem> items = EvalItem.read(SHARED.resolve("data/arith/dev.jsonl"), 0, w -> fail(w));
@@ -39,6 +41,7 @@ class EvaluatorTest {
         }
     }
 
+    @Slow
     @Test
     void storiesModelRunsThroughTheHarnessWithSampledVotes() {
         List<EvalItem> items = EvalItem.read(SHARED.resolve("data/gsm8k/train.jsonl"), 4, w -> fail(w));

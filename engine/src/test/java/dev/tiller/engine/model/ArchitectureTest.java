@@ -9,6 +9,7 @@ import dev.tiller.models.ModelShape;
 import dev.tiller.models.SyntheticModel;
 import dev.tiller.testsupport.Reference;
 import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -46,6 +47,7 @@ class ArchitectureTest {
         }
     }
 
+    @Slow
     @ParameterizedTest
     @CsvSource({"tiny-llama, smollm2", "tiny-qwen2, qwen2.5", "tiny-qwen3, qwen3"})
     void engineMatchesFloat64Reference(String preset, String tokenizer) {
@@ -59,6 +61,7 @@ class ArchitectureTest {
         }
     }
 
+    @Slow
     @ParameterizedTest
     @CsvSource({"tiny-llama, smollm2", "tiny-qwen2, qwen2.5", "tiny-qwen3, qwen3"})
     void ggufAndHuggingFaceCopiesGiveTheSameLogits(String preset, String tokenizer) {

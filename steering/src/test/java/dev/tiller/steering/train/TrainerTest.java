@@ -2,6 +2,7 @@ package dev.tiller.steering.train;
 
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.generate.GenerationOptions;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -15,6 +16,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Training end to end on stories260K (small and fast): an objective doing its job, saving, and bad input. */
+@Slow
 class TrainerTest {
     static Model model;
 
