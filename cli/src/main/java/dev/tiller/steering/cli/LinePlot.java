@@ -1,107 +1,115 @@
 package dev.tiller.steering.cli;
 
-import javax.imageio.ImageIO;
-import java.awt.BasicStroke;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import dev.tiller.steering.train.Curve;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.XYStyler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
 import java.awt.Color;
-import java.awt.Font;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
-/** A small PNG line plot (java.awt, headless): one or more series over shared x values, with axes and a legend. */
+/** PNG line plots drawn by XChart, each with the plotted numbers as a CSV beside it (same name, {@code .csv}). */
 final class LinePlot {
 
     record Series(String name, double[] y, Color color) {}
 
+    /** One or more series over shared x values (a sweep's scores per scale); writes PNG and CSV. */
     static void write(Path out, String title, String xLabel, String yLabel, double[] x, List<Series> series) {
+        XYChart chart = chart(title, xLabel, yLabel);
+        for (Series s : series) {
+            XYSeries xy = chart.addSeries(s.name(), x, s.y());
+            xy.setMarker(SeriesMarkers.CIRCLE);
+            xy.setLineColor(s.color());
+            xy.setMarkerColor(s.color());
+        }
+        save(chart, out);
+        List<String> header = new ArrayList<>(List.of(xLabel));
+        for (Series s : series) header.add(s.name());
+        List<Object[]> rows = new ArrayList<>();
+        for (int i = 0; i < x.length; i++) {
+            Object[] row = new Object[series.size() + 1];
+            row[0] = number(x[i]);
+            for (int j = 0; j < series.size(); j++) row[j + 1] = number(series.get(j).y()[i]);
+            rows.add(row);
+        }
+        writeCsv(csvBeside(out), header, rows);
+    }
+
+    /**
+     * A training curve: loss per step on the left axis, mean reward on the right one when the objective has a reward.
+     * The curve's own CSV (every column of every step) is written beside it by {@link Curve#writeCsv}.
+     */
+    static void curve(Path out, String title, Curve curve) {
+        XYChart chart = chart(title, "step", "loss");
+        double[] steps = curve.points().stream().mapToDouble(Curve.Point::step).toArray();
+        XYSeries loss = chart.addSeries("loss", steps, curve.points().stream().mapToDouble(Curve.Point::loss).toArray());
+        loss.setMarker(SeriesMarkers.NONE);
+        loss.setLineColor(new Color(214, 39, 40));
+        if (curve.points().stream().anyMatch(p -> !Double.isNaN(p.reward()))) {
+            XYSeries reward = chart.addSeries("mean reward (right axis)", steps, curve.points().stream().mapToDouble(Curve.Point::reward).toArray());
+            reward.setMarker(SeriesMarkers.NONE);
+            reward.setLineColor(new Color(31, 119, 180));
+            reward.setYAxisGroup(1);
+            chart.setYAxisGroupTitle(1, "mean reward");
+            chart.getStyler().setYAxisGroupPosition(1, Styler.YAxisPosition.Right);
+        }
+        save(chart, out);
+    }
+
+    /** A value that is exactly a float (a sweep's scales are) written as the float: 0.6, not 0.6000000238418579. */
+    private static Number number(double v) {
+        return (double) (float) v == v ? (Number) (float) v : (Number) v;
+    }
+
+    /** {@code FILE.csv} beside {@code FILE.png} (or beside FILE, whatever its extension). */
+    static Path csvBeside(Path png) {
+        String name = png.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        return png.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".csv");
+    }
+
+    private static XYChart chart(String title, String xLabel, String yLabel) {
         System.setProperty("java.awt.headless", "true");
-        int w = 720, h = 440, left = 70, right = 20, top = 40, bottom = 60;
-        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, w, h);
-        double xmin = min(x), xmax = max(x), ymin = Double.MAX_VALUE, ymax = -Double.MAX_VALUE;
-        for (Series s : series) {
-            ymin = Math.min(ymin, min(s.y));
-            ymax = Math.max(ymax, max(s.y));
-        }
-        if (ymax - ymin < 1e-9) { ymin -= 1; ymax += 1; }
-        double pad = (ymax - ymin) * 0.08;
-        ymin -= pad;
-        ymax += pad;
-        if (xmax - xmin < 1e-9) { xmin -= 1; xmax += 1; }
-        int pw = w - left - right, ph = h - top - bottom;
-        final double fxmin = xmin, fxmax = xmax, fymin = ymin, fymax = ymax;
-        java.util.function.DoubleUnaryOperator px = v -> left + (v - fxmin) / (fxmax - fxmin) * pw;
-        java.util.function.DoubleUnaryOperator py = v -> top + ph - (v - fymin) / (fymax - fymin) * ph;
-        g.setColor(new Color(235, 235, 235));
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        for (int i = 0; i <= 5; i++) {
-            double yv = ymin + (ymax - ymin) * i / 5;
-            int yy = (int) py.applyAsDouble(yv);
-            g.setColor(new Color(235, 235, 235));
-            g.drawLine(left, yy, left + pw, yy);
-            g.setColor(Color.DARK_GRAY);
-            g.drawString(String.format("%.2f", yv), 8, yy + 4);
-        }
-        for (double xv : x) {
-            int xx = (int) px.applyAsDouble(xv);
-            g.setColor(Color.DARK_GRAY);
-            g.drawLine(xx, top + ph, xx, top + ph + 4);
-            String lbl = String.format("%.2f", xv);
-            g.drawString(lbl, xx - g.getFontMetrics().stringWidth(lbl) / 2, top + ph + 18);
-        }
-        g.setColor(Color.BLACK);
-        g.drawRect(left, top, pw, ph);
-        if (ymin < 0 && ymax > 0) {
-            g.setColor(Color.GRAY);
-            int y0 = (int) py.applyAsDouble(0);
-            g.drawLine(left, y0, left + pw, y0);
-        }
-        g.setStroke(new BasicStroke(2f));
-        int ly = top + 16;
-        for (Series s : series) {
-            g.setColor(s.color);
-            for (int i = 0; i < x.length; i++) {
-                int xx = (int) px.applyAsDouble(x[i]), yy = (int) py.applyAsDouble(s.y[i]);
-                g.fillOval(xx - 3, yy - 3, 7, 7);
-                if (i > 0) g.drawLine((int) px.applyAsDouble(x[i - 1]), (int) py.applyAsDouble(s.y[i - 1]), xx, yy);
-            }
-            g.drawLine(left + 12, ly - 4, left + 32, ly - 4);
-            g.setColor(Color.BLACK);
-            g.drawString(s.name, left + 38, ly);
-            ly += 16;
-        }
-        g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-        g.drawString(title, left, 24);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        g.drawString(xLabel, left + pw / 2 - g.getFontMetrics().stringWidth(xLabel) / 2, h - 20);
-        g.rotate(-Math.PI / 2);
-        g.drawString(yLabel, -(top + ph / 2) - g.getFontMetrics().stringWidth(yLabel) / 2, 14);
-        g.dispose();
-        try {
-            ImageIO.write(img, "png", out.toFile());
+        XYChart chart = new XYChartBuilder().width(900).height(520).title(title).xAxisTitle(xLabel).yAxisTitle(yLabel).build();
+        XYStyler s = chart.getStyler();
+        s.setLegendPosition(Styler.LegendPosition.OutsideS);
+        s.setLegendLayout(Styler.LegendLayout.Horizontal);
+        s.setChartBackgroundColor(Color.WHITE);
+        s.setPlotBackgroundColor(Color.WHITE);
+        s.setPlotGridLinesColor(new Color(225, 225, 225));
+        s.setPlotBorderVisible(false);
+        s.setAntiAlias(true);
+        return chart;
+    }
+
+    private static void save(XYChart chart, Path out) {
+        try (OutputStream os = Files.newOutputStream(out)) {
+            BitmapEncoder.saveBitmap(chart, os, BitmapEncoder.BitmapFormat.PNG);
         } catch (IOException e) {
-            throw new UncheckedIOException("--plot " + out + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("plot " + out + ": " + e.getMessage(), e);
         }
     }
 
-    private static double min(double[] a) {
-        double m = Double.MAX_VALUE;
-        for (double v : a) m = Math.min(m, v);
-        return m;
-    }
-
-    private static double max(double[] a) {
-        double m = -Double.MAX_VALUE;
-        for (double v : a) m = Math.max(m, v);
-        return m;
+    private static void writeCsv(Path csv, List<String> header, List<Object[]> rows) {
+        CsvSchema.Builder schema = CsvSchema.builder().setUseHeader(true);
+        for (String h : header) schema.addColumn(h);
+        try (var w = new CsvMapper().writer(schema.build()).writeValues(csv.toFile())) {
+            for (Object[] row : rows) w.write(row);
+        } catch (IOException e) {
+            throw new UncheckedIOException("plot data " + csv + ": " + e.getMessage(), e);
+        }
     }
 
     private LinePlot() {}

@@ -179,7 +179,7 @@ public final class TrainCommand implements Callable<Integer> {
             String base = output.getFileName().toString().replaceFirst("\\.steer$", "");
             Path csv = output.resolveSibling(base + ".csv"), png = output.resolveSibling(base + ".png");
             res.curve().writeCsv(csv);
-            res.curve().writePng(png, "tiller train --objective " + objective + " on " + m.path().getFileName());
+            LinePlot.curve(png, "tiller train --objective " + objective + " on " + m.path().getFileName(), res.curve());
             System.err.println("wrote " + output + ", " + csv + ", " + png);
             if (!res.completed()) {
                 System.err.println("error: " + res.message());
