@@ -1,4 +1,4 @@
-package dev.tiller.steering;
+package dev.tiller.steering.controlvector;
 
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.batch.RowHook;
@@ -7,8 +7,7 @@ import dev.tiller.engine.batch.SteeringResolver;
 import dev.tiller.engine.hooks.HookPoint;
 import dev.tiller.engine.hooks.HookSite;
 import dev.tiller.loader.ModelFormatException;
-import dev.tiller.steering.controlvector.ControlVector;
-import dev.tiller.steering.controlvector.ControlVectorFile;
+import dev.tiller.steering.ScaledPath;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

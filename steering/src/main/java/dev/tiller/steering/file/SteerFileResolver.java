@@ -1,12 +1,14 @@
-package dev.tiller.steering;
+package dev.tiller.steering.file;
 
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.batch.RowHook;
 import dev.tiller.engine.batch.RowSteering;
 import dev.tiller.engine.batch.SteeringResolver;
 import dev.tiller.engine.hooks.HookPoint;
-import dev.tiller.steering.file.SteeringFile;
-import dev.tiller.steering.file.SteeringFileException;
+import dev.tiller.steering.Positions;
+import dev.tiller.steering.RowOps;
+import dev.tiller.steering.ScaledPath;
+import dev.tiller.steering.SteeringVector;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
