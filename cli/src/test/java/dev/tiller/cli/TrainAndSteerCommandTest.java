@@ -2,7 +2,7 @@ package dev.tiller.cli;
 
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.generate.GenerationOptions;
-import dev.tiller.steering.train.Evaluator;
+import dev.tiller.steering.train.SteeredEvaluator;
 import dev.tiller.steering.train.SteeringParams;
 import dev.tiller.steering.train.SteeringStore;
 import dev.tiller.testsupport.Shared;
@@ -70,8 +70,8 @@ class TrainAndSteerCommandTest {
                 "--steps", "40", "--batch", "1", "--lr", "0.1");
         assertEquals(0, train.code(), train.err());
         SteeringParams p = SteeringStore.load(out, model).params();
-        String expected = Evaluator.generate(model, p, PROMPT, GenerationOptions.greedy(20)).text();
-        assertNotEquals(Evaluator.generate(model, null, PROMPT, GenerationOptions.greedy(20)).text(), expected, "training changed nothing");
+        String expected = SteeredEvaluator.generate(model, p, PROMPT, GenerationOptions.greedy(20)).text();
+        assertNotEquals(SteeredEvaluator.generate(model, null, PROMPT, GenerationOptions.greedy(20)).text(), expected, "training changed nothing");
         assertEquals(expected, generateSteered(out, 20));
     }
 
@@ -84,7 +84,7 @@ class TrainAndSteerCommandTest {
         assertEquals(0, train.code(), train.err());
         SteeringParams p = SteeringStore.load(out, model).params();
         assertEquals(4, p.prefixLength);
-        assertEquals(Evaluator.generate(model, p, PROMPT, GenerationOptions.greedy(15)).text(), generateSteered(out, 15));
+        assertEquals(SteeredEvaluator.generate(model, p, PROMPT, GenerationOptions.greedy(15)).text(), generateSteered(out, 15));
     }
 
     @Test

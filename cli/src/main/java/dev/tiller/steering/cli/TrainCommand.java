@@ -154,14 +154,14 @@ public final class TrainCommand implements Callable<Integer> {
             Rewards.Reward evalReward = c.objective == Trainer.Objective.GRPO ? Rewards.parse(c.reward) : null;
             String before = null;
             if (evalRows != null) {
-                Evaluator.Result r = Evaluator.evaluate(m, null, evalRows, maxNew, c.stop, evalReward);
+                SteeredEvaluator.Result r = SteeredEvaluator.evaluate(m, null, evalRows, maxNew, c.stop, evalReward);
                 before = r.toString();
                 System.err.println("eval before: " + before);
             }
             Trainer.Result res = trainer.train(rows, p, System.err::println);
             String after = null;
             if (evalRows != null && res.completed()) {
-                Evaluator.Result r = Evaluator.evaluate(m, res.params(), evalRows, maxNew, c.stop, evalReward);
+                SteeredEvaluator.Result r = SteeredEvaluator.evaluate(m, res.params(), evalRows, maxNew, c.stop, evalReward);
                 after = r.toString();
                 System.err.println("eval after:  " + after);
             }

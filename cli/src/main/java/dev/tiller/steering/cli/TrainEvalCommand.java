@@ -44,21 +44,21 @@ public final class TrainEvalCommand implements Callable<Integer> {
             List<String> stops = stop.stream().map(Escapes::unescape).toList();
             SteeringParams p = steer == null ? null : SteeringStore.load(steer, m).params();
             if (prompt != null) {
-                Generation g = Evaluator.generate(m, p, Escapes.unescape(prompt), GenerationOptions.greedy(maxNew).withStop(stops));
+                Generation g = SteeredEvaluator.generate(m, p, Escapes.unescape(prompt), GenerationOptions.greedy(maxNew).withStop(stops));
                 System.out.println(g.text());
                 return 0;
             }
             List<TrainData.Row> rows = TrainData.read(data, Escapes.unescape(template), limit);
             for (int i = 0; i < Math.min(show, rows.size()); i++) {
-                Generation g = Evaluator.generate(m, p, rows.get(i).prompt(), GenerationOptions.greedy(maxNew).withStop(stops));
+                Generation g = SteeredEvaluator.generate(m, p, rows.get(i).prompt(), GenerationOptions.greedy(maxNew).withStop(stops));
                 System.out.println("[" + i + "] " + g.text().replace("\n", "\\n"));
             }
             if (samples > 0) {
                 System.out.println("sampled (" + samples + " per row, temperature " + temp + "): "
-                        + Evaluator.sampled(m, p, rows, maxNew, stops, temp, samples, seed, reward == null ? null : Rewards.parse(reward)));
+                        + SteeredEvaluator.sampled(m, p, rows, maxNew, stops, temp, samples, seed, reward == null ? null : Rewards.parse(reward)));
                 return 0;
             }
-            Evaluator.Result r = Evaluator.evaluate(m, p, rows, maxNew, stops, reward == null ? null : Rewards.parse(reward));
+            SteeredEvaluator.Result r = SteeredEvaluator.evaluate(m, p, rows, maxNew, stops, reward == null ? null : Rewards.parse(reward));
             System.out.println(r);
             return 0;
         }

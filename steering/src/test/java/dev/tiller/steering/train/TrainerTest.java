@@ -37,7 +37,7 @@ class TrainerTest {
     @Test
     void crossEntropyMakesAChosenContinuationTheGreedyOutput(@TempDir Path tmp) {
         List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, TARGET, null, null));
-        String before = Evaluator.generate(model, null, PROMPT, GenerationOptions.greedy(20)).text();
+        String before = SteeredEvaluator.generate(model, null, PROMPT, GenerationOptions.greedy(20)).text();
         assertFalse(before.startsWith(TARGET.strip()) || before.startsWith(TARGET), "already the greedy output: " + before);
         Trainer.Config c = new Trainer.Config();
         c.steps = 40;
@@ -48,7 +48,7 @@ class TrainerTest {
         assertTrue(r.completed(), r.message());
         var pts = r.curve().points();
         assertTrue(pts.get(pts.size() - 1).loss() < 0.2 * pts.get(0).loss(), "loss " + pts.get(0).loss() + " -> " + pts.get(pts.size() - 1).loss());
-        String after = Evaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(20)).text();
+        String after = SteeredEvaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(20)).text();
         assertTrue(after.startsWith(TARGET) || after.startsWith(TARGET.strip()), "steered greedy output: '" + after + "'");
 
         // saved and read back, the vectors give the same output
@@ -59,7 +59,7 @@ class TrainerTest {
         assertArrayEquals(r.params().layers, s.params().layers);
         for (int i = 0; i < s.params().theta.length; i++) assertEquals((float) r.params().theta[i], (float) s.params().theta[i]);
         assertTrue(s.config().contains("\"objective\":\"ce\""));
-        assertEquals(after, Evaluator.generate(model, s.params(), PROMPT, GenerationOptions.greedy(20)).text());
+        assertEquals(after, SteeredEvaluator.generate(model, s.params(), PROMPT, GenerationOptions.greedy(20)).text());
 
     }
 
@@ -78,12 +78,12 @@ class TrainerTest {
         assertTrue(pts.get(pts.size() - 1).loss() < 0.5 * pts.get(0).loss(), "loss " + pts.stream().map(p -> String.format("%.3f", p.loss())).toList());
 
         // saved as .steer prefix vectors (tiller-cli's TrainAndSteerCommandTest runs them through `tiller generate --steer`)
-        String steered = Evaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(15)).text();
+        String steered = SteeredEvaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(15)).text();
         Path out = tmp.resolve("prefix.steer");
         SteeringStore.save(out, r.params(), c.toJson(), "{}", model);
         SteeringParams back = SteeringStore.load(out, model).params();
         assertEquals(4, back.prefixLength);
-        assertEquals(steered, Evaluator.generate(model, back, PROMPT, GenerationOptions.greedy(15)).text());
+        assertEquals(steered, SteeredEvaluator.generate(model, back, PROMPT, GenerationOptions.greedy(15)).text());
     }
 
     @Test
@@ -135,8 +135,8 @@ class TrainerTest {
     void stopStringsEndSampledAndEvaluatedGenerations() {
         // stories260K never ends a story with EOS within 64 tokens, so without a stop string every generation is cut
         List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, null, null, null), new TrainData.Row(1, "One day, Tom went to the park.", null, null, null));
-        assertEquals(64.0, Evaluator.evaluate(model, null, rows, 64, List.of(), null).meanTokens());
-        assertTrue(Evaluator.evaluate(model, null, rows, 64, List.of("."), null).meanTokens() < 40);
+        assertEquals(64.0, SteeredEvaluator.evaluate(model, null, rows, 64, List.of(), null).meanTokens());
+        assertTrue(SteeredEvaluator.evaluate(model, null, rows, 64, List.of("."), null).meanTokens() < 40);
 
         List<String> logs = new ArrayList<>();
         for (List<String> stop : List.of(List.<String>of(), List.of("."))) {

@@ -8,8 +8,12 @@ import dev.tiller.engine.generate.Generator;
 
 import java.util.List;
 
-/** Greedy evaluation on the float engine with the vectors installed as hooks: accuracy, worked answers, length. */
-public final class Evaluator {
+/**
+ * Greedy evaluation with trained steering vectors installed as hooks (accuracy, worked answers, length), for
+ * {@code tiller train} and {@code train-eval}. The engine's {@link dev.tiller.engine.eval.Evaluator} is the GSM8K harness of
+ * {@code tiller eval}.
+ */
+public final class SteeredEvaluator {
     public record Result(int n, double accuracy, double worked, double meanTokens, double meanReward, double meanEntropy) {
         @Override
         public String toString() {
@@ -103,5 +107,5 @@ public final class Evaluator {
                         rewardSum / total, groupsWithVariance, rows.size()));
     }
 
-    private Evaluator() {}
+    private SteeredEvaluator() {}
 }
