@@ -22,13 +22,13 @@ done
 [ -n "$jdk" ] || { echo "gpu-bundle: no JDK >= 25 with jlink found (set JAVA_HOME)" >&2; exit 1; }
 
 if [ "${1:-}" != "--no-build" ]; then
-  mvn -B -q -DskipTests install -pl bench -am
+  mvn -B -q -DskipTests install -pl cli -am
 fi
 rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/tests" "$stage/junit" "$stage/shared"
 
-# the application's runtime class path (bench sits on top of every library module), then Tiller's own jars
-mvn -B -q -pl bench dependency:copy-dependencies -DincludeScope=runtime -DexcludeGroupIds=dev.tiller -DoutputDirectory="$stage/lib"
-for m in loader kernels models engine steering bench; do
+# the application's runtime class path (cli sits on top of every library module), then Tiller's own jars
+mvn -B -q -pl cli dependency:copy-dependencies -DincludeScope=runtime -DexcludeGroupIds=dev.tiller -DoutputDirectory="$stage/lib"
+for m in testsupport loader kernels models engine steering bench cli; do
   jar="$(ls "$m"/target/tiller-"$m"-*.jar 2>/dev/null | grep -v -- '-tests.jar' | head -1)"
   [ -n "$jar" ] || { echo "gpu-bundle: $m has no jar; build first" >&2; exit 1; }
   cp "$jar" "$stage/lib/tiller-$m.jar"

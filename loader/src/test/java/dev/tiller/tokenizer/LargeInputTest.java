@@ -1,6 +1,7 @@
 package dev.tiller.tokenizer;
 
 import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -13,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * Large inputs round-trip. The timeouts are hang guards, not speed measurements (speed belongs to benchmarks): a
  * quadratic merge loop over a 50k-character word would take minutes and trip them.
  */
+@Slow
 class LargeInputTest {
 
     @Test

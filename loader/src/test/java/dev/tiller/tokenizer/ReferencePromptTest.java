@@ -2,6 +2,7 @@ package dev.tiller.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiller.testsupport.Reference;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
@@ -36,7 +37,7 @@ class ReferencePromptTest {
                 tests.add(DynamicTest.dynamicTest(json.getFileName().toString(), () -> {
                     JsonNode ref = JSON.readTree(json.toFile());
                     Tokenizer tok = TestData.gguf(TestData.SHARED.resolve(model));
-                    int[] expected = ints(ref.get("prompt_tokens"));
+                    int[] expected = Reference.ints(ref.get("prompt_tokens"));
                     String prompt = ref.get("prompt").asText();
                     assertArrayEquals(expected, tok.encode(prompt, addSpecial, parseSpecial), prompt);
                     // and back: BOS and control tokens render only on request
@@ -45,7 +46,7 @@ class ReferencePromptTest {
                         // generated tokens continue the prompt: streamed as a continuation, the text is llama.cpp's
                         StreamingDecoder stream = tok.newStreamingDecoder(false, true);
                         StringBuilder text = new StringBuilder();
-                        for (int id : ints(ref.get("greedy_tokens"))) text.append(stream.accept(id));
+                        for (int id : Reference.ints(ref.get("greedy_tokens"))) text.append(stream.accept(id));
                         text.append(stream.flush());
                         assertEquals(ref.get("greedy_text").asText(), text.toString(), "llama.cpp's text of the greedy continuation");
                     }
@@ -53,11 +54,5 @@ class ReferencePromptTest {
             }
         }
         return tests.stream();
-    }
-
-    private static int[] ints(JsonNode array) {
-        int[] out = new int[array.size()];
-        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
-        return out;
     }
 }

@@ -1,5 +1,6 @@
 package dev.tiller.tokenizer;
 
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicContainer;
 import org.junit.jupiter.api.DynamicNode;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** decode(encode(text)) == text, and streaming decode == decode, over the llama.cpp suite's texts. */
 class RoundTripTest {
 
+    @Slow
     @TestFactory
     Stream<DynamicNode> decodeInvertsEncodeAndStreamingMatches() throws IOException {
         List<DynamicNode> nodes = new ArrayList<>();

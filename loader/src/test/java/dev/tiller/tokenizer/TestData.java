@@ -1,6 +1,7 @@
 package dev.tiller.tokenizer;
 
 import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.testsupport.Shared;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,7 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /** Shared test files (../shared) and a per-JVM cache of tokenizers built from them. */
 final class TestData {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final Path VOCABS = SHARED.resolve("tokenizers/llama.cpp-vocab");
     private static final Map<Path, Tokenizer> CACHE = new ConcurrentHashMap<>();
 

@@ -3,6 +3,7 @@ package dev.tiller.models;
 import dev.tiller.loader.gguf.GGUFFile;
 import dev.tiller.loader.gguf.GGUFMetadata;
 import dev.tiller.loader.gguf.GGUFValue;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -15,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * gguf-py wrote from the same Qwen2.5 tokenizer files.
  */
 class HFTokenizerConverterTest {
-    private static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    private static final Path SHARED = Shared.DIR;
 
     @Test
     void qwen25FolderMatchesWhatLlamaCppWrote() {

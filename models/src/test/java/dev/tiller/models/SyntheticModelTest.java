@@ -6,10 +6,10 @@ import dev.tiller.loader.gguf.GGUFFile;
 import dev.tiller.loader.gguf.GGUFMetadata;
 import dev.tiller.loader.hf.HFConfig;
 import dev.tiller.loader.hf.HFModelFolder;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -18,7 +18,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.*;
 
 class SyntheticModelTest {
-    private static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    private static final Path SHARED = Shared.DIR;
     private static final Path STORIES = SHARED.resolve("models/stories260K.gguf");
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

@@ -3,7 +3,7 @@ package dev.tiller.steering;
 import dev.tiller.engine.hooks.Activations;
 
 /** Small in-place operations on one row of activations. */
-final class RowOps {
+public final class RowOps {
 
     static double norm(float[] x, int off, int n) {
         double s = 0;
@@ -12,7 +12,7 @@ final class RowOps {
     }
 
     /** Adds {@code scale * v} to row t, then rescales the row to its norm before the addition. */
-    static void addKeepingNorm(Activations a, int t, float[] v, float scale) {
+    public static void addKeepingNorm(Activations a, int t, float[] v, float scale) {
         float[] d = a.data();
         int o = a.rowOffset(t), n = a.width();
         double before = norm(d, o, n);

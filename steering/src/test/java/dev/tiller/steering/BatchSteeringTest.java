@@ -6,6 +6,7 @@ import dev.tiller.engine.api.Model;
 import dev.tiller.engine.batch.BatchEngine;
 import dev.tiller.engine.batch.BatchRequest;
 import dev.tiller.engine.batch.BatchResult;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -16,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Per-request control vectors in one batch reproduce llama.cpp's steered greedy runs; a vector for another model is an error row. */
 class BatchSteeringTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     @Test
     void differentScalesInOneBatchMatchLlamaCpp() throws Exception {

@@ -5,6 +5,8 @@ import dev.tiller.engine.api.Session;
 import dev.tiller.engine.hooks.HookSite;
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.engine.model.Batch;
+import dev.tiller.testsupport.Logits;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -17,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * scale·direction on the chosen rows and unchanged elsewhere; norm-preserving rows keep their norm.
  */
 class SteeringBehaviourTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final String POINT = "blocks.2.hook_resid_post";
 
     @Test
@@ -87,11 +89,5 @@ class SteeringBehaviourTest {
         s.prefill(prompt);
         for (int i = 0; i < 3; i++) s.decode(300 + i);
         return cap.rows(POINT);
-    }
-
-    static int argmax(float[] x) {
-        int b = 0;
-        for (int i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
-        return b;
     }
 }

@@ -54,18 +54,20 @@ public final class BatchJob {
                 out.write(r);
                 errors[0]++;
             }
-            BatchEngine.Progress bar = progress ? new ProgressBar(log, already + rejected.size(), total) : BatchEngine.Progress.NONE;
-            engine.run(todo, r -> {
-                out.write(r);
-                if (r.isError()) {
-                    errors[0]++;
-                    log.println((progress ? "\r" : "") + "error: request '" + r.id() + "': " + r.error());
-                }
-            }, (d, g, p, e) -> {
-                tokens[0] = p;
-                tokens[1] = g;
-                bar.update(d, g, p, e);
-            });
+            BatchProgress bar = progress ? new BatchProgress(log, already + rejected.size(), total) : null;
+            try (bar) {   // a null resource is skipped
+                engine.run(todo, r -> {
+                    out.write(r);
+                    if (r.isError()) {
+                        errors[0]++;
+                        log.println((progress ? "\r" : "") + "error: request '" + r.id() + "': " + r.error());
+                    }
+                }, (d, g, p, e) -> {
+                    tokens[0] = p;
+                    tokens[1] = g;
+                    if (bar != null) bar.update(d, g, p, e);
+                });
+            }
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         return new Summary(total, already, todo.size() + rejected.size(), errors[0], in.malformed(), in.duplicates(), tokens[0], tokens[1], secs);

@@ -120,7 +120,7 @@ public final class RequestFile {
                     while (true) {
                         byte[] rec;
                         try {
-                            rec = BatchProto.readDelimited(in);
+                            rec = BatchMessages.readDelimited(in);
                         } catch (EOFException | com.google.protobuf.InvalidProtocolBufferException e) {
                             malformed[0]++;
                             problems.add("record " + (n + 1) + ": truncated (" + e.getMessage() + "); the rest of the file is ignored");
@@ -129,7 +129,7 @@ public final class RequestFile {
                         if (rec == null) break;
                         n++;
                         try {
-                            BatchRequest r = BatchProto.decodeRequest(rec, n, problems::add);
+                            BatchRequest r = BatchMessages.request(rec, n, problems::add);
                             if (r.id().isEmpty()) r = r.withId(missingIdPrefix + n);
                             accept.accept(r);
                         } catch (IllegalArgumentException e) {
@@ -152,7 +152,7 @@ public final class RequestFile {
         try (var out = new java.io.BufferedOutputStream(Files.newOutputStream(path))) {
             for (BatchRequest r : requests) {
                 if (format == BatchFormat.JSONL) out.write((BatchJson.requestLine(r) + "\n").getBytes(StandardCharsets.UTF_8));
-                else BatchProto.writeDelimited(out, BatchProto.encode(r));
+                else BatchMessages.writeDelimited(out, BatchMessages.toMessage(r));
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

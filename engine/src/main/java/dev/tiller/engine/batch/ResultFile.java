@@ -44,7 +44,7 @@ public final class ResultFile implements AutoCloseable {
     public synchronized void write(BatchResult r) {
         byte[] b = format == BatchFormat.JSONL
                 ? (BatchJson.resultLine(r) + "\n").getBytes(StandardCharsets.UTF_8)
-                : BatchProto.delimited(BatchProto.encode(r));
+                : BatchMessages.delimited(BatchMessages.toMessage(r));
         try {
             out.write(b);   // FileOutputStream is unbuffered: one write call, the record reaches the OS now
             if (fsync) channel.force(false);
@@ -95,13 +95,13 @@ public final class ResultFile implements AutoCloseable {
                 while (true) {
                     byte[] rec;
                     try {
-                        rec = BatchProto.readDelimited(in);
+                        rec = BatchMessages.readDelimited(in);
                     } catch (EOFException | com.google.protobuf.InvalidProtocolBufferException e) {
                         break;
                     }
                     if (rec == null) break;
                     try {
-                        results.add(BatchProto.decodeResult(rec));
+                        results.add(BatchMessages.result(rec));
                     } catch (IllegalArgumentException e) {
                         break;
                     }

@@ -12,6 +12,8 @@ import dev.tiller.engine.hooks.HookPoint;
 import dev.tiller.engine.hooks.HookSite;
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.engine.sampling.SamplerConfig;
+import dev.tiller.testsupport.Reference;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Continuous batching gives every request what it gets alone: greedy ids, sampled ids, steering. */
 class BatchEngineTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static Model stories;
 
     static final String[] PROMPTS = {"Once upon a time", "The little dog was very sad because", "Tom and Lily", "One day",
@@ -42,19 +44,13 @@ class BatchEngineTest {
         stories.close();
     }
 
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
-    }
-
     @Test
     void batchedGreedyMatchesLlamaCpp() throws Exception {
         List<BatchRequest> reqs = new ArrayList<>();
         List<int[]> expected = new ArrayList<>();
         for (String name : new String[]{"once", "tom", "dog"}) {
             JsonNode ref = new ObjectMapper().readTree(SHARED.resolve("reference/stories260K/" + name + ".json").toFile());
-            expected.add(ints(ref.get("greedy_tokens")));
+            expected.add(Reference.ints(ref.get("greedy_tokens")));
             reqs.add(BatchRequest.ofPrompt(name, ref.get("prompt").asText()).withMaxTokens(expected.getLast().length));
         }
         BatchEngine e = new BatchEngine(stories, BatchEngine.Options.defaults(256).withIgnoreEos(true));

@@ -77,6 +77,47 @@ class BatchFilesTest {
         assertEquals("bad", back.get(1).error());
     }
 
+    /**
+     * Records written byte by byte from tiller_batch.proto's field numbers: files written before the classes were
+     * generated still read; an unknown field is named; a damaged record is skipped and the next one read.
+     */
+    @Test
+    void protobufWireFormatIsTheProtoFiles(@TempDir Path dir) throws Exception {
+        byte[] first = {
+                0x0A, 1, 'a',                       // 1 id "a"
+                0x12, 4, 'O', 'n', 'c', 'e',        // 2 prompt "Once"
+                0x20, 12,                           // 4 max_tokens 12
+                0x4A, 1, '.',                       // 9 stop "."
+                0x62, 2, 0x10, 64,                  // 12 thinking { 2 budget 64 }
+                (byte) 0xA8, 0x06, 1,               // 101 (unknown) varint 1
+        };
+        byte[] damaged = {0x0A, 5, 'x'};            // id claims 5 bytes, has 1
+        byte[] third = {0x12, 1, 'z'};              // no id: the record number becomes it
+        java.io.ByteArrayOutputStream file = new java.io.ByteArrayOutputStream();
+        for (byte[] rec : List.of(first, damaged, third)) {
+            file.write(rec.length);
+            file.write(rec);
+        }
+        Path f = Files.write(dir.resolve("in.pb"), file.toByteArray());
+        RequestFile.Contents c = RequestFile.read(f, BatchFormat.PROTO);
+        assertEquals(List.of("a", "3"), c.requests().stream().map(BatchRequest::id).toList());
+        BatchRequest a = c.requests().get(0);
+        assertEquals("Once", a.prompt());
+        assertEquals(12, a.maxTokens());
+        assertNull(a.temperature());
+        assertEquals(List.of("."), a.stop());
+        assertEquals(64, a.thinking().budget());
+        assertNull(a.thinking().endScale());
+        assertEquals(1, c.malformed());
+        String all = String.join("\n", c.problems());
+        assertTrue(all.contains("record 1: unknown field number 101 ignored"), all);
+        assertTrue(all.contains("record 2: not a valid Request message"), all);
+
+        // and a result, packed tokens and all, is the bytes the proto file gives
+        byte[] result = BatchMessages.toMessage(new BatchResult("r", "", new int[]{1, 300}, "stop", 0, 0, 0, 0, 0, null)).toByteArray();
+        assertArrayEquals(new byte[]{0x0A, 1, 'r', 0x1A, 3, 1, (byte) 0xAC, 0x02, 0x22, 4, 's', 't', 'o', 'p'}, result);
+    }
+
     @Test
     void aPartialLastRecordIsDroppedOnRecovery(@TempDir Path dir) throws Exception {
         BatchResult r = new BatchResult("x", "text", new int[]{5, 6}, "length", 2, 2, 0, 0, 0, null);
@@ -90,7 +131,7 @@ class BatchFilesTest {
             byte[] bytes = Files.readAllBytes(out);
             // cut the second record at every possible point: recovery keeps exactly the first
             long firstLen = fmt == BatchFormat.JSONL ? (BatchJson.resultLine(r) + "\n").getBytes(StandardCharsets.UTF_8).length
-                    : BatchProto.delimited(BatchProto.encode(r)).length;
+                    : BatchMessages.delimited(BatchMessages.toMessage(r)).length;
             for (long cut = firstLen; cut < whole; cut++) {
                 Files.write(out, java.util.Arrays.copyOf(bytes, (int) cut));
                 ResultFile.Recovered rec = ResultFile.recover(out, fmt);

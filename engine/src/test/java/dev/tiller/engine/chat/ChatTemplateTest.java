@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.testsupport.Shared;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +26,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ChatTemplateTest {
 
-    private static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    private static final Path SHARED = Shared.DIR;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private static final String SYS = "You are a terse assistant.";

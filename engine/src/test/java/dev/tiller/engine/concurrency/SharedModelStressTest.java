@@ -4,6 +4,8 @@ import dev.tiller.engine.api.Model;
 import dev.tiller.engine.api.Session;
 import dev.tiller.engine.chat.ChatMessage;
 import dev.tiller.engine.chat.ChatTemplate;
+import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -29,8 +31,9 @@ import static org.junit.jupiter.api.Assertions.*;
  * which thread computes what, and any shared mutable state in Transformer, RopeTable, ModelWeights, Tokenizer or
  * ChatTemplate would show up as a difference (or an exception).
  */
+@Slow
 class SharedModelStressTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final int THREADS = Integer.getInteger("stress.threads", 8);
     static final int STEPS = 8;
     /**

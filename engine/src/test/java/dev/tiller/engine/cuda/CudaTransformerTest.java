@@ -9,6 +9,8 @@ import dev.tiller.engine.model.Batch;
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.models.SyntheticModel;
+import dev.tiller.testsupport.Logits;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,7 +29,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * machine with {@code mvn -B verify} (see docs/gpu.md).
  */
 class CudaTransformerTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final int[] ONCE = {1, 403, 407, 287, 262, 403, 329, 426, 378, 308, 377, 306, 267};
 
     static final String UNAVAILABLE = CudaDevice.unavailableReason();
@@ -45,12 +47,6 @@ class CudaTransformerTest {
             scale = Math.max(scale, Math.abs(b[i]));
         }
         return err / scale;
-    }
-
-    static int argmax(float[] x, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 
     static void comparePrefill(Path model, int[] prompt, double tol) {
@@ -205,7 +201,7 @@ class CudaTransformerTest {
         float[] logits = s.prefill(prompt);
         int[] out = new int[n];
         for (int i = 0; i < n; i++) {
-            out[i] = argmax(logits, vocab);
+            out[i] = Logits.argmax(logits, vocab);
             logits = s.decode(out[i]);
         }
         return out;

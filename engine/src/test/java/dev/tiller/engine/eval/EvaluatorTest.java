@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.sampling.SamplerConfig;
+import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -13,13 +15,14 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The harness end to end: arith-mini's llama.cpp figure, and plumbing on a model that cannot do arithmetic. */
 class EvaluatorTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     static Evaluator.Config greedy(int samples, int maxTokens) {
         return new Evaluator.Config(Evaluator.Config.DEFAULT_TEMPLATE, false, null, samples, maxTokens,
                 samples == 1 ? SamplerConfig.greedy() : SamplerConfig.defaults(), 0, 16, 512, List.of());
     }
 
+    @Slow
     @Test
     void arithMiniPlainPromptsScoreLlamaCppsFigure() throws Exception {
         List<EvalItem> items = EvalItem.read(SHARED.resolve("data/arith/dev.jsonl"), 0, w -> fail(w));
@@ -38,6 +41,7 @@ class EvaluatorTest {
         }
     }
 
+    @Slow
     @Test
     void storiesModelRunsThroughTheHarnessWithSampledVotes() {
         List<EvalItem> items = EvalItem.read(SHARED.resolve("data/gsm8k/train.jsonl"), 4, w -> fail(w));

@@ -8,6 +8,7 @@ import dev.tiller.engine.batch.RequestFile;
 import dev.tiller.loader.fuzz.FuzzTargets;
 import dev.tiller.loader.fuzz.JazzerCorpus;
 import dev.tiller.loader.fuzz.SeededFuzzer;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -85,6 +86,7 @@ class BatchRequestFuzzTest {
         JazzerCorpus.seed(BatchRequestFuzzTest.class, "requests", seeds());
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void requests(byte[] data) {
         target(data);
@@ -118,6 +120,7 @@ class BatchRequestFuzzTest {
     }
 
     /** Limit: an over-long JSONL line is skipped with a message, not read into memory (sparse file: a line of NULs). */
+    @Slow
     @Test
     void anOverlongLineIsSkipped(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
         Path p = tmp.resolve("long.jsonl");
@@ -131,6 +134,7 @@ class BatchRequestFuzzTest {
         assertTrue(c.requests().size() == 1 && c.requests().get(0).id().equals("after"), c.requests().toString());
     }
 
+    @Slow
     @Test
     void seededMutations() {
         List<byte[]> seeds = seeds();

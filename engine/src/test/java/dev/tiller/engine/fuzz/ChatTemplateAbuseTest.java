@@ -3,6 +3,7 @@ package dev.tiller.engine.fuzz;
 import dev.tiller.engine.chat.ChatMessage;
 import dev.tiller.engine.chat.ChatTemplate;
 import dev.tiller.engine.chat.ChatTemplateException;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -16,6 +17,7 @@ class ChatTemplateAbuseTest {
         return ChatTemplate.of(template, "<s>", "</s>").render(List.of(new ChatMessage("user", "hi")), true);
     }
 
+    @Slow
     @Test
     void hugeOutputIsCut() {
         String t = "{% for a in range(1000) %}{% for b in range(1000) %}{{ 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }}{% endfor %}{% endfor %}";

@@ -13,6 +13,7 @@ import dev.tiller.loader.fuzz.JazzerCorpus;
 import dev.tiller.loader.fuzz.SeededFuzzer;
 import dev.tiller.loader.fuzz.Seeds;
 import dev.tiller.models.SyntheticModel;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -79,6 +80,7 @@ class ModelFuzzTest {
         JazzerCorpus.seed(ModelFuzzTest.class, "model", seeds());
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void model(byte[] data) {
         target(data);
@@ -94,6 +96,7 @@ class ModelFuzzTest {
         assertTrue(e.getMessage().contains("attn_q") && e.getMessage().contains("too large"), e.getMessage());
     }
 
+    @Slow
     @Test
     void seededMutations() {
         List<byte[]> seeds = seeds();

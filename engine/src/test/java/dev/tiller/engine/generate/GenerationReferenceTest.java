@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.api.Session;
 import dev.tiller.engine.sampling.SamplerConfig;
+import dev.tiller.testsupport.Reference;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -19,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** End to end, text in and text out, against llama.cpp's greedy runs; and the generation options' contracts. */
 class GenerationReferenceTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static Model stories;
 
     @BeforeAll
@@ -36,21 +38,15 @@ class GenerationReferenceTest {
         return new ObjectMapper().readTree(SHARED.resolve(path).toFile());
     }
 
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"once", "tom", "dog"})
     void storiesGreedyRunMatchesLlamaCpp(String name) throws Exception {
         JsonNode ref = ref("reference/stories260K/" + name + ".json");
-        int[] expected = ints(ref.get("greedy_tokens"));
+        int[] expected = Reference.ints(ref.get("greedy_tokens"));
         List<String> pieces = new ArrayList<>();
         Generation g = new Generator(stories.newSession()).generate(ref.get("prompt").asText(),
                 GenerationOptions.greedy(expected.length).withIgnoreEos(true), pieces::add);
-        assertArrayEquals(ints(ref.get("prompt_tokens")), g.promptTokens(), "prompt tokens");
+        assertArrayEquals(Reference.ints(ref.get("prompt_tokens")), g.promptTokens(), "prompt tokens");
         assertArrayEquals(expected, g.tokens(), "greedy tokens");
         assertEquals(ref.get("greedy_text").asText(), g.text(), "greedy text");
         assertEquals(g.text(), String.join("", pieces), "streamed pieces add up to the text");
@@ -64,8 +60,8 @@ class GenerationReferenceTest {
         try (Model qwen = Model.load(SHARED.resolve("models/tiny-random-qwen2.gguf"))) {
             Generation g = new Generator(qwen.newSession()).generate(ref.get("prompt").asText(),
                     GenerationOptions.greedy(10).withIgnoreEos(true), TokenListener.NONE);
-            assertArrayEquals(ints(ref.get("prompt_tokens")), g.promptTokens(), "prompt tokens (special tokens parsed)");
-            int[] expected = java.util.Arrays.copyOf(ints(ref.get("greedy_tokens")), 10);
+            assertArrayEquals(Reference.ints(ref.get("prompt_tokens")), g.promptTokens(), "prompt tokens (special tokens parsed)");
+            int[] expected = java.util.Arrays.copyOf(Reference.ints(ref.get("greedy_tokens")), 10);
             assertArrayEquals(expected, g.tokens(), "first 10 greedy tokens");
         }
     }

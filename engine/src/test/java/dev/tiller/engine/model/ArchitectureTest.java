@@ -7,6 +7,9 @@ import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.gguf.GGUFFile;
 import dev.tiller.models.ModelShape;
 import dev.tiller.models.SyntheticModel;
+import dev.tiller.testsupport.Reference;
+import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -21,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * each other.
  */
 class ArchitectureTest {
-    static final Path SHARED = Stories260KReferenceTest.SHARED;
+    static final Path SHARED = Shared.DIR;
     static final int[] TOKENS = {5, 17, 99, 3, 250, 42, 7, 1000, 12, 64, 300, 2};
 
     @TempDir
@@ -33,8 +36,8 @@ class ArchitectureTest {
         try (GGUFFile f = GGUFFile.open(SHARED.resolve("models/stories260K.gguf"))) {
             ModelConfig c = GGUFModelConfig.read(f.metadata(), f);
             JsonNode ref = new ObjectMapper().readTree(SHARED.resolve("reference/stories260K/tom.json").toFile());
-            int[] prompt = Stories260KReferenceTest.ints(ref.get("prompt_tokens"));
-            float[] expected = Stories260KReferenceTest.floats(SHARED.resolve("reference/stories260K/tom.prompt_logits.f32"));
+            int[] prompt = Reference.ints(ref.get("prompt_tokens"));
+            float[] expected = Reference.floats(SHARED.resolve("reference/stories260K/tom.prompt_logits.f32"));
             double[][] logits = new Float64Reference(c, f).forward(prompt);
             double max = 0;
             for (int t = 0; t < prompt.length; t++) {
@@ -44,6 +47,7 @@ class ArchitectureTest {
         }
     }
 
+    @Slow
     @ParameterizedTest
     @CsvSource({"tiny-llama, smollm2", "tiny-qwen2, qwen2.5", "tiny-qwen3, qwen3"})
     void engineMatchesFloat64Reference(String preset, String tokenizer) {
@@ -57,6 +61,7 @@ class ArchitectureTest {
         }
     }
 
+    @Slow
     @ParameterizedTest
     @CsvSource({"tiny-llama, smollm2", "tiny-qwen2, qwen2.5", "tiny-qwen3, qwen3"})
     void ggufAndHuggingFaceCopiesGiveTheSameLogits(String preset, String tokenizer) {

@@ -6,6 +6,7 @@ import dev.tiller.loader.ModelFormatException;
 import dev.tiller.loader.Tensor;
 import dev.tiller.loader.gguf.GGUFFile;
 import dev.tiller.loader.gguf.GGUFWriter;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** A model file that parses but does not describe a runnable model gets an error naming the key or tensor at fault. */
 class BadModelTest {
-    static final Path STORIES = Stories260KReferenceTest.SHARED.resolve("models/stories260K.gguf");
+    static final Path STORIES = Shared.DIR.resolve("models/stories260K.gguf");
 
     @TempDir
     Path tmp;

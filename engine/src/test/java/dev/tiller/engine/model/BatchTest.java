@@ -2,6 +2,7 @@ package dev.tiller.engine.model;
 
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -11,7 +12,7 @@ class BatchTest {
 
     @Test
     void batchedDecodeEqualsSeparateRuns() {
-        try (GGUFFile f = GGUFFile.open(Stories260KReferenceTest.SHARED.resolve("models/stories260K.gguf"))) {
+        try (GGUFFile f = GGUFFile.open(Shared.DIR.resolve("models/stories260K.gguf"))) {
             ModelConfig c = GGUFModelConfig.read(f.metadata(), f);
             Transformer tr = new Transformer(c, ModelWeights.bind(c, f));
             int vocab = c.vocabSize();
@@ -40,7 +41,7 @@ class BatchTest {
 
     @Test
     void aGapInPositionsIsRejected() {
-        try (GGUFFile f = GGUFFile.open(Stories260KReferenceTest.SHARED.resolve("models/stories260K.gguf"))) {
+        try (GGUFFile f = GGUFFile.open(Shared.DIR.resolve("models/stories260K.gguf"))) {
             ModelConfig c = GGUFModelConfig.read(f.metadata(), f);
             Transformer tr = new Transformer(c, ModelWeights.bind(c, f));
             KVCache cache = new KVCache(c, 16);

@@ -4,17 +4,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.testsupport.Reference;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 class Stories260KReferenceTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     @Test
     void promptLogitsMatchLlamaCpp() throws Exception {
@@ -23,8 +22,8 @@ class Stories260KReferenceTest {
             Transformer tr = new Transformer(c, ModelWeights.bind(c, f));
             for (String name : new String[]{"once", "tom", "dog"}) {
                 JsonNode ref = new ObjectMapper().readTree(SHARED.resolve("reference/stories260K/" + name + ".json").toFile());
-                int[] prompt = ints(ref.get("prompt_tokens"));
-                float[] expected = floats(SHARED.resolve("reference/stories260K/" + name + ".prompt_logits.f32"));
+                int[] prompt = Reference.ints(ref.get("prompt_tokens"));
+                float[] expected = Reference.floats(SHARED.resolve("reference/stories260K/" + name + ".prompt_logits.f32"));
                 KVCache cache = new KVCache(c, 256);
                 float[] logits = new float[prompt.length * c.vocabSize()];
                 tr.forward(prompt, prompt.length, cache, Hooks.NONE, logits, true);
@@ -34,18 +33,5 @@ class Stories260KReferenceTest {
                 assertTrue(maxErr <= 3e-2, name + ": max abs error " + maxErr);
             }
         }
-    }
-
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
-    }
-
-    static float[] floats(Path p) throws Exception {
-        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
-        float[] r = new float[b.remaining() / 4];
-        b.asFloatBuffer().get(r);
-        return r;
     }
 }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.testsupport.Reference;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -11,7 +13,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.*;
 
 class TinyQwen2ReferenceTest {
-    static final Path SHARED = Stories260KReferenceTest.SHARED;
+    static final Path SHARED = Shared.DIR;
 
     @Test
     void lastLogitsMatchLlamaCpp() throws Exception {
@@ -20,8 +22,8 @@ class TinyQwen2ReferenceTest {
             Transformer tr = new Transformer(c, ModelWeights.bind(c, f));
             for (String name : new String[]{"chat_times", "plain_fox"}) {
                 JsonNode ref = new ObjectMapper().readTree(SHARED.resolve("reference/tiny-random-qwen2/" + name + ".json").toFile());
-                int[] prompt = Stories260KReferenceTest.ints(ref.get("prompt_tokens"));
-                float[] expected = Stories260KReferenceTest.floats(SHARED.resolve("reference/tiny-random-qwen2/" + name + ".last_logits.f32"));
+                int[] prompt = Reference.ints(ref.get("prompt_tokens"));
+                float[] expected = Reference.floats(SHARED.resolve("reference/tiny-random-qwen2/" + name + ".last_logits.f32"));
                 KVCache cache = new KVCache(c, 256);
                 float[] logits = new float[c.vocabSize()];
                 tr.forward(prompt, prompt.length, cache, Hooks.NONE, logits, false);

@@ -6,6 +6,8 @@ import dev.tiller.engine.eval.Evaluator;
 import dev.tiller.engine.sampling.SamplerConfig;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.models.SyntheticModel;
+import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 import dev.tiller.tokenizer.Tokenizer;
 import dev.tiller.tokenizer.Tokenizers;
 import org.junit.jupiter.api.Test;
@@ -18,7 +20,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 class ThinkingTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     @Test
     void logOddsScalingByHand() {
@@ -65,6 +67,7 @@ class ThinkingTest {
     }
 
     /** Random tiny Qwen3, real Qwen3 tokenizer and chat template: mean thinking length rises with the end-of-thinking scale. */
+    @Slow
     @Test
     void meanThinkingLengthMovesMonotonicallyWithTheScale(@TempDir Path dir) {
         Path gguf = dir.resolve("tiny-qwen3.gguf");

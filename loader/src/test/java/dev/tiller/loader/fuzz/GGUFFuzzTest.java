@@ -1,5 +1,6 @@
 package dev.tiller.loader.fuzz;
 
+import dev.tiller.testsupport.Slow;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,11 +29,13 @@ class GGUFFuzzTest {
         if (JazzerCorpus.fuzzing()) JazzerCorpus.seed(GGUFFuzzTest.class, "gguf", seeds());
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void gguf(byte[] data) {
         FuzzTargets.gguf(data);
     }
 
+    @Slow
     @Test
     void seededMutations() {
         List<byte[]> seeds = seeds();

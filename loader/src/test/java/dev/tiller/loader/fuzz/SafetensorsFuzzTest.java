@@ -1,5 +1,6 @@
 package dev.tiller.loader.fuzz;
 
+import dev.tiller.testsupport.Slow;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -15,11 +16,13 @@ class SafetensorsFuzzTest {
         JazzerCorpus.seed(SafetensorsFuzzTest.class, "safetensors", Seeds.safetensors());
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void safetensors(byte[] data) {
         FuzzTargets.safetensors(data);
     }
 
+    @Slow
     @Test
     void seededMutations() {
         long execs = new SeededFuzzer("safetensors", Seeds.safetensors(), true, FuzzTargets::safetensors).run(2, 20_000, Duration.ofSeconds(5));

@@ -11,6 +11,7 @@ import dev.tiller.loader.gguf.GGUFValue;
 import dev.tiller.loader.gguf.GGUFValueType;
 import dev.tiller.loader.gguf.GGUFWriter;
 import dev.tiller.loader.safetensors.SafetensorsWriter;
+import dev.tiller.testsupport.Shared;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -40,7 +41,7 @@ public final class Seeds {
     }
 
     public static Path shared() {
-        return Path.of(System.getProperty("tiller.shared", "../shared"));
+        return Shared.DIR;
     }
 
     private static Path tmpDir() {

@@ -1,5 +1,6 @@
 package dev.tiller.loader.fuzz;
 
+import dev.tiller.testsupport.Slow;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -46,16 +47,19 @@ class TokenizerFuzzTest {
         return out;
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void tokenizerJson(byte[] data) {
         FuzzTargets.hfTokenizer(data);
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void vocabMerges(byte[] data) {
         FuzzTargets.hfTokenizer(data);
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void tokenizerConfig(byte[] data) {
         FuzzTargets.hfTokenizer(data);
@@ -69,6 +73,7 @@ class TokenizerFuzzTest {
         assertEquals(2, back.get("a.json").length);
     }
 
+    @Slow
     @Test
     void seededTokenizerJson() {
         List<byte[]> seeds = Seeds.tokenizerJson(KEEP);
@@ -76,6 +81,7 @@ class TokenizerFuzzTest {
         new SeededFuzzer("tokenizer-json", seeds, true, FuzzTargets::hfTokenizer).run(3, 400, Duration.ofSeconds(6));
     }
 
+    @Slow
     @Test
     void seededVocabMerges() {
         List<byte[]> seeds = Seeds.vocabMerges(KEEP);
@@ -83,6 +89,7 @@ class TokenizerFuzzTest {
         new SeededFuzzer("vocab-merges", seeds, true, FuzzTargets::hfTokenizer).run(4, 400, Duration.ofSeconds(5));
     }
 
+    @Slow
     @Test
     void seededTokenizerConfig() {
         new SeededFuzzer("tokenizer-config", configSeeds(), true, FuzzTargets::hfTokenizer).run(5, 1500, Duration.ofSeconds(5));

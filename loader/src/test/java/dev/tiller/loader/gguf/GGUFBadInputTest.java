@@ -2,6 +2,7 @@ package dev.tiller.loader.gguf;
 
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.ModelFormatException;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -69,7 +70,7 @@ class GGUFBadInputTest {
 
     @Test
     void randomCutsOfARealFileAreReported() throws Exception {
-        byte[] full = Files.readAllBytes(Path.of(System.getProperty("tiller.shared", "../shared"), "models", "stories260K.gguf"));
+        byte[] full = Files.readAllBytes(Shared.stories260K());
         java.util.Random rnd = new java.util.Random(1);
         Path p = tmp.resolve("cut-real.gguf");
         for (int i = 0; i < 40; i++) {

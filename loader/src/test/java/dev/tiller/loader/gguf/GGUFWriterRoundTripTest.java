@@ -2,6 +2,7 @@ package dev.tiller.loader.gguf;
 
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.Tensor;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -144,7 +145,7 @@ class GGUFWriterRoundTripTest {
 
     @Test
     void copiesAFileThroughTheWriter() throws Exception {
-        Path src = Path.of(System.getProperty("tiller.shared", "../shared"), "models", "stories260K.gguf");
+        Path src = Shared.stories260K();
         Path copy = tmp.resolve("copy.gguf");
         try (GGUFFile f = GGUFFile.open(src)) {
             GGUFWriter w = new GGUFWriter();

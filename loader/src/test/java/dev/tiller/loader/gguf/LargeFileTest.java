@@ -1,6 +1,7 @@
 package dev.tiller.loader.gguf;
 
 import dev.tiller.loader.Tensor;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** A GGUF file larger than 2 GiB maps whole and its tensors past the 2 GiB mark read correctly (sparse file: fast). */
+@Slow
 class LargeFileTest {
     @TempDir
     Path tmp;

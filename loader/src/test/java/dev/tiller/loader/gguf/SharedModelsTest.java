@@ -2,6 +2,7 @@ package dev.tiller.loader.gguf;
 
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.Tensor;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -10,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Reads the real GGUF files in ../shared; expected shapes come from shared/README.md. */
 class SharedModelsTest {
-    private static final Path MODELS = Path.of(System.getProperty("tiller.shared", "../shared"), "models");
+    private static final Path MODELS = Shared.resolve("models");
 
     private static void checkLlamaBlocks(GGUFFile f, int blocks, int embd, int kvDim, int ff, int vocab) {
         assertArrayEquals(new long[]{embd, vocab}, f.tensor("token_embd.weight").ne());

@@ -1,6 +1,7 @@
 package dev.tiller.loader.hf;
 
 import dev.tiller.loader.ModelFormatException;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,7 +15,7 @@ class HFConfigTest {
 
     @Test
     void readsTheRealQwenConfig() {
-        HFConfig c = HFConfig.read(Path.of(System.getProperty("tiller.shared", "../shared"), "tokenizers", "qwen2.5", "config.json"));
+        HFConfig c = HFConfig.read(Shared.resolve("tokenizers/qwen2.5/config.json"));
         assertEquals(896, c.requireInt("hidden_size"));
         assertEquals(24, c.requireInt("num_hidden_layers"));
         assertEquals(1e6, c.requireDouble("rope_theta"));

@@ -96,7 +96,7 @@ public final class Trainer {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A flat map of strings, numbers, booleans, lists and arrays as a JSON object (config and metrics records). */
-    static String json(Map<String, Object> values) {
+    public static String json(Map<String, Object> values) {
         try {
             return JSON.writeValueAsString(values);
         } catch (JsonProcessingException e) {
@@ -311,7 +311,7 @@ public final class Trainer {
                 int k = 0;
                 for (TrainData.Row r : batch) {
                     int[] prompt = tok.encode(r.prompt(), true, false);
-                    Generation g = Evaluator.generate(model, p, r.prompt(), sampling(step * 1000L + k++));
+                    Generation g = SteeredEvaluator.generate(model, p, r.prompt(), sampling(step * 1000L + k++));
                     if (g.tokens().length == 0) continue;
                     int[] seq = concat(prompt, g.tokens());
                     addSequence(seqs, targets, weights, seq, prompt.length, 1.0);
@@ -325,7 +325,7 @@ public final class Trainer {
                     int[][] outs = new int[cfg.group][];
                     double[] rw = new double[cfg.group];
                     for (int gi = 0; gi < cfg.group; gi++) {
-                        Generation g = Evaluator.generate(model, p, r.prompt(), sampling(step * 100_000L + k++));
+                        Generation g = SteeredEvaluator.generate(model, p, r.prompt(), sampling(step * 100_000L + k++));
                         outs[gi] = g.tokens();
                         int len = g.tokens().length;
                         double score;

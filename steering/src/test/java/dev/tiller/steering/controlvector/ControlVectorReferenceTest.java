@@ -6,13 +6,13 @@ import dev.tiller.engine.api.Model;
 import dev.tiller.engine.api.Session;
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.loader.ModelFormatException;
+import dev.tiller.testsupport.Logits;
+import dev.tiller.testsupport.Reference;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -20,16 +20,16 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** llama.cpp's control vector, applied here, gives llama.cpp's steered logits and greedy tokens. */
 class ControlVectorReferenceTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final Path REF = SHARED.resolve("reference/stories260K");
 
     @ParameterizedTest
     @ValueSource(strings = {"0.3", "0.6", "-0.6"})
     void steeredRunMatchesLlamaCpp(String scale) throws Exception {
         JsonNode ref = new ObjectMapper().readTree(REF.resolve("dog_happy_mean_" + scale + ".json").toFile());
-        int[] prompt = ints(ref.get("prompt_tokens"));
-        int[] expected = ints(ref.get("greedy_tokens"));
-        float[] expectedLogits = floats(REF.resolve("dog_happy_mean_" + scale + ".prompt_logits.f32"));
+        int[] prompt = Reference.ints(ref.get("prompt_tokens"));
+        int[] expected = Reference.ints(ref.get("greedy_tokens"));
+        float[] expectedLogits = Reference.floats(REF.resolve("dog_happy_mean_" + scale + ".prompt_logits.f32"));
         try (Model model = Model.load(SHARED.resolve("models/stories260K.gguf"))) {
             Session s = model.newSession();
             ControlVector cv = ControlVector.sum(List.of(ControlVectorFile.read(REF.resolve("happy_mean.gguf"))), List.of(Float.parseFloat(scale)));
@@ -44,7 +44,7 @@ class ControlVectorReferenceTest {
             int vocab = model.config().vocabSize();
             float[] logits = s.logits();
             for (int i = 0; i < expected.length; i++) {
-                int next = argmax(logits, vocab);
+                int next = Logits.argmax(logits, vocab);
                 assertEquals(expected[i], next, "greedy token " + i + " at scale " + scale);
                 logits = s.decode(next);
             }
@@ -65,24 +65,5 @@ class ControlVectorReferenceTest {
     void aModelFileIsNotAControlVector() {
         var e = assertThrows(ModelFormatException.class, () -> ControlVectorFile.read(SHARED.resolve("models/stories260K.gguf")));
         assertTrue(e.getMessage().contains("controlvector"), e.getMessage());
-    }
-
-    static int argmax(float[] x, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-        return best;
-    }
-
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
-    }
-
-    static float[] floats(Path p) throws Exception {
-        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
-        float[] r = new float[b.remaining() / 4];
-        b.asFloatBuffer().get(r);
-        return r;
     }
 }

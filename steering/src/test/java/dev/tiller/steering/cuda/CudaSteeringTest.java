@@ -13,6 +13,9 @@ import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.steering.controlvector.ControlVector;
 import dev.tiller.steering.controlvector.ControlVectorFile;
 import dev.tiller.steering.controlvector.ControlVectorSteering;
+import dev.tiller.testsupport.Logits;
+import dev.tiller.testsupport.Reference;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -25,7 +28,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** llama.cpp's steered reference run (dog_happy_mean_0.3), on the GPU: identical greedy tokens. Skipped without CUDA. */
 class CudaSteeringTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final Path REF = SHARED.resolve("reference/stories260K");
     static final String UNAVAILABLE = CudaDevice.unavailableReason();
 
@@ -39,7 +42,7 @@ class CudaSteeringTest {
     @ValueSource(strings = {"host", "device"})
     void steeredGreedyRunMatchesLlamaCpp(String where) throws Exception {
         JsonNode ref = new ObjectMapper().readTree(REF.resolve("dog_happy_mean_0.3.json").toFile());
-        int[] prompt = ints(ref.get("prompt_tokens")), expected = ints(ref.get("greedy_tokens"));
+        int[] prompt = Reference.ints(ref.get("prompt_tokens")), expected = Reference.ints(ref.get("greedy_tokens"));
         try (Model model = Model.load(SHARED.resolve("models/stories260K.gguf"), Device.CUDA)) {
             Session s = model.newSession();
             ControlVector cv = ControlVector.sum(List.of(ControlVectorFile.read(REF.resolve("happy_mean.gguf"))), List.of(0.3f));
@@ -55,22 +58,10 @@ class CudaSteeringTest {
             int vocab = model.config().vocabSize();
             float[] logits = s.prefill(prompt);
             for (int i = 0; i < expected.length; i++) {
-                int next = argmax(logits, vocab);
+                int next = Logits.argmax(logits, vocab);
                 assertEquals(expected[i], next, "greedy token " + i + " (" + where + " steering)");
                 logits = s.decode(next);
             }
         }
-    }
-
-    static int argmax(float[] x, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-        return best;
-    }
-
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
     }
 }

@@ -5,6 +5,7 @@ import dev.tiller.engine.hooks.HookSite;
 import dev.tiller.steering.SteeringVector;
 import dev.tiller.steering.controlvector.ControlVector;
 import dev.tiller.steering.controlvector.ControlVectorFile;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -15,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Following cvector-generator's recipe on its own prompt files reproduces the control vectors it wrote. */
 class LlamaCppExtractionTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final Path REF = SHARED.resolve("reference/stories260K");
 
     @Test

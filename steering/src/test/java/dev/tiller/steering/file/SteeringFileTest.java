@@ -8,6 +8,7 @@ import dev.tiller.steering.Steering;
 import dev.tiller.steering.SteeringVector;
 import dev.tiller.steering.controlvector.ControlVector;
 import dev.tiller.steering.controlvector.ControlVectorFile;
+import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** .steer files round-trip, and every kind of misfit is refused with a message that names it. */
 class SteeringFileTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     static final Path STORIES = SHARED.resolve("models/stories260K.gguf");
     static final Path ARITH = SHARED.resolve("models/arith-mini.gguf");
     static final Path HAPPY = SHARED.resolve("reference/stories260K/happy_mean.gguf");

@@ -10,6 +10,7 @@ import dev.tiller.loader.fuzz.Seeds;
 import dev.tiller.loader.gguf.GGUFWriter;
 import dev.tiller.steering.controlvector.ControlVector;
 import dev.tiller.steering.controlvector.ControlVectorFile;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -79,11 +80,13 @@ class ControlVectorFuzzTest {
         JazzerCorpus.seed(ControlVectorFuzzTest.class, "controlVector", seeds());
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void controlVector(byte[] data) {
         target(data);
     }
 
+    @Slow
     @Test
     void seededMutations() {
         List<byte[]> seeds = seeds();

@@ -12,6 +12,7 @@ import dev.tiller.steering.file.ModelFingerprint;
 import dev.tiller.steering.file.Provenance;
 import dev.tiller.steering.file.SteeringFile;
 import dev.tiller.steering.file.SteeringFileException;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -73,6 +74,7 @@ class SteeringFileFuzzTest {
         JazzerCorpus.seed(SteeringFileFuzzTest.class, "steer", seeds());
     }
 
+    @Slow
     @FuzzTest(maxDuration = "30s")
     void steer(byte[] data) {
         target(data);
@@ -98,6 +100,7 @@ class SteeringFileFuzzTest {
         assertTrue(e.getMessage().contains("over the limit"), e.getMessage());
     }
 
+    @Slow
     @Test
     void seededMutations() {
         List<byte[]> seeds = seeds();

@@ -2,6 +2,7 @@ package dev.tiller.steering.train;
 
 import dev.tiller.engine.hooks.HookSite;
 import dev.tiller.loader.GGMLType;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -18,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * −mean over sampled tokens of A · ∇ log π_θ(token) — checked against finite differences of that quantity computed
  * here from the forward's logits alone (no use of {@link Losses}).
  */
+@Slow
 class GrpoTest {
 
     @Test

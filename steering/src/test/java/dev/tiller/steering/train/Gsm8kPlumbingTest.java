@@ -1,6 +1,8 @@
 package dev.tiller.steering.train;
 
 import dev.tiller.engine.api.Model;
+import dev.tiller.testsupport.Shared;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -13,8 +15,9 @@ import static org.junit.jupiter.api.Assertions.*;
  * GSM8K's own worked solutions right and a wrong final number wrong, and GRPO steps run (a length term gives the
  * groups reward variance, since a random model never answers right).
  */
+@Slow
 class Gsm8kPlumbingTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
 
     @Test
     void gsm8kRowsRewardAndGrpoSteps() {

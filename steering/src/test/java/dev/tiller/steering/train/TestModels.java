@@ -6,6 +6,7 @@ import dev.tiller.engine.model.ModelWeights;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.gguf.GGUFFile;
 import dev.tiller.models.SyntheticModel;
+import dev.tiller.testsupport.Shared;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /** Small models for training tests: random presets written once per JVM, and the shared stories260K. */
 final class TestModels {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = Shared.DIR;
     private static final ConcurrentHashMap<String, Path> WRITTEN = new ConcurrentHashMap<>();
 
     record Loaded(GGUFFile file, ModelConfig config, ModelWeights weights, DiffTransformer diff) implements AutoCloseable {

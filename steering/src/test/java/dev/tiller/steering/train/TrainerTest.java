@@ -2,6 +2,7 @@ package dev.tiller.steering.train;
 
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.generate.GenerationOptions;
+import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -15,6 +16,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Training end to end on stories260K (small and fast): an objective doing its job, saving, and bad input. */
+@Slow
 class TrainerTest {
     static Model model;
 
@@ -35,7 +37,7 @@ class TrainerTest {
     @Test
     void crossEntropyMakesAChosenContinuationTheGreedyOutput(@TempDir Path tmp) {
         List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, TARGET, null, null));
-        String before = Evaluator.generate(model, null, PROMPT, GenerationOptions.greedy(20)).text();
+        String before = SteeredEvaluator.generate(model, null, PROMPT, GenerationOptions.greedy(20)).text();
         assertFalse(before.startsWith(TARGET.strip()) || before.startsWith(TARGET), "already the greedy output: " + before);
         Trainer.Config c = new Trainer.Config();
         c.steps = 40;
@@ -46,7 +48,7 @@ class TrainerTest {
         assertTrue(r.completed(), r.message());
         var pts = r.curve().points();
         assertTrue(pts.get(pts.size() - 1).loss() < 0.2 * pts.get(0).loss(), "loss " + pts.get(0).loss() + " -> " + pts.get(pts.size() - 1).loss());
-        String after = Evaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(20)).text();
+        String after = SteeredEvaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(20)).text();
         assertTrue(after.startsWith(TARGET) || after.startsWith(TARGET.strip()), "steered greedy output: '" + after + "'");
 
         // saved and read back, the vectors give the same output
@@ -57,37 +59,8 @@ class TrainerTest {
         assertArrayEquals(r.params().layers, s.params().layers);
         for (int i = 0; i < s.params().theta.length; i++) assertEquals((float) r.params().theta[i], (float) s.params().theta[i]);
         assertTrue(s.config().contains("\"objective\":\"ce\""));
-        assertEquals(after, Evaluator.generate(model, s.params(), PROMPT, GenerationOptions.greedy(20)).text());
+        assertEquals(after, SteeredEvaluator.generate(model, s.params(), PROMPT, GenerationOptions.greedy(20)).text());
 
-        // and `tiller generate --steer` applies the file the same way
-        java.io.StringWriter printed = new java.io.StringWriter();
-        picocli.CommandLine cli = dev.tiller.cli.Tiller.commandLine();
-        cli.setOut(new java.io.PrintWriter(printed, true));
-        int rc = cli.execute("generate", "-m", TestModels.stories().toString(), "-p", PROMPT, "-n", "20", "--temp", "0",
-                "--no-display-prompt", "--steer", out.toString());
-        assertEquals(0, rc);
-        assertEquals(after, printed.toString().replaceAll("\\R$", ""));
-    }
-
-    @Test
-    void badTrainArgumentsAreNamed(@TempDir Path tmp) throws java.io.IOException {
-        Path data = java.nio.file.Files.writeString(tmp.resolve("d.jsonl"), "{\"prompt\":\"a\",\"completion\":\" b\"}\n");
-        String[][] cases = {
-                {"--profile-reps", "0", "--profile"},
-                {"--site", "none"},
-        };
-        String[] named = {"--profile-reps", "--site none"};
-        for (int i = 0; i < cases.length; i++) {
-            java.io.StringWriter err = new java.io.StringWriter();
-            picocli.CommandLine cli = dev.tiller.cli.Tiller.commandLine();
-            cli.setErr(new java.io.PrintWriter(err, true));
-            List<String> args = new java.util.ArrayList<>(List.of("train", "-m", TestModels.stories().toString(), "--data", data.toString(),
-                    "-o", tmp.resolve("o.steer").toString()));
-            args.addAll(List.of(cases[i]));
-            int rc = cli.execute(args.toArray(String[]::new));
-            assertTrue(rc != 0, "exit code for " + args);
-            assertTrue(err.toString().contains(named[i]), err.toString());
-        }
     }
 
     @Test
@@ -104,17 +77,13 @@ class TrainerTest {
         var pts = r.curve().points();
         assertTrue(pts.get(pts.size() - 1).loss() < 0.5 * pts.get(0).loss(), "loss " + pts.stream().map(p -> String.format("%.3f", p.loss())).toList());
 
-        // saved as .steer prefix vectors, `tiller generate --steer` puts the placeholders in front and gives the same text
-        String steered = Evaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(15)).text();
+        // saved as .steer prefix vectors (tiller-cli's TrainAndSteerCommandTest runs them through `tiller generate --steer`)
+        String steered = SteeredEvaluator.generate(model, r.params(), PROMPT, GenerationOptions.greedy(15)).text();
         Path out = tmp.resolve("prefix.steer");
         SteeringStore.save(out, r.params(), c.toJson(), "{}", model);
-        assertEquals(4, SteeringStore.load(out, model).params().prefixLength);
-        java.io.StringWriter printed = new java.io.StringWriter();
-        picocli.CommandLine cli = dev.tiller.cli.Tiller.commandLine();
-        cli.setOut(new java.io.PrintWriter(printed, true));
-        assertEquals(0, cli.execute("generate", "-m", TestModels.stories().toString(), "-p", PROMPT, "-n", "15", "--temp", "0",
-                "--no-display-prompt", "--steer", out.toString()));
-        assertEquals(steered, printed.toString().replaceAll("\\R$", ""));
+        SteeringParams back = SteeringStore.load(out, model).params();
+        assertEquals(4, back.prefixLength);
+        assertEquals(steered, SteeredEvaluator.generate(model, back, PROMPT, GenerationOptions.greedy(15)).text());
     }
 
     @Test
@@ -166,8 +135,8 @@ class TrainerTest {
     void stopStringsEndSampledAndEvaluatedGenerations() {
         // stories260K never ends a story with EOS within 64 tokens, so without a stop string every generation is cut
         List<TrainData.Row> rows = List.of(new TrainData.Row(0, PROMPT, null, null, null), new TrainData.Row(1, "One day, Tom went to the park.", null, null, null));
-        assertEquals(64.0, Evaluator.evaluate(model, null, rows, 64, List.of(), null).meanTokens());
-        assertTrue(Evaluator.evaluate(model, null, rows, 64, List.of("."), null).meanTokens() < 40);
+        assertEquals(64.0, SteeredEvaluator.evaluate(model, null, rows, 64, List.of(), null).meanTokens());
+        assertTrue(SteeredEvaluator.evaluate(model, null, rows, 64, List.of("."), null).meanTokens() < 40);
 
         List<String> logs = new ArrayList<>();
         for (List<String> stop : List.of(List.<String>of(), List.of("."))) {

@@ -1,0 +1,129 @@
+package dev.tiller.cli;
+
+import dev.tiller.kernels.cuda.CudaDevice;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Every command that runs forward passes takes {@code --device cuda} and prints what it prints on the CPU: generate
+ * (chat), batch, eval, extract, lens (under the emulator in {@code mvn verify}; on a GPU in the GPU check).
+ */
+class GpuCommandsTest {
+    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path STORIES = SHARED.resolve("models/stories260K.gguf");
+    static final String UNAVAILABLE = CudaDevice.unavailableReason();
+
+    @BeforeEach
+    void needsCuda() {
+        assumeTrue(UNAVAILABLE == null, () -> "skipped, no CUDA device: " + UNAVAILABLE);
+    }
+
+    static String run(String... args) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            var cl = Tiller.commandLine();
+            cl.setErr(new PrintWriter(err, true));
+            int code = cl.execute(args);
+            assertEquals(0, code, () -> String.join(" ", args) + ": exit " + code + ", stderr: " + err);
+        } finally {
+            System.setOut(old);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+
+    /** The command on the CPU and on CUDA; returns both outputs. */
+    static String[] both(String... args) {
+        List<String> cuda = new ArrayList<>(List.of(args));
+        cuda.add("--device");
+        cuda.add("cuda");
+        return new String[]{run(args), run(cuda.toArray(String[]::new))};
+    }
+
+    @Test
+    void generateChatIsTheSameOnBothDevices() {
+        String[] out = both("generate", "-m", SHARED.resolve("models/tiny-random-qwen2.gguf").toString(), "-p", "Hello", "--chat", "-n", "16", "--temp", "0");
+        assertFalse(out[0].isBlank());
+        assertEquals(out[0], out[1]);
+    }
+
+    @Test
+    void batchIsTheSameOnBothDevices(@TempDir Path tmp) throws Exception {
+        Path in = tmp.resolve("in.jsonl");
+        Files.writeString(in, """
+                {"id": "a", "prompt": "Once upon a time", "max_tokens": 20, "temperature": 0}
+                {"id": "b", "prompt": "The little dog was very sad because", "max_tokens": 24, "temperature": 0, "steer": ["%s:0.6"]}
+                {"id": "c", "prompt": "Tom and Lily", "max_tokens": 16, "temperature": 0.8, "seed": 3}
+                """.formatted(SHARED.resolve("reference/stories260K/happy_mean.gguf")));
+        run("batch", "-m", STORIES.toString(), "-i", in.toString(), "-o", tmp.resolve("cpu.jsonl").toString());
+        run("batch", "-m", STORIES.toString(), "-i", in.toString(), "-o", tmp.resolve("gpu.jsonl").toString(), "--device", "cuda");
+        List<String> a = texts(tmp.resolve("cpu.jsonl")), b = texts(tmp.resolve("gpu.jsonl"));
+        assertEquals(3, a.size());
+        assertEquals(a, b);
+    }
+
+    static List<String> texts(Path results) throws Exception {
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> out = new ArrayList<>();
+        for (String line : Files.readAllLines(results)) {
+            if (line.isBlank()) continue;
+            var n = mapper.readTree(line);
+            out.add(n.get("id").asText() + ": " + n.get("text").asText());
+        }
+        out.sort(null);
+        return out;
+    }
+
+    @Test
+    void evalIsTheSameOnBothDevices(@TempDir Path tmp) throws Exception {
+        Path data = tmp.resolve("dev.jsonl");
+        Files.write(data, Files.readAllLines(SHARED.resolve("data/arith/dev.jsonl")).subList(0, 6));
+        String[] out = both("eval", "-m", SHARED.resolve("models/arith-mini.gguf").toString(), "--data", data.toString());
+        assertTrue(out[0].contains("accuracy") || out[0].contains("%"), out[0]);
+        assertEquals(strip(out[0]), strip(out[1]));
+    }
+
+    /** Timing figures differ between runs; everything else must not. */
+    static String strip(String s) {
+        return s.replaceAll("[0-9.]+ ?(s|ms|tok/s)\\b", "T");
+    }
+
+    @Test
+    void extractGivesTheSameVectorOnBothDevices(@TempDir Path tmp) throws Exception {
+        Path ref = SHARED.resolve("reference/stories260K");
+        for (String device : new String[]{"cpu", "cuda"}) {
+            run("extract", "-m", STORIES.toString(), "--positive", ref.resolve("pos.txt").toString(), "--negative", ref.resolve("neg.txt").toString(),
+                    "--method", "mean", "--layers", "1-4", "-o", tmp.resolve(device + ".gguf").toString(), "--device", device);
+        }
+        var a = dev.tiller.steering.controlvector.ControlVectorFile.read(tmp.resolve("cpu.gguf"));
+        var b = dev.tiller.steering.controlvector.ControlVectorFile.read(tmp.resolve("cuda.gguf"));
+        assertEquals(a.directions().keySet(), b.directions().keySet());
+        for (var e : a.directions().entrySet()) {
+            float[] x = e.getValue(), y = b.directions().get(e.getKey());
+            for (int i = 0; i < x.length; i++) assertEquals(x[i], y[i], 1e-4 * Math.max(1, Math.abs(x[i])), "direction." + e.getKey() + "[" + i + "]");
+        }
+    }
+
+    @Test
+    void lensIsTheSameOnBothDevices() {
+        String[] out = both("lens", "-m", STORIES.toString(), "-p", "Once upon a time");
+        assertFalse(out[0].isBlank());
+        assertEquals(out[0], out[1]);
+    }
+}
