@@ -107,8 +107,8 @@ class CudaTransformerTest {
             for (int i = 0; i < 40; i++) {
                 float[] la = a.decode(tok).clone(), lb = b.decode(tok);
                 assertTrue(relErr(lb, la, vocab) < 2e-3, "step " + i + ": " + relErr(lb, la, vocab));
-                tok = argmax(la, vocab);
-                assertEquals(tok, argmax(lb, vocab), "greedy token at step " + i);
+                tok = Logits.argmax(la, vocab);
+                assertEquals(tok, Logits.argmax(lb, vocab), "greedy token at step " + i);
             }
         }
     }
