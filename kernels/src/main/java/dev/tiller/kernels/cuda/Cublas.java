@@ -65,7 +65,7 @@ public final class Cublas implements AutoCloseable {
 
     /** Loads cuBLAS and creates a handle in the calling thread's current context. */
     public static Cublas create() {
-        if (CudaLibraries.emulatorSelected()) return new Cublas(dev.tiller.kernels.cuda.emulator.CudaEmulator.cublasLibrary());
+        if (CudaLibraries.emulatorSelected()) return new Cublas(CudaLibraries.emulatedCublas());
         return new Cublas(CudaLibraries.load("cuBLAS library", CudaLibraries.CUBLAS_NAMES, CudaLibraries.CUBLAS_SYMBOLS, Arena.global(),
                 System.getenv()));
     }

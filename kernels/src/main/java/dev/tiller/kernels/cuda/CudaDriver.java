@@ -76,7 +76,7 @@ public final class CudaDriver {
      * {@link CudaUnavailableException} with the places searched when absent.
      */
     public static CudaDriver load() {
-        return CudaLibraries.emulatorSelected() ? new CudaDriver(CudaEmulator.driverLibrary()) : loadNative();
+        return CudaLibraries.emulatorSelected() ? new CudaDriver(CudaLibraries.emulatedDriver()) : loadNative();
     }
 
     /** Loads the GPU driver's {@code libcuda.so.1}, whatever the emulator switch says. */

@@ -46,6 +46,18 @@ public final class CudaLibraries {
         }
     }
 
+    /** The host emulator's {@code libcuda} (see {@link dev.tiller.kernels.cuda.emulator.CudaEmulator}). */
+    public static Loaded emulatedDriver() {
+        return new Loaded("libcuda (emulated)", dev.tiller.kernels.cuda.emulator.CudaEmulator.NAME,
+                dev.tiller.kernels.cuda.emulator.CudaEmulator.driverLibrary(), true);
+    }
+
+    /** The host emulator's {@code libcublas}. */
+    public static Loaded emulatedCublas() {
+        return new Loaded("libcublas (emulated)", dev.tiller.kernels.cuda.emulator.CudaEmulator.NAME,
+                dev.tiller.kernels.cuda.emulator.CudaEmulator.cublasLibrary(), true);
+    }
+
     /** The switch that selects the emulator: {@code -Dtiller.cuda=emulator} or {@code TILLER_CUDA=emulator}. */
     public static boolean emulatorSelected() {
         String v = System.getProperty("tiller.cuda");

@@ -1,7 +1,5 @@
 package dev.tiller.kernels.cuda.emulator;
 
-import dev.tiller.kernels.cuda.CudaLibraries;
-
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -26,7 +24,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * A CUDA GPU emulated on the host, for tests on machines without one. It stands in for {@code libcuda.so.1} and
  * {@code libcublas.so}: each driver and cuBLAS function Tiller calls is a Java method exported as an FFM upcall stub,
- * and {@link #driverLibrary()} / {@link #cublasLibrary()} hand those stubs out through a {@link SymbolLookup}. The
+ * and {@link #driverLibrary()} / {@link #cublasLibrary()} hand those stubs out through a {@link SymbolLookup}
+ * ({@code CudaLibraries.emulatedDriver()} / {@code emulatedCublas()} wrap them as loaded libraries). The
  * backend ({@code CudaDriver}, {@code Cublas}) binds its downcall handles to them exactly as it binds them to the real
  * libraries, so every {@code invokeExact} call site, argument type and return-code check is exercised on every
  * machine. Selected with {@code -Dtiller.cuda=emulator} or {@code TILLER_CUDA=emulator}.
@@ -74,7 +73,7 @@ public final class CudaEmulator {
     private static final Map<Integer, MemorySegment> errorNameStrings = new ConcurrentHashMap<>();
     private static final MemorySegment CONTEXT = ARENA.allocate(64), BLAS_HANDLE = ARENA.allocate(64);
 
-    private static CudaLibraries.Loaded driver, cublas;
+    private static SymbolLookup driver, cublas;
 
     // ------------------------------------------------------------------ streams and graph capture
     // Work runs when issued, so a stream is only a name. While a stream captures, what is issued on it is recorded
@@ -184,8 +183,8 @@ public final class CudaEmulator {
         });
     }
 
-    /** The emulated {@code libcuda}: every function {@code CudaDriver} binds. */
-    public static synchronized CudaLibraries.Loaded driverLibrary() {
+    /** The emulated {@code libcuda}: every function {@code CudaDriver} binds, by name. */
+    public static synchronized SymbolLookup driverLibrary() {
         if (driver == null) {
             Map<String, MemorySegment> stubs = new HashMap<>();
             stub(stubs, "cuInit", JAVA_INT);
@@ -217,13 +216,13 @@ public final class CudaEmulator {
             stub(stubs, "cuGraphLaunch", ADDRESS, ADDRESS);
             stub(stubs, "cuGraphExecDestroy", ADDRESS);
             stub(stubs, "cuGraphDestroy", ADDRESS);
-            driver = new CudaLibraries.Loaded("libcuda (emulated)", NAME, lookup(stubs), true);
+            driver = lookup(stubs);
         }
         return driver;
     }
 
-    /** The emulated {@code libcublas}: every function {@code Cublas} binds. */
-    public static synchronized CudaLibraries.Loaded cublasLibrary() {
+    /** The emulated {@code libcublas}: every function {@code Cublas} binds, by name. */
+    public static synchronized SymbolLookup cublasLibrary() {
         if (cublas == null) {
             Map<String, MemorySegment> stubs = new HashMap<>();
             stub(stubs, "cublasCreate_v2", ADDRESS);
@@ -234,7 +233,7 @@ public final class CudaEmulator {
             stub(stubs, "cublasSetWorkspace_v2", ADDRESS, ADDRESS, JAVA_LONG);
             stub(stubs, "cublasGemmEx", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                     ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
-            cublas = new CudaLibraries.Loaded("libcublas (emulated)", NAME, lookup(stubs), true);
+            cublas = lookup(stubs);
         }
         return cublas;
     }
