@@ -244,4 +244,100 @@ class CudaKernelsTest {
         dev.attentionSplit(out2, partial, ml, dq, bk, bv, dp, rows, heads, kvHeads, hd, scale, chunk, splits);
         close(expected, download(out2, expected.length), 1e-4, "split attention");
     }
+
+    float[] downloadStored(long p, int n, int type) {
+        if (type == 0) return download(p, n);
+        short[] h = new short[n];
+        dev.driver().copyToHost(MemorySegment.ofArray(h), p, 2L * n);
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) f[i] = type == 1 ? Float.float16ToFloat(h[i]) : Float.intBitsToFloat((h[i] & 0xFFFF) << 16);
+        return f;
+    }
+
+    /** add_rmsnorm: x += branch, then RMSNorm stored as float32, float16 and bfloat16, against the CPU's ops. */
+    @Test
+    void addRmsnormMatchesTheCpuInEachStoredType() {
+        int rows = 3, w = 320;
+        float[] g = random(w);
+        for (int type = 0; type <= 2; type++) {
+            float[] x = random(rows * w), branch = random(rows * w), sum = x.clone(), expected = new float[rows * w];
+            for (int r = 0; r < rows; r++) {
+                VectorOps.add(sum, r * w, branch, r * w, w);
+                VectorOps.rmsnorm(expected, r * w, sum, r * w, g, w, 1e-6f);
+            }
+            long dx = dev.upload(x), db = dev.upload(branch), dg = dev.upload(g), out = dev.alloc(4L * rows * w);
+            dev.addRmsnorm(dx, db, out, dg, rows, w, 1e-6f, type);
+            close(sum, download(dx, rows * w), 1e-6, "x after the residual add");
+            close(expected, downloadStored(out, rows * w, type), type == 0 ? 1e-5 : type == 1 ? 2e-3 : 1e-2, "add_rmsnorm type " + type);
+        }
+    }
+
+    /** qkv_rope_store: biases, RoPE of q and k (both orderings, partial rotation), k and v into the cache at the position. */
+    @Test
+    void qkvRopeStoreMatchesBiasRopeAndStoreOnTheCpu() {
+        int heads = 4, kvHeads = 2, hd = 16, rot = 12, qDim = heads * hd, kvDim = kvHeads * hd, stride = qDim + 2 * kvDim, rows = 2, ctx = 40;
+        int[] pos = {3, 37};
+        double[] freqs = new double[rot / 2];
+        for (int i = 0; i < freqs.length; i++) freqs[i] = Math.pow(10000.0, -2.0 * i / rot);
+        for (boolean neox : new boolean[]{false, true}) {
+            float[] qkv = random(rows * stride), bq = random(qDim), bk = random(kvDim), bv = random(kvDim);
+            float[] eq = new float[rows * qDim], ek = new float[rows * kvDim], ev = new float[rows * kvDim];
+            for (int r = 0; r < rows; r++) {
+                float[] cos = new float[rot / 2], sin = new float[rot / 2];
+                for (int i = 0; i < rot / 2; i++) {
+                    cos[i] = (float) Math.cos(pos[r] * freqs[i]);
+                    sin[i] = (float) Math.sin(pos[r] * freqs[i]);
+                }
+                for (int j = 0; j < qDim; j++) eq[r * qDim + j] = qkv[r * stride + j] + bq[j];
+                for (int j = 0; j < kvDim; j++) {
+                    ek[r * kvDim + j] = qkv[r * stride + qDim + j] + bk[j];
+                    ev[r * kvDim + j] = qkv[r * stride + qDim + kvDim + j] + bv[j];
+                }
+                for (int h = 0; h < heads; h++) VectorOps.rope(eq, r * qDim + h * hd, cos, sin, rot, neox);
+                for (int h = 0; h < kvHeads; h++) VectorOps.rope(ek, r * kvDim + h * hd, cos, sin, rot, neox);
+            }
+            long cacheK = dev.alloc(4L * ctx * kvDim), cacheV = dev.alloc(4L * ctx * kvDim), bk2 = dev.alloc(8L * rows), bv2 = dev.alloc(8L * rows);
+            dev.copyToDevice(bk2, new long[]{cacheK, cacheK}, rows);
+            dev.copyToDevice(bv2, new long[]{cacheV, cacheV}, rows);
+            long dp = dev.alloc(4L * rows), qOut = dev.alloc(4L * rows * qDim);
+            dev.copyToDevice(dp, pos, 0, rows);
+            dev.qkvRopeStore(dev.upload(qkv), stride, qOut, dev.upload(bq), dev.upload(bk), dev.upload(bv), dp, dev.upload(freqs), bk2, bv2, rows,
+                    heads, kvHeads, hd, rot, neox);
+            close(eq, download(qOut, rows * qDim), 1e-5, "q " + neox);
+            float[] keys = download(cacheK, ctx * kvDim), values = download(cacheV, ctx * kvDim);
+            for (int r = 0; r < rows; r++) {
+                close(java.util.Arrays.copyOfRange(ek, r * kvDim, (r + 1) * kvDim), java.util.Arrays.copyOfRange(keys, pos[r] * kvDim, (pos[r] + 1) * kvDim),
+                        1e-5, "k row " + r + " " + neox);
+                close(java.util.Arrays.copyOfRange(ev, r * kvDim, (r + 1) * kvDim), java.util.Arrays.copyOfRange(values, pos[r] * kvDim, (pos[r] + 1) * kvDim),
+                        1e-6, "v row " + r);
+            }
+        }
+    }
+
+    /** silu_mul_store over gate|up rows, and add_row_table with one row left alone. */
+    @Test
+    void siluMulStoreAndAddRowTableMatchTheCpu() {
+        int rows = 3, ffn = 96;
+        float[] gu = random(rows * 2 * ffn), expected = new float[rows * ffn];
+        for (int r = 0; r < rows; r++) {
+            float[] gate = java.util.Arrays.copyOfRange(gu, r * 2 * ffn, r * 2 * ffn + ffn), up = java.util.Arrays.copyOfRange(gu, r * 2 * ffn + ffn, (r + 1) * 2 * ffn);
+            VectorOps.siluMul(gate, 0, up, 0, ffn);
+            System.arraycopy(gate, 0, expected, r * ffn, ffn);
+        }
+        long out = dev.alloc(4L * rows * ffn);
+        dev.siluMulStore(out, dev.upload(gu), ffn, (long) rows * ffn, 0);
+        close(expected, download(out, rows * ffn), 1e-5, "silu_mul_store");
+        dev.siluMulStore(out, dev.upload(gu), ffn, (long) rows * ffn, 1);
+        close(expected, downloadStored(out, rows * ffn, 1), 2e-3, "silu_mul_store f16");
+
+        int w = 40;
+        float[] y = random(rows * w), a = random(w), b = random(w), want = y.clone();
+        float[] scales = {0.5f, 0f, -2f};
+        VectorOps.axpy(want, 0, 0.5f, a, 0, w);
+        VectorOps.axpy(want, 2 * w, -2f, b, 0, w);
+        long dy = dev.upload(y), va = dev.upload(a), vb = dev.upload(b), ptrs = dev.alloc(8L * rows), sc = dev.upload(scales);
+        dev.copyToDevice(ptrs, new long[]{va, 0, vb}, rows);
+        dev.addRowTable(dy, ptrs, sc, rows, w);
+        close(want, download(dy, rows * w), 1e-6, "add_row_table");
+    }
 }
