@@ -91,6 +91,9 @@ if [[ " $sections " == *" bench "* ]]; then
     TILLER_CUDA_FUSED=1 tiller bench --device cuda -m "$models/q05-f16.gguf" -p 0 -n 128 -r 2 -d 4096 2>&1 | grep -E '^\| q05|error' | sed 's/$/ (fused)/' | tee -a "$summary"
     TILLER_CUDA_FUSED=1 tiller bench --device cuda -m "$models/l1b-f16.gguf" -p 512 -n 128 -r 3 2>&1 | grep -E '^\| l1b|error' | sed 's/$/ (fused)/' | tee -a "$summary"
   fi
+  # 64 sequences x 128 new tokens, each with its own vector on every block, then unsteered (host hooks, then device tables)
+  tiller bench --device cuda -m "$models/q05-f16.gguf" --batch 64 -n 128 2>&1 | grep -E '^\| q05|steered /|error' | tee -a "$summary"
+  TILLER_CUDA_FUSED=1 tiller bench --device cuda -m "$models/q05-f16.gguf" --batch 64 -n 128 2>&1 | grep -E '^\| q05|steered /|error' | sed 's/$/ (fused)/' | tee -a "$summary"
   tiller steer-overhead --device cuda -m "$S/models/stories260K.gguf" --vector "$S/reference/stories260K/happy_mean.gguf" -n 100 --rounds 5 > "$out/steer-overhead.txt" 2>&1
   note "   steer-overhead (stories260K, happy_mean on every block): $(tail -2 "$out/steer-overhead.txt" | tr '\n' ' ')"
 fi

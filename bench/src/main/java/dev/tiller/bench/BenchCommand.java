@@ -14,7 +14,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -48,6 +50,10 @@ public final class BenchCommand implements Callable<Integer> {
             + "(llama-bench's tg@dN: decode at that depth)")
     int depth;
 
+    @Option(names = "--batch", defaultValue = "0", paramLabel = "N", description = "instead of pp/tg: N sequences decoding -n tokens each "
+            + "together (continuous batching), every one with its own random steering vector on every block, then the same unsteered")
+    int batch;
+
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda", description = "where the forward pass runs (default: ${DEFAULT-VALUE})")
     String device;
 
@@ -65,7 +71,9 @@ public final class BenchCommand implements Callable<Integer> {
             memoryBandwidth(t);
         } else {
             if (model == null) throw new IllegalArgumentException("bench needs -m MODEL (or --membw)");
-            throughput(t);
+            if (batch < 0) throw new IllegalArgumentException("--batch must be >= 0, got " + batch);
+            if (batch > 0) batchThroughput();
+            else throughput(t);
         }
         System.out.println(peakRss());
         return 0;
@@ -113,6 +121,51 @@ public final class BenchCommand implements Callable<Integer> {
                 double mean = Arrays.stream(rates).average().orElse(0);
                 System.out.printf(Locale.ROOT, "decode reads %.2f GB/s of weights at tg%d's mean rate%n", weightBytes * mean / 1e9, gen);
             }
+        }
+    }
+
+    /**
+     * {@code batch} requests of {@code gen} new tokens each (EOS ignored) through the batch engine, all decoding
+     * together: once with a distinct random vector per request on every block's resid_post, once unsteered; prints
+     * generated tok/s of each (after one warm-up round of each) and their ratio.
+     */
+    private void batchThroughput() {
+        try (Model m = Model.load(model, dev.tiller.engine.api.Device.parse(device))) {
+            var c = m.config();
+            SplittableRandom rnd = new SplittableRandom(7);
+            java.util.Map<String, dev.tiller.engine.batch.RowSteering> vectors = new java.util.HashMap<>();
+            List<dev.tiller.engine.batch.BatchRequest> steered = new ArrayList<>(), plain = new ArrayList<>();
+            for (int i = 0; i < batch; i++) {
+                float[] v = new float[c.dim()];
+                for (int j = 0; j < v.length; j++) v[j] = (float) (rnd.nextDouble() - 0.5) * 0.1f;
+                java.util.Map<dev.tiller.engine.hooks.HookPoint, List<dev.tiller.engine.batch.RowHook>> hooks = new java.util.LinkedHashMap<>();
+                for (int l = 0; l < c.layers(); l++) {
+                    hooks.put(new dev.tiller.engine.hooks.HookPoint(dev.tiller.engine.hooks.HookSite.RESID_POST, l),
+                            List.of(dev.tiller.engine.batch.RowSteering.addVector(v, 1f)));
+                }
+                vectors.put("bench-vector-" + i, new dev.tiller.engine.batch.RowSteering(hooks));
+                String prompt = "request " + i + ": once upon a time";
+                plain.add(dev.tiller.engine.batch.BatchRequest.ofPrompt("p" + i, prompt).withMaxTokens(gen).withTemperature(0f));
+                steered.add(plain.getLast().withId("s" + i).withSteer(List.of("bench-vector-" + i)));
+            }
+            dev.tiller.engine.batch.SteeringResolver resolver = (spec, mdl) -> vectors.get(spec);
+            System.out.printf(Locale.ROOT, "batch: %d sequences x %d new tokens, %s%n", batch, gen, m.describeDevice());
+            double[] rate = new double[2];
+            for (int round = 0; round < 2; round++) { // the first round of each warms up
+                for (int k = 0; k < 2; k++) {
+                    var engine = new dev.tiller.engine.batch.BatchEngine(m, dev.tiller.engine.batch.BatchEngine.Options.defaults(Math.max(256, gen + 64))
+                            .withMaxConcurrent(batch).withIgnoreEos(true)).addResolver(resolver);
+                    long t0 = System.nanoTime();
+                    var results = engine.runAll(k == 0 ? steered : plain);
+                    double sec = (System.nanoTime() - t0) / 1e9;
+                    long tokens = results.stream().mapToLong(r -> r.tokens().length).sum();
+                    rate[k] = tokens / sec;
+                }
+            }
+            System.out.printf(Locale.ROOT, "| %-28s | %-22s | %12s |%n", "model", "test", "t/s");
+            System.out.printf(Locale.ROOT, "| %-28s | %-22s | %12.1f |%n", model.getFileName(), "batch" + batch + " x tg" + gen + " steered", rate[0]);
+            System.out.printf(Locale.ROOT, "| %-28s | %-22s | %12.1f |%n", model.getFileName(), "batch" + batch + " x tg" + gen, rate[1]);
+            System.out.printf(Locale.ROOT, "steered / unsteered: %.3f%n", rate[0] / rate[1]);
         }
     }
 

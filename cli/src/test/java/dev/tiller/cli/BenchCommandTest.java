@@ -43,6 +43,16 @@ class BenchCommandTest {
         assertTrue(out.contains("pp8") && out.contains("tg4"), out);
     }
 
+    /** --batch: steered and unsteered batch rows and their ratio, on the CPU and on CUDA (emulator or GPU). */
+    @Test
+    void batchThroughputPrintsSteeredAndPlainRows() {
+        for (String device : new String[]{"cpu", "cuda"}) {
+            if (device.equals("cuda") && CudaDevice.unavailableReason() != null) continue;
+            String out = run("bench", "-m", SHARED.resolve("models/stories260K.gguf").toString(), "--batch", "3", "-n", "4", "--device", device);
+            assertTrue(out.contains("batch3 x tg4 steered") && out.contains("batch3 x tg4 ") && out.contains("steered / unsteered"), out);
+        }
+    }
+
     @Test
     void qwen25HalfBillionShapeOnTheGpu(@TempDir Path tmp) {
         String why = CudaDevice.unavailableReason();

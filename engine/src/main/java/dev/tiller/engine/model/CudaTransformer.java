@@ -276,6 +276,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     /** Split-K attention: at most this many rows (decode steps), chunks of at least this many positions, at most this many. */
     static final int SPLIT_MAX_ROWS = 16, SPLIT_CHUNK = 64, SPLIT_MAX = 128;
+    /** Steps of at most this many rows (decode steps of up to this many sequences) are captured as graphs. */
+    static final int GRAPH_MAX_ROWS = 64;
 
     private static int ceilDiv(int a, int b) {
         return (a + b - 1) / b;
@@ -411,7 +413,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
         rowTables = prepareRowTables(hooks, seq, n);
         Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq);
-        List<Object> key = n <= SPLIT_MAX_ROWS && graphsEnabled ? graphKey(step) : null;
+        List<Object> key = n <= GRAPH_MAX_ROWS && graphsEnabled ? graphKey(step) : null;
         Graph g = key == null ? null : graphs.get(key);
         if (g != null) {
             dev.launch(g);
