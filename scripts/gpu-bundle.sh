@@ -27,9 +27,11 @@ fi
 rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/tests" "$stage/junit" "$stage/shared"
 
 # the application's runtime class path (cli sits on top of every library module), then Tiller's own jars
-mvn -B -q -pl cli dependency:copy-dependencies -DincludeScope=runtime -DexcludeGroupIds=dev.tiller -DoutputDirectory="$stage/lib"
+# (less what the check never loads: XChart's PDF export, JMH's statistics library)
+mvn -B -q -pl cli dependency:copy-dependencies -DincludeScope=runtime -DexcludeGroupIds=dev.tiller \
+  -DexcludeArtifactIds=pdfbox,fontbox,pdfbox-io,commons-math3 -DoutputDirectory="$stage/lib"
 for m in testsupport loader kernels models engine steering bench cli; do
-  jar="$(ls "$m"/target/tiller-"$m"-*.jar 2>/dev/null | grep -v -- '-tests.jar' | head -1)"
+  jar="$(ls "$m"/target/tiller-"$m"-*.jar 2>/dev/null | grep -v -E -- '-(tests|javadoc|sources|job)\.jar$' | head -1)"
   [ -n "$jar" ] || { echo "gpu-bundle: $m has no jar; build first" >&2; exit 1; }
   cp "$jar" "$stage/lib/tiller-$m.jar"
   [ -d "$m/target/test-classes" ] && (cd "$m/target/test-classes" && "$jdk/bin/jar" --create --file "$stage/tests/tiller-$m-tests.jar" .)
@@ -44,7 +46,7 @@ mv "$stage"/junit/junit-platform-console-standalone-*.jar "$stage/junit/console.
 
 # the shared files the GPU tests and the comparisons read
 # (the Qwen2.5 tokenizer for the 0.5B-shaped models is taken from tiny-random-qwen2.gguf, which holds it)
-for f in models/stories260K.gguf models/tiny-random-qwen2.gguf reference/stories260K; do
+for f in models/stories260K.gguf models/tiny-random-qwen2.gguf models/arith-mini.gguf reference/stories260K data/arith/dev.jsonl; do
   mkdir -p "$stage/shared/$(dirname "$f")"
   cp -r "$shared/$f" "$stage/shared/$f"
 done
