@@ -254,8 +254,11 @@ class TillerSparkClusterIT {
                 JsonNode execs = getJson(base + "/" + app + "/executors");
                 if (execs == null) continue;
                 lastSeen.append(execs).append('\n');
-                for (Process w : workers) w.toHandle().descendants().forEach(d -> lastSeen.append(d.pid()).append(' ')
-                        .append(String.join(" ", d.info().arguments().orElse(new String[0])), 0, 300).append('\n'));
+                for (Process w : workers) w.toHandle().descendants().forEach(d -> {
+                    // at most the first 300 characters: a process's arguments may be fewer (or hidden, so none)
+                    String args = String.join(" ", d.info().arguments().orElse(new String[0]));
+                    lastSeen.append(d.pid()).append(' ').append(args, 0, Math.min(300, args.length())).append('\n');
+                });
                 for (JsonNode e : execs) {
                     if (e.path("id").asText().equals("driver") || e.path("activeTasks").asInt() < 1) continue;
                     String flag = e.path("id").asText();

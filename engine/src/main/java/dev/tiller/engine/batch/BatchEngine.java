@@ -2,17 +2,16 @@ package dev.tiller.engine.batch;
 
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.chat.ChatTemplate;
+import dev.tiller.engine.generate.DecodeState;
+import dev.tiller.engine.generate.TokenListener;
 import dev.tiller.engine.hooks.Activations;
 import dev.tiller.engine.hooks.HookPoint;
 import dev.tiller.engine.hooks.Hooks;
 import dev.tiller.engine.model.Batch;
 import dev.tiller.engine.model.KVCache;
-import dev.tiller.engine.sampling.Sampler;
 import dev.tiller.engine.sampling.SamplerConfig;
-import dev.tiller.engine.sampling.StopStringMatcher;
 import dev.tiller.engine.thinking.LogitsProcessor;
 import dev.tiller.engine.thinking.ThinkingProcessor;
-import dev.tiller.tokenizer.StreamingDecoder;
 import dev.tiller.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
@@ -31,9 +30,9 @@ import java.util.function.Function;
  * Continuous batching: up to {@code maxConcurrent} requests decode together, one {@link dev.tiller.engine.model.ForwardPass#forward(Batch,
  * Hooks, float[])} per step. Each step holds one row per decoding sequence plus chunks of the prompts of newly admitted
  * sequences (up to {@code maxRowsPerStep} rows in all); a sequence that finishes frees its slot and the next request
- * takes it in the following step. Each request has its own sampler (seeded from its {@code seed}, or from the job
- * seed and its id, so reruns and resumed jobs draw the same), stop strings, logits processors and steering (hooks
- * that touch only its rows, found by the row's sequence tag = slot index).
+ * takes it in the following step. Each request has its own {@link DecodeState} (sampler seeded from its {@code seed},
+ * or from the job seed and its id, so reruns and resumed jobs draw the same; stop strings; logits processors) and its
+ * own steering (hooks that touch only its rows, found by the row's sequence tag = slot index).
  *
  * <p>A request's output does not depend on what it is batched with: rows are computed independently, so greedy
  * output equals {@code Generator}'s one-at-a-time output token for token.
@@ -94,9 +93,6 @@ public final class BatchEngine {
     private final Tokenizer tokenizer;
     private final Options options;
     private final int vocab;
-    private final int[] eog;
-    private final int thinkOpen;
-    private final int thinkClose;
     private final List<SteeringResolver> resolvers = new ArrayList<>();
     private final Map<String, RowSteering> steeringCache = new HashMap<>();
     private Function<BatchRequest, List<LogitsProcessor>> extraProcessors = r -> List.of();
@@ -107,9 +103,6 @@ public final class BatchEngine {
         this.tokenizer = model.tokenizer();
         this.options = options;
         this.vocab = model.config().vocabSize();
-        this.eog = tokenizer.endOfGenerationIds();
-        this.thinkOpen = tokenizer.tokenId("<think>").orElse(-1);
-        this.thinkClose = tokenizer.tokenId("</think>").orElse(-1);
         for (SteeringResolver r : ServiceLoader.load(SteeringResolver.class)) resolvers.add(r);
     }
 
@@ -157,17 +150,8 @@ public final class BatchEngine {
         BatchRequest req;
         int[] prompt;
         int prefilled;
-        int[] history;
-        int historyLen;
-        int generated;
-        int maxTokens;
         int pending = -1;
-        Sampler sampler;
-        StreamingDecoder decoder;
-        StopStringMatcher stops;
-        StringBuilder text;
-        List<LogitsProcessor> processors;
-        ThinkingProcessor thinking;
+        DecodeState decode;
         RowSteering steering = RowSteering.NONE;
         long admitted;
         long firstToken;
@@ -195,7 +179,6 @@ public final class BatchEngine {
         final Batch batch = new Batch(options.maxRowsPerStep());
         final int[] rowSlot = new int[options.maxRowsPerStep()];
         final boolean[] rowWants = new boolean[options.maxRowsPerStep()];
-        final float[] row = new float[vocab];
         float[] logits = new float[vocab];
         int done;
         long generatedTokens, promptTokens;
@@ -246,10 +229,7 @@ public final class BatchEngine {
                 int r = 0;
                 for (int i = 0; i < rows; i++) {
                     if (!rowWants[i]) continue;
-                    Slot s = slots[rowSlot[i]];
-                    System.arraycopy(logits, r * vocab, row, 0, vocab);
-                    r++;
-                    step(s);
+                    step(slots[rowSlot[i]], r++ * vocab);
                 }
                 progress.update(done, generatedTokens, promptTokens, System.nanoTime() - start);
             }
@@ -282,15 +262,11 @@ public final class BatchEngine {
             }
             SamplerConfig sc = samplerFor(req);
             List<LogitsProcessor> procs = new ArrayList<>(extraProcessors.apply(req));
-            ThinkingProcessor tp = null;
-            if (req.thinking() != null) {
-                tp = new ThinkingProcessor(req.thinking(), tokenizer);
-                procs.add(tp);
-            }
+            if (req.thinking() != null) procs.add(new ThinkingProcessor(req.thinking(), tokenizer));
             RowSteering steering = steeringFor(req);
-            StopStringMatcher stops = new StopStringMatcher(req.stop());
+            DecodeState decode = new DecodeState(tokenizer, sc, req.stop(), maxTokens, options.ignoreEos(), procs, prompt,
+                    TokenListener.NONE);
             for (HookPoint p : steering.hooks().keySet()) installDispatcher(p);
-            for (LogitsProcessor p : procs) p.start(prompt);
 
             // drawn from the model's memory budget: too many slots x context fails here, as this request's error
             if (s.cache == null) s.cache = new KVCache(model.config(), options.contextSize(), model.memoryBudget());
@@ -298,65 +274,37 @@ public final class BatchEngine {
             s.req = req;
             s.prompt = prompt;
             s.prefilled = 0;
-            s.history = Arrays.copyOf(prompt, prompt.length + Math.max(16, Math.min(maxTokens, 4096)));
-            s.historyLen = prompt.length;
-            s.generated = 0;
-            s.maxTokens = maxTokens;
             s.pending = -1;
-            s.sampler = new Sampler(sc);
-            s.decoder = tokenizer.newStreamingDecoder(false, true);
-            s.stops = stops;
-            s.text = new StringBuilder();
-            s.processors = procs;
-            s.thinking = tp;
+            s.decode = decode;
             s.steering = steering;
-            if (maxTokens == 0) finish(s, "length");
+            if (decode.ended()) finish(s); // max_tokens 0
         }
 
-        /** Samples the next token of a slot from {@code row}, and finishes the slot or queues the token. */
-        void step(Slot s) {
-            for (LogitsProcessor p : s.processors) p.process(row, 0, vocab, s.generated);
-            int token = s.sampler.sample(row, vocab, s.history, s.historyLen);
-            for (LogitsProcessor p : s.processors) token = p.accept(token, s.generated);
+        /** Picks the next token of a slot from its logits row at {@code offset}, and finishes the slot or queues the token. */
+        void step(Slot s, int offset) {
+            int token = s.decode.next(logits, offset, vocab);
             if (s.firstToken == 0) s.firstToken = System.nanoTime();
-            if (s.historyLen == s.history.length) s.history = Arrays.copyOf(s.history, s.historyLen * 2 + 1);
-            s.history[s.historyLen++] = token;
-            s.generated++;
             generatedTokens++;
-            if (!options.ignoreEos() && contains(eog, token)) {
-                finish(s, "stop");
-                return;
-            }
-            StopStringMatcher.Result res = s.stops.feed(s.decoder.accept(token));
-            s.text.append(res.text());
-            if (res.stopped()) {
-                finish(s, "stop");
-                return;
-            }
-            if (s.generated >= s.maxTokens) {
-                finish(s, "length");
+            if (s.decode.accept(token)) {
+                finish(s);
                 return;
             }
             if (s.cache.length() >= options.contextSize()) {
-                finish(s, "context");
+                s.decode.end("context");
+                finish(s);
                 return;
             }
             s.pending = token;
         }
 
-        void finish(Slot s, String reason) {
-            if (!s.stops.stopped()) {
-                StopStringMatcher.Result res = s.stops.feed(s.decoder.flush());
-                s.text.append(res.text());
-                if (!res.stopped()) s.text.append(s.stops.flush());
-            }
+        void finish(Slot s) {
             long now = System.nanoTime();
-            int[] gen = Arrays.copyOfRange(s.history, s.prompt.length, s.historyLen);
-            int thinking = s.thinking != null ? s.thinking.thinkingTokens() : countThinking(s.prompt, gen);
-            BatchResult r = new BatchResult(s.req.id(), s.text.toString(), gen, reason, s.prompt.length, gen.length, thinking,
+            DecodeState d = s.decode;
+            int[] gen = d.tokens();
+            BatchResult r = new BatchResult(s.req.id(), d.text(), gen, d.finishReason(), s.prompt.length, gen.length, d.thinkingTokens(),
                     s.firstToken == 0 ? 0 : (s.firstToken - s.admitted) / 1e6, (now - s.admitted) / 1e6, null);
             s.req = null;
-            s.processors = null;
+            s.decode = null;
             s.steering = RowSteering.NONE;
             s.prompt = new int[0];
             s.prefilled = 0;
@@ -459,30 +407,9 @@ public final class BatchEngine {
         return RowSteering.combine(parts);
     }
 
-    int countThinking(int[] prompt, int[] gen) {
-        if (thinkOpen < 0 || thinkClose < 0) return 0;
-        boolean in = false;
-        for (int t : prompt) {
-            if (t == thinkOpen) in = true;
-            else if (t == thinkClose) in = false;
-        }
-        int n = 0;
-        for (int t : gen) {
-            if (t == thinkOpen) in = true;
-            else if (t == thinkClose) in = false;
-            else if (in) n++;
-        }
-        return n;
-    }
-
     static String message(RuntimeException e) {
         String m = e.getMessage();
         return m == null ? e.getClass().getSimpleName() : m;
-    }
-
-    private static boolean contains(int[] a, int v) {
-        for (int x : a) if (x == v) return true;
-        return false;
     }
 
     /** The tokens the tokenizer gives {@code text} when it follows {@code context} (from the first differing token on). */

@@ -45,14 +45,22 @@ public final class Sampler {
      * @return the chosen token id
      */
     public int sample(float[] logits, int vocabSize, int[] history, int historyLen) {
-        if (vocabSize <= 0 || vocabSize > logits.length) {
-            throw new IllegalArgumentException("vocabSize " + vocabSize + " outside 1.." + logits.length);
+        return sample(logits, 0, vocabSize, history, historyLen);
+    }
+
+    /**
+     * As {@link #sample(float[], int, int[], int)} for the row {@code logits[offset .. offset + vocabSize)}, so a
+     * batch's logits are sampled where they lie, without copying each row out first.
+     */
+    public int sample(float[] logits, int offset, int vocabSize, int[] history, int historyLen) {
+        if (vocabSize <= 0 || offset < 0 || offset + vocabSize > logits.length) {
+            throw new IllegalArgumentException("row " + offset + " + " + vocabSize + " outside the " + logits.length + " logits");
         }
         if (historyLen < 0 || historyLen > (history == null ? 0 : history.length)) {
             throw new IllegalArgumentException("historyLen " + historyLen + " exceeds the history array");
         }
         ensureCapacity(vocabSize);
-        System.arraycopy(logits, 0, work, 0, vocabSize);
+        System.arraycopy(logits, offset, work, 0, vocabSize);
         if (config.penalizes()) {
             applyPenalties(work, vocabSize, history, historyLen);
         }

@@ -85,6 +85,35 @@ class BatchEngineTest {
         }
     }
 
+    /** A logits processor changes a request's output the same way batched as in {@link Generator} alone. */
+    @Test
+    void processorsActTheSameBatchedAndAlone() {
+        List<BatchRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 4; i++) reqs.add(BatchRequest.ofPrompt("p" + i, PROMPTS[i]).withMaxTokens(12).withTemperature(0f));
+        BatchEngine e = new BatchEngine(stories, BatchEngine.Options.defaults(256).withMaxConcurrent(3));
+        Map<String, Integer> banned = new java.util.HashMap<>();
+        for (BatchRequest r : reqs) {
+            int[] plain = new Generator(stories.newSession(256)).generate(r.prompt(), GenerationOptions.greedy(12), TokenListener.NONE).tokens();
+            banned.put(r.id(), plain[0]); // the greedy first token, so the ban must change the output
+        }
+        e.withProcessors(r -> List.of(ban(banned.get(r.id()))));
+        List<BatchResult> got = e.runAll(reqs);
+        for (int i = 0; i < reqs.size(); i++) {
+            BatchRequest r = reqs.get(i);
+            int b = banned.get(r.id());
+            int[] prompt = stories.tokenizer().encode(r.prompt(), true, true);
+            Generation g = new Generator(stories.newSession(256)).generate(prompt, GenerationOptions.greedy(12), List.of(ban(b)), TokenListener.NONE);
+            assertNotEquals(b, g.tokens()[0], r.id());
+            for (int t : got.get(i).tokens()) assertNotEquals(b, t, r.id());
+            assertArrayEquals(g.tokens(), got.get(i).tokens(), r.id());
+            assertEquals(g.text(), got.get(i).text(), r.id());
+        }
+    }
+
+    static dev.tiller.engine.thinking.LogitsProcessor ban(int token) {
+        return (row, offset, vocab, step) -> row[offset + token] = Float.NEGATIVE_INFINITY;
+    }
+
     /** Each request steered its own way inside one batch equals a session steered that way alone. */
     @Test
     void perRequestSteeringEqualsSessionSteering() {

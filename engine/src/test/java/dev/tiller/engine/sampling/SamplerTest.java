@@ -61,6 +61,21 @@ class SamplerTest {
         }
     }
 
+    /** A row inside a larger array (a batch's logits) samples as the same row on its own, draw for draw. */
+    @Test
+    void rowAtAnOffsetSamplesAsTheRowAlone() {
+        int n = 300;
+        float[] rows = randomLogits(3 * n, 11);
+        float[] middle = java.util.Arrays.copyOfRange(rows, n, 2 * n);
+        Sampler inPlace = new Sampler(PLAIN);
+        Sampler alone = new Sampler(PLAIN);
+        int[] history = {1, 2, 3};
+        for (int i = 0; i < 50; i++) {
+            assertEquals(alone.sample(middle, n, history, 3), inPlace.sample(rows, n, n, history, 3), "draw " + i);
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> inPlace.sample(rows, 2 * n + 1, n, null, 0));
+    }
+
     @Test
     void topKOfOneIsGreedy() {
         for (long seed = 0; seed < 20; seed++) {
