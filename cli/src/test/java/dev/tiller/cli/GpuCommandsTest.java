@@ -94,7 +94,8 @@ class GpuCommandsTest {
     void evalIsTheSameOnBothDevices(@TempDir Path tmp) throws Exception {
         Path data = tmp.resolve("dev.jsonl");
         Files.write(data, Files.readAllLines(SHARED.resolve("data/arith/dev.jsonl")).subList(0, 6));
-        String[] out = both("eval", "-m", SHARED.resolve("models/arith-mini.gguf").toString(), "--data", data.toString());
+        String[] out = both("eval", "-m", SHARED.resolve("models/arith-mini.gguf").toString(), "--data", data.toString(), "-o",
+                tmp.resolve("results.jsonl").toString());
         assertTrue(out[0].contains("accuracy") || out[0].contains("%"), out[0]);
         assertEquals(strip(out[0]), strip(out[1]));
     }
