@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (chat), batch, eval, extract, lens (under the emulator in {@code mvn verify}; on a GPU in the GPU check).
  */
 class GpuCommandsTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = dev.tiller.testsupport.Shared.DIR;
     static final Path STORIES = SHARED.resolve("models/stories260K.gguf");
     static final String UNAVAILABLE = CudaDevice.unavailableReason();
 

@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * hooks; "table" (the fused kernels' switch) as per-row device tables.
  */
 class CudaBatchTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
+    static final Path SHARED = dev.tiller.testsupport.Shared.DIR;
     static final String[] PROMPTS = {"Once upon a time", "The little dog was very sad because", "Tom and Lily", "One day",
             "She wanted to", "The sun was"};
     static final String UNAVAILABLE = CudaDevice.unavailableReason();
