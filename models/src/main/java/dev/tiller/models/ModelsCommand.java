@@ -45,7 +45,8 @@ public final class ModelsCommand implements Runnable {
         @Option(names = "--preset", required = true, description = "tiny-llama, tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, smollm2-135m, llama-3.2-1b")
         String preset;
 
-        @Option(names = "--type", defaultValue = "f32", description = "f32, f16, bf16 (quantized types once a quantizer is available)")
+        @Option(names = "--type", defaultValue = "f32", description = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, "
+                + "or llama.cpp's mixes q4_k_m and q5_k_m (gguf only)")
         String type;
 
         @Option(names = "--format", defaultValue = "gguf", description = "gguf or hf")
@@ -67,10 +68,17 @@ public final class ModelsCommand implements Runnable {
         @Override
         public Integer call() {
             GGMLType t;
+            QuantMix mix = QuantMix.parse(type);
             try {
-                t = GGMLType.valueOf(type.toUpperCase(Locale.ROOT));
+                t = mix != null ? mix.base() : GGMLType.valueOf(type.toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(new CommandLine(this), "unknown --type '" + type + "'");
+            }
+            if (!dev.tiller.kernels.quant.Quantizer.canQuantize(t)) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--type '" + type + "' cannot be written (no quantizer for " + t + ")");
+            }
+            if (mix != null && format.equalsIgnoreCase("hf")) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--type " + type + " is a GGUF mix; --format hf takes f32, f16 or bf16");
             }
             SyntheticModel model;
             TokenizerSource tok;
@@ -87,7 +95,10 @@ public final class ModelsCommand implements Runnable {
             long start = System.nanoTime();
             try {
                 switch (format.toLowerCase(Locale.ROOT)) {
-                    case "gguf" -> model.writeGguf(output, t, tok);
+                    case "gguf" -> {
+                        if (mix != null) model.writeGguf(output, mix, tok);
+                        else model.writeGguf(output, t, tok);
+                    }
                     case "hf" -> model.writeHuggingFace(output, t, tok, maxShardBytes);
                     default -> throw new CommandLine.ParameterException(new CommandLine(this), "unknown --format '" + format + "' (gguf or hf)");
                 }
@@ -95,7 +106,7 @@ public final class ModelsCommand implements Runnable {
                 System.err.println("error: " + e.getMessage());
                 return 2;
             }
-            System.out.printf(Locale.ROOT, "wrote %s (%s, %s, seed %d) to %s in %.1f s%n", preset, t, format, seed, output,
+            System.out.printf(Locale.ROOT, "wrote %s (%s, %s, seed %d) to %s in %.1f s%n", preset, mix != null ? mix : t, format, seed, output,
                     (System.nanoTime() - start) / 1e9);
             return 0;
         }

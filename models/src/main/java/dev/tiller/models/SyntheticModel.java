@@ -95,10 +95,20 @@ public final class SyntheticModel {
 
     /** Writes a GGUF with {@code tokenizer}'s vocabulary; null means the built-in byte-level one, so the file always loads. */
     public void writeGguf(Path file, GGMLType type, TokenizerSource tokenizer) {
+        writeGguf(file, type, null, tokenizer);
+    }
+
+    /** Writes a GGUF whose matrices follow llama.cpp's {@code mix} (e.g. Q4_K_M); see {@link QuantMix}. */
+    public void writeGguf(Path file, QuantMix mix, TokenizerSource tokenizer) {
+        writeGguf(file, mix.base(), mix, tokenizer);
+    }
+
+    private void writeGguf(Path file, GGMLType type, QuantMix mix, TokenizerSource tokenizer) {
         if (tokenizer == null) tokenizer = TokenizerSource.byteLevel(shape.bosTokenId(), shape.eosTokenId(), shape.vocab());
         ModelShape s = shapeFor(tokenizer);
         GGUFWriter w = new GGUFWriter();
         ggufMetadata(w, s, type);
+        if (mix != null) w.putUInt32("general.file_type", mix.fileType);
         if (tokenizer != null) {
             for (Map.Entry<String, GGUFValue> e : tokenizer.ggufMetadata(s.vocab()).entrySet()) w.put(e.getKey(), e.getValue());
         }
@@ -110,7 +120,7 @@ public final class SyntheticModel {
                 w.addTensor(e.ggufName(), GGMLType.F32, e.ggmlShape(), b);
                 continue;
             }
-            GGMLType t = ggufTypeOf(e, type);
+            GGMLType t = ggufTypeOf(e, mix == null ? type : mix.typeOf(e.ggufName(), s.layers()));
             w.addTensor(e.ggufName(), t, e.ggmlShape(), rows(e, new RowEncoder(t, quantizer), roundingOf(type), true));
         }
         w.write(file);

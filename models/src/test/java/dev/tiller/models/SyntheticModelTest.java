@@ -297,4 +297,28 @@ class SyntheticModelTest {
             }
         }
     }
+
+    /**
+     * q4_k_m as llama.cpp assigns it, on an 8-block model with 256-wide rows: output Q6_K; attn_v and ffn_down Q6_K in
+     * blocks 0, 3, 6 and 7 (the first eighth, every third after it, the last eighth), Q4_K elsewhere; the rest Q4_K.
+     */
+    @Test
+    void q4KMMixFollowsLlamaCppsAssignment() {
+        ModelShape shape = new ModelShape("mix-test", "llama", 256, 8, 4, 2, 64, 512, 256, 512, 10000.0, 1e-5, false, false, false, null, 1, 2);
+        Path f = tmp.resolve("mix.gguf");
+        SyntheticModel.of(shape).writeGguf(f, QuantMix.Q4_K_M, null);
+        try (GGUFFile g = GGUFFile.open(f)) {
+            var t = g.tensors();
+            assertEquals(GGMLType.Q6_K, t.get("output.weight").type());
+            assertEquals(GGMLType.Q4_K, t.get("token_embd.weight").type());
+            for (int l = 0; l < 8; l++) {
+                GGMLType more = l == 0 || l == 3 || l == 6 || l == 7 ? GGMLType.Q6_K : GGMLType.Q4_K;
+                assertEquals(more, t.get("blk." + l + ".attn_v.weight").type(), "attn_v of block " + l);
+                assertEquals(more, t.get("blk." + l + ".ffn_down.weight").type(), "ffn_down of block " + l);
+                assertEquals(GGMLType.Q4_K, t.get("blk." + l + ".attn_q.weight").type());
+                assertEquals(GGMLType.Q4_K, t.get("blk." + l + ".ffn_up.weight").type());
+            }
+            assertEquals(15, g.metadata().getLong("general.file_type"), "LLAMA_FTYPE_MOSTLY_Q4_K_M");
+        }
+    }
 }
