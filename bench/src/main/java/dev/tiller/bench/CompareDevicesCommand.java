@@ -3,6 +3,7 @@ package dev.tiller.bench;
 import dev.tiller.engine.api.Device;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.api.Session;
+import dev.tiller.engine.sampling.Sampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -44,7 +45,7 @@ public final class CompareDevicesCommand implements Callable<Integer> {
             int firstDisagreement = -1;
             double sumDiff = 0;
             for (int i = 0; i < steps; i++) {
-                int ta = argmax(la, vocab), tb = argmax(lb, vocab);
+                int ta = Sampler.argmax(la, vocab), tb = Sampler.argmax(lb, vocab);
                 double margin = la[ta] - second(la, vocab, ta), diff = 0;
                 for (int v = 0; v < vocab; v++) diff = Math.max(diff, Math.abs(la[v] - lb[v]));
                 sumDiff += diff;
@@ -57,12 +58,6 @@ public final class CompareDevicesCommand implements Callable<Integer> {
                     firstDisagreement < 0 ? "none" : "step " + firstDisagreement);
         }
         return 0;
-    }
-
-    static int argmax(float[] x, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 
     static float second(float[] x, int n, int skip) {

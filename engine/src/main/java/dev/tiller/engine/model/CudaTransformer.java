@@ -36,7 +36,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
 
     /** A weight matrix on the device: {@code rows} x {@code cols} row-major of cuBLAS type {@code type}. */
-    record DeviceMatrix(long ptr, int rows, int cols, int type, int embedDtype) {}
+    record DeviceMatrix(long ptr, int rows, int cols, int type) {}
 
     /**
      * One block's weights on the device. {@code wqkv} holds wq, wk and wv as one matrix (rows stacked) and
@@ -125,12 +125,12 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         java.util.Set<WeightMatrix> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         List<WeightMatrix> all = new ArrayList<>(List.of(w.tokenEmbedding(), w.output()));
         for (LayerWeights lw : w.layers()) all.addAll(List.of(lw.wq(), lw.wk(), lw.wv(), lw.wo(), lw.wGate(), lw.wUp(), lw.wDown()));
-        for (WeightMatrix m : all) if (seen.add(m)) need += (long) m.rows() * m.cols() * (deviceType(m) == Cublas.CUDA_R_32F ? 4 : 2);
+        for (WeightMatrix m : all) if (seen.add(m)) need += (long) m.rows() * m.cols() * elementBytes(deviceType(m));
         long free = dev.freeMemory();
         if (need + HEADROOM > free) {
             throw new IllegalStateException(String.format(java.util.Locale.ROOT,
-                    "the model's weights need %d MiB on the GPU (%s stored as F16/BF16/F32 there) plus %d MiB of working memory, but %s has %d MiB "
-                            + "free of %d MiB; use a smaller model, or --device cpu", need >> 20, "quantized formats", HEADROOM >> 20, dev.name(),
+                    "the model's weights need %d MiB on the GPU (quantized formats are stored as F16 there) plus %d MiB of working memory, "
+                            + "but %s has %d MiB free of %d MiB; use a smaller model, or --device cpu", need >> 20, HEADROOM >> 20, dev.name(),
                     free >> 20, dev.totalMemory() >> 20));
         }
     }
@@ -168,16 +168,17 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         };
     }
 
-    private static int embedDtype(int type) {
-        return type == Cublas.CUDA_R_32F ? 0 : type == Cublas.CUDA_R_16BF ? 2 : 1;
+    /** Bytes per element of a device matrix of cuBLAS type {@code type}. */
+    private static int elementBytes(int type) {
+        return type == Cublas.CUDA_R_32F ? 4 : 2;
     }
 
     private DeviceMatrix matrix(WeightMatrix m, Map<WeightMatrix, DeviceMatrix> uploaded, long[] bytes) {
         DeviceMatrix done = uploaded.get(m);
         if (done != null) return done; // tied embeddings: one copy
         int type = deviceType(m);
-        long size = (long) m.rows() * m.cols() * (type == Cublas.CUDA_R_32F ? 4 : 2);
-        DeviceMatrix d = new DeviceMatrix(track(dev.alloc(size)), m.rows(), m.cols(), type, embedDtype(type));
+        long size = (long) m.rows() * m.cols() * elementBytes(type);
+        DeviceMatrix d = new DeviceMatrix(track(dev.alloc(size)), m.rows(), m.cols(), type);
         uploadInto(m, d.ptr());
         bytes[0] += size;
         uploaded.put(m, d);
@@ -201,15 +202,15 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             for (int i = 0; i < ms.length; i++) out[i] = matrix(ms[i], none, bytes);
             return out;
         }
-        int cols = ms[0].cols(), elem = type == Cublas.CUDA_R_32F ? 4 : 2;
+        int cols = ms[0].cols(), elem = elementBytes(type);
         long base = track(dev.alloc((long) rows * cols * elem)), off = 0;
         for (int i = 0; i < ms.length; i++) {
             uploadInto(ms[i], base + off);
-            out[i] = new DeviceMatrix(base + off, ms[i].rows(), cols, type, embedDtype(type));
+            out[i] = new DeviceMatrix(base + off, ms[i].rows(), cols, type);
             off += (long) ms[i].rows() * cols * elem;
         }
         bytes[0] += off;
-        out[ms.length] = new DeviceMatrix(base, rows, cols, type, embedDtype(type));
+        out[ms.length] = new DeviceMatrix(base, rows, cols, type);
         return out;
     }
 
@@ -284,7 +285,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
     private long splitPartial, splitMl;
 
-    private void ensureSplitWorkspace(int rows) {
+    private void ensureSplitWorkspace() {
         if (splitPartial != 0) return;
         long slots = (long) SPLIT_MAX_ROWS * c.heads() * SPLIT_MAX;
         splitPartial = dev.alloc(4L * slots * c.headDim());
@@ -409,7 +410,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         for (int t = 0; t < n; t++) maxPos = Math.max(maxPos, pos[t]);
         int chunk = SPLIT_CHUNK * Math.max(1, ceilDiv(ceilDiv(maxPos + 1, SPLIT_MAX), SPLIT_CHUNK));
         int splits = n <= SPLIT_MAX_ROWS && maxPos + 1 > SPLIT_CHUNK ? ceilDiv(maxPos + 1, chunk) : 1;
-        if (splits > 1) ensureSplitWorkspace(n);
+        if (splits > 1) ensureSplitWorkspace();
 
         rowTables = prepareRowTables(hooks, seq, n);
         Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq);
@@ -447,6 +448,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private long tablePtrs, tableScales;
     private int tableCapacity;
 
+    /** One hook's identity within a step: its point and its place in the point's list. */
     private static long tableKey(HookSite site, int layer, int hookIndex) {
         return (site.ordinal() * 100000L + layer + 1) * 64 + hookIndex;
     }
@@ -581,7 +583,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                     if (!(h instanceof RowVectorAdd r) || r.vector().length != width) return null;
                     Long vec = steeringVectors.get(r.vector());
                     if (vec == null) return null;
-                    key.add(site.ordinal() * 100000L + layer);
+                    key.add(tableKey(site, layer, hi));
                     key.add(vec);
                     key.add(r.scale());
                 }
@@ -635,7 +637,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         final int n = s.n(), splits = s.splits(), chunk = s.chunk();
         final Hooks hooks = s.hooks();
         final int[] pos = s.pos(), seq = s.seq();
-        dev.embed(x, embedding.ptr(), embedding.embedDtype(), tokens, n, dim);
+        dev.embed(x, embedding.ptr(), CudaDevice.storeType(embedding.type()), tokens, n, dim);
         hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
         final float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         long pending = 0; // a branch output not yet added to x: the add is fused into the next RMSNorm

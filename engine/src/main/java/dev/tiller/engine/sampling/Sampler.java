@@ -101,7 +101,7 @@ public final class Sampler {
     }
 
     /** Index of the largest logit; the lowest index wins ties. */
-    static int argmax(float[] logits, int n) {
+    public static int argmax(float[] logits, int n) {
         int best = 0;
         float bestValue = logits[0];
         for (int i = 1; i < n; i++) {

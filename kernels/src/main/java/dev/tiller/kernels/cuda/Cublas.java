@@ -94,13 +94,7 @@ public final class Cublas implements AutoCloseable {
     }
 
     private void check(String call, int rc) {
-        if (rc == 0) return;
-        String name = statusName(rc);
-        if (lib.emulated()) {
-            String detail = dev.tiller.kernels.cuda.emulator.CudaEmulator.takeLastErrorDetail();
-            if (detail != null) name += " [emulator: " + detail + "]";
-        }
-        throw new CudaException(call, rc, name);
+        if (rc != 0) throw new CudaException(call, rc, CudaLibraries.withEmulatorDetail(lib, statusName(rc)));
     }
 
     /**

@@ -8,8 +8,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
-import dev.tiller.kernels.cuda.emulator.CudaEmulator;
-
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -28,7 +26,7 @@ public final class CudaDriver {
     private final MethodHandle cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName, cuDeviceGetAttribute,
             cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize, cuModuleLoadData, cuModuleGetFunction,
             cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyHtoDHeap, cuMemcpyDtoH, cuMemcpyDtoHHeap, cuMemcpyDtoD, cuMemsetD32,
-            cuLaunchKernel, cuGetErrorName, cuStreamCreate, cuStreamSynchronize, cuStreamBeginCapture, cuStreamEndCapture,
+            cuLaunchKernel, cuGetErrorName, cuStreamCreate, cuStreamBeginCapture, cuStreamEndCapture,
             cuGraphInstantiate, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy, cuMemGetInfo;
 
     public CudaDriver(CudaLibraries.Loaded lib) {
@@ -62,7 +60,6 @@ public final class CudaDriver {
         cuGetErrorName = h(l, "cuGetErrorName", JAVA_INT, ADDRESS);
         // streams and graph capture (decode replays one captured graph per step instead of ~15 launches per block)
         cuStreamCreate = h(l, "cuStreamCreate", ADDRESS, JAVA_INT);
-        cuStreamSynchronize = h(l, "cuStreamSynchronize", ADDRESS);
         cuStreamBeginCapture = h(l, "cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
         cuStreamEndCapture = h(l, "cuStreamEndCapture", ADDRESS, ADDRESS);
         cuGraphInstantiate = h(l, "cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);
@@ -106,13 +103,7 @@ public final class CudaDriver {
     }
 
     void check(String call, int rc) {
-        if (rc == 0) return;
-        String name = errorName(rc);
-        if (lib.emulated()) {
-            String detail = CudaEmulator.takeLastErrorDetail();
-            if (detail != null) name += " [emulator: " + detail + "]";
-        }
-        throw new CudaException(call, rc, name);
+        if (rc != 0) throw new CudaException(call, rc, CudaLibraries.withEmulatorDetail(lib, errorName(rc)));
     }
 
     String errorName(int rc) {
@@ -182,13 +173,7 @@ public final class CudaDriver {
 
     /** The device's primary context (shared with any other user of the device in this process). */
     public MemorySegment primaryContext(int device) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(ADDRESS);
-            check("cuDevicePrimaryCtxRetain", (int) cuDevicePrimaryCtxRetain.invokeExact(s, device));
-            return s.get(ADDRESS, 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return addressOut(seg -> (int) cuDevicePrimaryCtxRetain.invokeExact(seg, device), "cuDevicePrimaryCtxRetain");
     }
 
     /** Contexts are current per thread: every thread that calls CUDA first makes the context current. */
@@ -210,13 +195,7 @@ public final class CudaDriver {
 
     /** Loads a fatbin / cubin / PTX image; the image must be in native memory. */
     public MemorySegment loadModule(MemorySegment image) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(ADDRESS);
-            check("cuModuleLoadData", (int) cuModuleLoadData.invokeExact(s, image));
-            return s.get(ADDRESS, 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return addressOut(seg -> (int) cuModuleLoadData.invokeExact(seg, image), "cuModuleLoadData");
     }
 
     public MemorySegment function(MemorySegment module, String name) {
@@ -334,14 +313,6 @@ public final class CudaDriver {
         return addressOut(seg -> (int) cuStreamCreate.invokeExact(seg, 0), "cuStreamCreate");
     }
 
-    public void synchronize(MemorySegment stream) {
-        try {
-            check("cuStreamSynchronize", (int) cuStreamSynchronize.invokeExact(stream));
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     /** CU_STREAM_CAPTURE_MODE_RELAXED: other threads may keep calling the driver (e.g. a Cleaner freeing memory). */
     public void beginCapture(MemorySegment stream) {
         try {
@@ -377,6 +348,7 @@ public final class CudaDriver {
         }
     }
 
+    /** Calls a function whose result is a pointer written through its first argument. */
     private MemorySegment addressOut(IntCall c, String name) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(ADDRESS);

@@ -58,6 +58,13 @@ public final class CudaLibraries {
                 dev.tiller.kernels.cuda.emulator.CudaEmulator.cublasLibrary(), true);
     }
 
+    /** An error code's name, with the emulator's account of what failed when {@code lib} is emulated. */
+    static String withEmulatorDetail(Loaded lib, String errorName) {
+        if (!lib.emulated()) return errorName;
+        String detail = dev.tiller.kernels.cuda.emulator.CudaEmulator.takeLastErrorDetail();
+        return detail == null ? errorName : errorName + " [emulator: " + detail + "]";
+    }
+
     /** The switch that selects the emulator: {@code -Dtiller.cuda=emulator} or {@code TILLER_CUDA=emulator}. */
     public static boolean emulatorSelected() {
         String v = System.getProperty("tiller.cuda");

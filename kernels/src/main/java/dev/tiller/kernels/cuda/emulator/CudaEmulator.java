@@ -110,10 +110,6 @@ public final class CudaEmulator {
         });
     }
 
-    static int cuStreamSynchronize(MemorySegment stream) {
-        return stream.address() != 0 && stream.address() == capturing ? CAPTURE_UNSUPPORTED : SUCCESS;
-    }
-
     static int cuStreamBeginCapture_v2(MemorySegment stream, int mode) {
         return guard("cuStreamBeginCapture", () -> {
             if (stream.address() == 0) throw new CaptureViolation(CAPTURE_UNSUPPORTED, "the legacy stream cannot be captured");
@@ -209,7 +205,6 @@ public final class CudaEmulator {
             stub(stubs, "cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
             stub(stubs, "cuGetErrorName", JAVA_INT, ADDRESS);
             stub(stubs, "cuStreamCreate", ADDRESS, JAVA_INT);
-            stub(stubs, "cuStreamSynchronize", ADDRESS);
             stub(stubs, "cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
             stub(stubs, "cuStreamEndCapture", ADDRESS, ADDRESS);
             stub(stubs, "cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);

@@ -305,25 +305,38 @@ final class ReferenceKernels {
             MemorySegment kc = l.mem().range(baseK.getAtIndex(U64, t), 4L * (pos + 1) * kvDim);
             MemorySegment vc = l.mem().range(baseV.getAtIndex(U64, t), 4L * (pos + 1) * kvDim);
             long qh = ((long) t * heads + h) * headDim, kvOff = (long) (h / group) * headDim;
-            float[] s = new float[pos + 1];
-            float max = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j <= pos; j++) {
-                float dot = 0;
-                for (int d = 0; d < headDim; d++) dot += f(q, qh + d) * f(kc, (long) j * kvDim + kvOff + d);
-                s[j] = dot * scale;
-                max = Math.max(max, s[j]);
-            }
-            float sum = 0;
-            for (int j = 0; j <= pos; j++) {
-                s[j] = (float) Math.exp(s[j] - max);
-                sum += s[j];
-            }
-            for (int d = 0; d < headDim; d++) {
-                float a = 0;
-                for (int j = 0; j <= pos; j++) a += s[j] * f(vc, (long) j * kvDim + kvOff + d);
-                f(out, qh + d, a / sum);
-            }
+            float[] acc = new float[headDim];
+            float sum = softmaxWeightedSum(q, qh, kc, vc, kvOff, kvDim, headDim, 0, pos + 1, scale, acc)[1];
+            for (int d = 0; d < headDim; d++) f(out, qh + d, acc[d] / sum);
         });
+    }
+
+    /**
+     * Over positions [begin, end) of one head's cache: scores q.k_j * scale, their max m, l = sum_j e^(score_j - m),
+     * and acc = sum_j e^(score_j - m) v_j. Returns {m, l}. Attention is acc / l over the whole context; split
+     * attention keeps acc, m and l per chunk for the merge.
+     */
+    private static float[] softmaxWeightedSum(MemorySegment q, long qh, MemorySegment kc, MemorySegment vc, long kvOff, int kvDim, int headDim,
+                                              int begin, int end, float scale, float[] acc) {
+        float[] sc = new float[end - begin];
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = begin; j < end; j++) {
+            float dot = 0;
+            for (int d = 0; d < headDim; d++) dot += f(q, qh + d) * f(kc, (long) j * kvDim + kvOff + d);
+            sc[j - begin] = dot * scale;
+            max = Math.max(max, sc[j - begin]);
+        }
+        float sum = 0;
+        for (int j = 0; j < sc.length; j++) {
+            sc[j] = (float) Math.exp(sc[j] - max);
+            sum += sc[j];
+        }
+        for (int d = 0; d < headDim; d++) {
+            float a = 0;
+            for (int j = begin; j < end; j++) a += sc[j - begin] * f(vc, (long) j * kvDim + kvOff + d);
+            acc[d] = a;
+        }
+        return new float[]{max, sum};
     }
 
     /**
@@ -350,26 +363,11 @@ final class ReferenceKernels {
             }
             MemorySegment kc = l.mem().range(baseK.getAtIndex(U64, t), 4L * end * kvDim);
             MemorySegment vc = l.mem().range(baseV.getAtIndex(U64, t), 4L * end * kvDim);
-            float[] sc = new float[end - begin];
-            float max = Float.NEGATIVE_INFINITY;
-            for (int j = begin; j < end; j++) {
-                float dot = 0;
-                for (int d = 0; d < headDim; d++) dot += f(q, qh + d) * f(kc, (long) j * kvDim + kvOff + d);
-                sc[j - begin] = dot * scale;
-                max = Math.max(max, sc[j - begin]);
-            }
-            float sum = 0;
-            for (int j = 0; j < sc.length; j++) {
-                sc[j] = (float) Math.exp(sc[j] - max);
-                sum += sc[j];
-            }
-            for (int d = 0; d < headDim; d++) {
-                float a = 0;
-                for (int j = begin; j < end; j++) a += sc[j - begin] * f(vc, (long) j * kvDim + kvOff + d);
-                f(partial, slot * headDim + d, a);
-            }
-            f(ml, 2 * slot, max);
-            f(ml, 2 * slot + 1, sum);
+            float[] acc = new float[headDim];
+            float[] maxSum = softmaxWeightedSum(q, qh, kc, vc, kvOff, kvDim, headDim, begin, end, scale, acc);
+            for (int d = 0; d < headDim; d++) f(partial, slot * headDim + d, acc[d]);
+            f(ml, 2 * slot, maxSum[0]);
+            f(ml, 2 * slot + 1, maxSum[1]);
         });
     }
 
