@@ -4,7 +4,7 @@ import dev.tiller.loader.GGMLType;
 
 /**
  * llama.cpp's "_M" K-quant mixes, as its quantizer assigns them (the files people download for CPUs): every matrix in
- * the base K type, except the output matrix in Q6_K and, in about half the blocks, {@code attn_v} and
+ * the base K type, except the output matrix in Q6_K (for a model with tied embeddings, that is {@code token_embd}) and, in about half the blocks, {@code attn_v} and
  * {@code ffn_down} in Q6_K too. Those blocks are the first and last eighth and every third one between them. A matrix
  * whose rows are not whole 256-element super-blocks falls back as {@link SyntheticModel}'s single types do (Q4_K to
  * Q5_0, Q5_K to Q5_1, Q6_K to Q8_0).
@@ -32,9 +32,13 @@ public enum QuantMix {
         return null;
     }
 
-    /** The type this mix gives the GGUF tensor {@code ggufName} of a model with {@code layers} blocks. */
-    public GGMLType typeOf(String ggufName, int layers) {
+    /**
+     * The type this mix gives the GGUF tensor {@code ggufName} of a model with {@code layers} blocks; with
+     * {@code tiedEmbeddings} the token embedding is also the output matrix and gets its type.
+     */
+    public GGMLType typeOf(String ggufName, int layers, boolean tiedEmbeddings) {
         if (ggufName.equals("output.weight")) return GGMLType.Q6_K;
+        if (tiedEmbeddings && ggufName.equals("token_embd.weight")) return GGMLType.Q6_K;
         if (ggufName.endsWith(".attn_v.weight") || ggufName.endsWith(".ffn_down.weight")) {
             int layer = Integer.parseInt(ggufName.substring("blk.".length(), ggufName.indexOf('.', "blk.".length())));
             if (moreBits(layer, layers)) return GGMLType.Q6_K;

@@ -120,7 +120,7 @@ public final class SyntheticModel {
                 w.addTensor(e.ggufName(), GGMLType.F32, e.ggmlShape(), b);
                 continue;
             }
-            GGMLType t = ggufTypeOf(e, mix == null ? type : mix.typeOf(e.ggufName(), s.layers()));
+            GGMLType t = ggufTypeOf(e, mix == null ? type : mix.typeOf(e.ggufName(), s.layers(), s.tiedEmbeddings()));
             w.addTensor(e.ggufName(), t, e.ggmlShape(), rows(e, new RowEncoder(t, quantizer), roundingOf(type), true));
         }
         w.write(file);

@@ -321,4 +321,16 @@ class SyntheticModelTest {
             assertEquals(15, g.metadata().getLong("general.file_type"), "LLAMA_FTYPE_MOSTLY_Q4_K_M");
         }
     }
+
+    @Test
+    void q4KMMixOfATiedModelGivesTheEmbeddingTheOutputsType() {
+        // llama.cpp: with no output.weight, token_embd is the output matrix and takes Q6_K
+        ModelShape shape = new ModelShape("mix-tied", "llama", 256, 8, 4, 2, 64, 512, 256, 512, 10000.0, 1e-5, true, false, false, null, 1, 2);
+        Path f = tmp.resolve("tied.gguf");
+        SyntheticModel.of(shape).writeGguf(f, QuantMix.Q4_K_M, null);
+        try (GGUFFile g = GGUFFile.open(f)) {
+            assertEquals(null, g.tensors().get("output.weight"));
+            assertEquals(GGMLType.Q6_K, g.tensors().get("token_embd.weight").type());
+        }
+    }
 }
