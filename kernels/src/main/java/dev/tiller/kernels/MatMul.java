@@ -1,5 +1,7 @@
 package dev.tiller.kernels;
 
+import dev.tiller.kernels.quant.BlockSums;
+
 /**
  * Matrix products with weights read in place: {@code y = W x} for one token (decode) and {@code Y = X W^T} for a
  * batch of tokens (prefill), split across the worker pool by output rows.
@@ -27,17 +29,18 @@ public final class MatMul {
         checkLength("x", x.length, xOff, w.cols());
         checkLength("y", y.length, yOff, w.rows());
         int minRows = Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, w.cols()));
-        Parallel.forRange(w.rows(), minRows, (from, to) -> rows(w, x, xOff, y, yOff, from, to));
+        float[] sums = BlockSums.of(x, xOff, w.cols());
+        Parallel.forRange(w.rows(), minRows, (from, to) -> rows(w, x, xOff, sums, y, yOff, from, to));
     }
 
     /**
      * Rows [from, to) of a matrix-vector product, four at a time from the four quarters of the range: four
      * independent memory streams instead of one (see {@link dev.tiller.kernels.quant.QuantFormat#dot4}).
      */
-    private static void rows(WeightMatrix w, float[] x, int xOff, float[] y, int yOff, int from, int to) {
+    private static void rows(WeightMatrix w, float[] x, int xOff, float[] sums, float[] y, int yOff, int from, int to) {
         int q = (to - from) / 4;
-        for (int i = from; i < from + q; i++) w.dotRows4(i, i + q, i + 2 * q, i + 3 * q, x, xOff, y, yOff);
-        for (int r = from + 4 * q; r < to; r++) y[yOff + r] = w.dotRow(r, x, xOff);
+        for (int i = from; i < from + q; i++) w.dotRows4(i, i + q, i + 2 * q, i + 3 * q, x, xOff, sums, y, yOff);
+        for (int r = from + 4 * q; r < to; r++) y[yOff + r] = w.dotRow(r, x, xOff, sums);
     }
 
     /** For {@code n} tokens: x is [n][cols] row-major, y is [n][rows] row-major. */
@@ -78,7 +81,7 @@ public final class MatMul {
             }
 
             void run(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
-                rows(w, x, 0, y, 0, from, to);
+                rows(w, x, 0, BlockSums.of(x, 0, w.cols()), y, 0, from, to);
             }
         },
         /** A few tokens: rows dequantized tile by tile, inner products four rows x four tokens. */

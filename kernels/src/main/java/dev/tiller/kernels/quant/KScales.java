@@ -19,6 +19,29 @@ final class KScales {
         return (Simd.u8(s, scales + j + 4) >> 4) | ((Simd.u8(s, scales + j) >> 6) << 4);
     }
 
+    // The same fields four at a time (SWAR), for dot products that read the twelve bytes as three little-endian
+    // ints w0 (bytes 0-3), w1 (4-7), w2 (8-11): each result holds four 6-bit values, one per byte.
+
+    /** Scales of sub-blocks 0-3. */
+    static int scales03(int w0) {
+        return w0 & 0x3F3F3F3F;
+    }
+
+    /** Scales of sub-blocks 4-7: low 4 bits from the nibbles of bytes 8-11, top 2 bits from bytes 0-3. */
+    static int scales47(int w0, int w2) {
+        return (w2 & 0x0F0F0F0F) | (((w0 >>> 6) & 0x03030303) << 4);
+    }
+
+    /** Mins of sub-blocks 0-3. */
+    static int mins03(int w1) {
+        return w1 & 0x3F3F3F3F;
+    }
+
+    /** Mins of sub-blocks 4-7: low 4 bits from the high nibbles of bytes 8-11, top 2 bits from bytes 4-7. */
+    static int mins47(int w1, int w2) {
+        return ((w2 >>> 4) & 0x0F0F0F0F) | (((w1 >>> 6) & 0x03030303) << 4);
+    }
+
     /** Packs 6-bit scale {@code ls} and min {@code lm} of sub-block j into the 12 bytes (which start zeroed). */
     static void pack(byte[] scales, int j, int ls, int lm) {
         if (j < 4) {

@@ -3,6 +3,7 @@ package dev.tiller.kernels.quant;
 import dev.tiller.loader.GGMLType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
@@ -49,36 +50,45 @@ final class Q4_KFormat implements QuantFormat {
 
     @Override
     public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n) {
-        // Per sub-block: sum((d1*q - m1) * x) = d1 * sum(q*x) - m1 * sum(x).
-        FloatVector acc = FloatVector.zero(F);
+        return dot(src, byteOffset, x, xOffset, BlockSums.of(x, xOffset, n), n);
+    }
+
+    @Override
+    public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, float[] sums, int n) {
+        // Per sub-block j: sum((d sc_j q - dmin m_j) x) = d sc_j sum(q x) - dmin m_j sum(x), with sum(x) given. The
+        // nibbles are split in int lanes after one zero-extension (x86 has no byte shifts), and the twelve scale
+        // bytes are read as three ints once per super-block. Written out in one method: a vector that crosses a
+        // call the JIT does not inline is boxed.
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        float mins = 0;
         for (int b = 0; b < n / BLOCK; b++) {
             long bo = byteOffset + (long) b * BYTES;
             float d = Simd.half(src, bo), dmin = Simd.half(src, bo + 2);
+            int w0 = src.get(Simd.I32_LE, bo + SCALES), w1 = src.get(Simd.I32_LE, bo + SCALES + 4), w2 = src.get(Simd.I32_LE, bo + SCALES + 8);
+            // the eight 6-bit scales and mins as bytes of four ints (sub-blocks 0-3, then 4-7)
+            int sc03 = KScales.scales03(w0), sc47 = KScales.scales47(w0, w2), mn03 = KScales.mins03(w1), mn47 = KScales.mins47(w1, w2);
+            int sb = 8 * b;
+            float m = (mn03 & 0xFF) * sums[sb] + ((mn03 >>> 8) & 0xFF) * sums[sb + 1]
+                    + ((mn03 >>> 16) & 0xFF) * sums[sb + 2] + (mn03 >>> 24) * sums[sb + 3]
+                    + (mn47 & 0xFF) * sums[sb + 4] + ((mn47 >>> 8) & 0xFF) * sums[sb + 5]
+                    + ((mn47 >>> 16) & 0xFF) * sums[sb + 6] + (mn47 >>> 24) * sums[sb + 7];
+            mins += dmin * m;
             for (int g = 0; g < 4; g++) {
                 int xo = xOffset + b * BLOCK + 64 * g;
-                FloatVector qx1 = FloatVector.zero(F), sx1 = FloatVector.zero(F);
-                FloatVector qx2 = FloatVector.zero(F), sx2 = FloatVector.zero(F);
-                for (int c = 0; c < 2; c++) {
-                    ByteVector q = Simd.load16(src, bo + QS + 32 * g + 16 * c);
-                    ByteVector lo = q.and((byte) 0x0F);
-                    ByteVector hi = q.lanewise(VectorOperators.LSHR, 4);
-                    for (int p = 0; p < PARTS; p++) {
-                        FloatVector x1 = FloatVector.fromArray(F, x, xo + 16 * c + p * L);
-                        FloatVector x2 = FloatVector.fromArray(F, x, xo + 32 + 16 * c + p * L);
-                        qx1 = Simd.widen(lo, p).fma(x1, qx1);
-                        sx1 = sx1.add(x1);
-                        qx2 = Simd.widen(hi, p).fma(x2, qx2);
-                        sx2 = sx2.add(x2);
-                    }
+                ByteVector q0 = Simd.load16(src, bo + QS + 32 * g), q1 = Simd.load16(src, bo + QS + 32 * g + 16);
+                FloatVector qx1 = FloatVector.zero(F), qx2 = FloatVector.zero(F);
+                for (int p = 0; p < PARTS; p++) {
+                    IntVector i0 = Simd.widenUnsigned(q0, p), i1 = Simd.widenUnsigned(q1, p);
+                    qx1 = ((FloatVector) i0.and(0x0F).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + p * L), qx1);
+                    qx1 = ((FloatVector) i1.and(0x0F).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 16 + p * L), qx1);
+                    qx2 = ((FloatVector) i0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + p * L), qx2);
+                    qx2 = ((FloatVector) i1.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 48 + p * L), qx2);
                 }
-                float d1 = d * KScales.scale(src, bo + SCALES, 2 * g), m1 = dmin * KScales.min(src, bo + SCALES, 2 * g);
-                float d2 = d * KScales.scale(src, bo + SCALES, 2 * g + 1), m2 = dmin * KScales.min(src, bo + SCALES, 2 * g + 1);
-                acc = qx1.fma(FloatVector.broadcast(F, d1), acc);
-                acc = sx1.fma(FloatVector.broadcast(F, -m1), acc);
-                acc = qx2.fma(FloatVector.broadcast(F, d2), acc);
-                acc = sx2.fma(FloatVector.broadcast(F, -m2), acc);
+                int sc = (g < 2 ? sc03 : sc47) >>> (16 * (g & 1));
+                acc0 = qx1.fma(FloatVector.broadcast(F, d * (sc & 0xFF)), acc0);
+                acc1 = qx2.fma(FloatVector.broadcast(F, d * ((sc >>> 8) & 0xFF)), acc1);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - mins;
     }
 }

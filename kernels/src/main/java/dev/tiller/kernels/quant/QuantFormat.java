@@ -18,6 +18,30 @@ public interface QuantFormat {
     float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n);
 
     /**
+     * As {@link #dot(MemorySegment, long, float[], int, int)}, given x's sums per 32 elements
+     * ({@code sums[k]} = x[xOffset + 32k] + ... + x[xOffset + 32k + 31], see {@link BlockSums}). A matrix-vector
+     * product computes them once for all its rows: formats that subtract a per-block offset (Q4_0's 8, the
+     * K-quants' mins) then need sum(x) per block, and would otherwise add up the same x again for every row.
+     * Formats without such a term ignore them.
+     */
+    default float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, float[] sums, int n) {
+        return dot(src, byteOffset, x, xOffset, n);
+    }
+
+    /**
+     * {@link #dot4} given x's block sums (see {@link #dot(MemorySegment, long, float[], int, float[], int)}); by
+     * default four single dots with the sums. A format with its own four-row kernel and no use for the sums
+     * overrides this to call that kernel.
+     */
+    default void dot4(MemorySegment src, long o0, long o1, long o2, long o3, float[] x, int xOffset, float[] sums, int n,
+                      float[] y, int y0, int y1, int y2, int y3) {
+        y[y0] = dot(src, o0, x, xOffset, sums, n);
+        y[y1] = dot(src, o1, x, xOffset, sums, n);
+        y[y2] = dot(src, o2, x, xOffset, sums, n);
+        y[y3] = dot(src, o3, x, xOffset, sums, n);
+    }
+
+    /**
      * Four dot products with the same x, of the rows at byte offsets {@code o0..o3}, into {@code y[y0..y3]}. The
      * rows are meant to lie far apart: decode is bound by how many cache misses are in flight, and four
      * independent streams keep about 1.5x as many as one (measured single-threaded from DRAM, Q8_0: 10.2 vs

@@ -66,6 +66,15 @@ class QuantFormatTest {
         float[] y = new float[9];
         f.dot4(seg, order[0] * rowBytes, order[1] * rowBytes, order[2] * rowBytes, order[3] * rowBytes, x, 3, cols, y, at[0], at[1], at[2], at[3]);
         for (int j = 0; j < 4; j++) assertDotWithinBound(type, bytes, order[j], cols, x, 3, y[at[j]], "dot4");
+        if (cols % BlockSums.BLOCK != 0) return;
+        // the same given x's block sums, as a matrix-vector product passes them
+        float[] sums = BlockSums.of(x, 3, cols);
+        for (int r = 0; r < rows; r++) {
+            assertDotWithinBound(type, bytes, r, cols, x, 3, f.dot(seg, r * rowBytes, x, 3, sums, cols), "dot with sums");
+        }
+        java.util.Arrays.fill(y, Float.NaN);
+        f.dot4(seg, order[0] * rowBytes, order[1] * rowBytes, order[2] * rowBytes, order[3] * rowBytes, x, 3, sums, cols, y, at[0], at[1], at[2], at[3]);
+        for (int j = 0; j < 4; j++) assertDotWithinBound(type, bytes, order[j], cols, x, 3, y[at[j]], "dot4 with sums");
     }
 
     /** got vs the float64 dot of row r (decoded by the independent reference) with x[xOff ..]. */
