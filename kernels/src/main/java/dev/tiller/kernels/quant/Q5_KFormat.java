@@ -3,6 +3,7 @@ package dev.tiller.kernels.quant;
 import dev.tiller.loader.GGMLType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
@@ -57,35 +58,49 @@ final class Q5_KFormat implements QuantFormat {
 
     @Override
     public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n) {
-        FloatVector acc = FloatVector.zero(F);
+        return dot(src, byteOffset, x, xOffset, BlockSums.of(x, xOffset, n), n);
+    }
+
+    @Override
+    public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, float[] sums, int n) {
+        // As Q4_K's dot (sum(x) per sub-block given, scales read once per super-block, nibbles split in int lanes),
+        // plus the 5th bits: the 32 qh bytes are widened once per super-block, and group g takes bits 2g and 2g+1.
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        float mins = 0;
         for (int b = 0; b < n / BLOCK; b++) {
             long bo = byteOffset + (long) b * BYTES;
             float d = Simd.half(src, bo), dmin = Simd.half(src, bo + 2);
+            int w0 = src.get(Simd.I32_LE, bo + SCALES), w1 = src.get(Simd.I32_LE, bo + SCALES + 4), w2 = src.get(Simd.I32_LE, bo + SCALES + 8);
+            int sc03 = KScales.scales03(w0), sc47 = KScales.scales47(w0, w2), mn03 = KScales.mins03(w1), mn47 = KScales.mins47(w1, w2);
+            int sb = 8 * b;
+            float m = (mn03 & 0xFF) * sums[sb] + ((mn03 >>> 8) & 0xFF) * sums[sb + 1]
+                    + ((mn03 >>> 16) & 0xFF) * sums[sb + 2] + (mn03 >>> 24) * sums[sb + 3]
+                    + (mn47 & 0xFF) * sums[sb + 4] + ((mn47 >>> 8) & 0xFF) * sums[sb + 5]
+                    + ((mn47 >>> 16) & 0xFF) * sums[sb + 6] + (mn47 >>> 24) * sums[sb + 7];
+            mins += dmin * m;
+            ByteVector h0 = Simd.load16(src, bo + QH), h1 = Simd.load16(src, bo + QH + 16);
             for (int g = 0; g < 4; g++) {
                 int xo = xOffset + b * BLOCK + 64 * g;
-                FloatVector qx1 = FloatVector.zero(F), sx1 = FloatVector.zero(F);
-                FloatVector qx2 = FloatVector.zero(F), sx2 = FloatVector.zero(F);
-                for (int c = 0; c < 2; c++) {
-                    ByteVector q = Simd.load16(src, bo + QS + 32 * g + 16 * c);
-                    ByteVector qh = Simd.load16(src, bo + QH + 16 * c);
-                    ByteVector lo = low(q, qh, g), hi = high(q, qh, g);
-                    for (int p = 0; p < PARTS; p++) {
-                        FloatVector x1 = FloatVector.fromArray(F, x, xo + 16 * c + p * L);
-                        FloatVector x2 = FloatVector.fromArray(F, x, xo + 32 + 16 * c + p * L);
-                        qx1 = Simd.widen(lo, p).fma(x1, qx1);
-                        sx1 = sx1.add(x1);
-                        qx2 = Simd.widen(hi, p).fma(x2, qx2);
-                        sx2 = sx2.add(x2);
-                    }
+                ByteVector q0 = Simd.load16(src, bo + QS + 32 * g), q1 = Simd.load16(src, bo + QS + 32 * g + 16);
+                FloatVector qx1 = FloatVector.zero(F), qx2 = FloatVector.zero(F);
+                for (int p = 0; p < PARTS; p++) {
+                    IntVector i0 = Simd.widenUnsigned(q0, p), i1 = Simd.widenUnsigned(q1, p);
+                    IntVector e0 = Simd.widenUnsigned(h0, p).lanewise(VectorOperators.LSHR, 2 * g);
+                    IntVector e1 = Simd.widenUnsigned(h1, p).lanewise(VectorOperators.LSHR, 2 * g);
+                    IntVector lo0 = i0.and(0x0F).or(e0.and(1).lanewise(VectorOperators.LSHL, 4));
+                    IntVector lo1 = i1.and(0x0F).or(e1.and(1).lanewise(VectorOperators.LSHL, 4));
+                    IntVector hi0 = i0.lanewise(VectorOperators.LSHR, 4).or(e0.and(2).lanewise(VectorOperators.LSHL, 3));
+                    IntVector hi1 = i1.lanewise(VectorOperators.LSHR, 4).or(e1.and(2).lanewise(VectorOperators.LSHL, 3));
+                    qx1 = ((FloatVector) lo0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + p * L), qx1);
+                    qx1 = ((FloatVector) lo1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 16 + p * L), qx1);
+                    qx2 = ((FloatVector) hi0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 32 + p * L), qx2);
+                    qx2 = ((FloatVector) hi1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 48 + p * L), qx2);
                 }
-                float d1 = d * KScales.scale(src, bo + SCALES, 2 * g), m1 = dmin * KScales.min(src, bo + SCALES, 2 * g);
-                float d2 = d * KScales.scale(src, bo + SCALES, 2 * g + 1), m2 = dmin * KScales.min(src, bo + SCALES, 2 * g + 1);
-                acc = qx1.fma(FloatVector.broadcast(F, d1), acc);
-                acc = sx1.fma(FloatVector.broadcast(F, -m1), acc);
-                acc = qx2.fma(FloatVector.broadcast(F, d2), acc);
-                acc = sx2.fma(FloatVector.broadcast(F, -m2), acc);
+                int sc = (g < 2 ? sc03 : sc47) >>> (16 * (g & 1));
+                acc0 = qx1.fma(FloatVector.broadcast(F, d * (sc & 0xFF)), acc0);
+                acc1 = qx2.fma(FloatVector.broadcast(F, d * ((sc >>> 8) & 0xFF)), acc1);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - mins;
     }
 }
