@@ -28,17 +28,13 @@ final class Q6_KFormat implements QuantFormat {
         return GGMLType.Q6_K;
     }
 
-    /** The 6-bit value minus 32 from a nibble source and the 2 bits of qh at {@code shift}. */
-    private static ByteVector six(ByteVector nibbles, ByteVector qh, int shift) {
-        return nibbles.or(qh.lanewise(VectorOperators.LSHR, shift).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-    }
-
     private static float scale(MemorySegment src, long bo, int i) {
         return src.get(ValueLayout.JAVA_BYTE, bo + SCALES + i);
     }
 
     @Override
     public void dequantize(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int n) {
+        // The same int-lane rebuild as dot, written out here for the same reason (no vectors across calls).
         for (int b = 0; b < n / BLOCK; b++) {
             long bo = byteOffset + (long) b * BYTES;
             float d = Simd.half(src, bo + D);
@@ -46,20 +42,21 @@ final class Q6_KFormat implements QuantFormat {
                 for (int c = 0; c < 2; c++) { // l in [16c, 16c+16): scale index 8h + c (+0, 2, 4, 6)
                     ByteVector a = Simd.load16(src, bo + QL + 64 * h + 16 * c);
                     ByteVector a32 = Simd.load16(src, bo + QL + 64 * h + 32 + 16 * c);
-                    ByteVector qh = Simd.load16(src, bo + QH + 32 * h + 16 * c);
-                    ByteVector q1 = six(a.and((byte) 0x0F), qh, 0);
-                    ByteVector q2 = six(a32.and((byte) 0x0F), qh, 2);
-                    ByteVector q3 = six(a.lanewise(VectorOperators.LSHR, 4), qh, 4);
-                    ByteVector q4 = six(a32.lanewise(VectorOperators.LSHR, 4), qh, 6);
+                    ByteVector qhb = Simd.load16(src, bo + QH + 32 * h + 16 * c);
                     int is = 8 * h + c;
                     float s1 = d * scale(src, bo, is), s2 = d * scale(src, bo, is + 2);
                     float s3 = d * scale(src, bo, is + 4), s4 = d * scale(src, bo, is + 6);
                     int yo = dstOffset + b * BLOCK + 128 * h + 16 * c;
                     for (int p = 0; p < PARTS; p++) {
-                        Simd.widen(q1, p).mul(s1).intoArray(dst, yo + p * L);
-                        Simd.widen(q2, p).mul(s2).intoArray(dst, yo + 32 + p * L);
-                        Simd.widen(q3, p).mul(s3).intoArray(dst, yo + 64 + p * L);
-                        Simd.widen(q4, p).mul(s4).intoArray(dst, yo + 96 + p * L);
+                        IntVector ia = Simd.widenUnsigned(a, p), ia32 = Simd.widenUnsigned(a32, p), qh = Simd.widenUnsigned(qhb, p);
+                        IntVector q1 = ia.and(0x0F).or(qh.and(0x03).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                        IntVector q2 = ia32.and(0x0F).or(qh.and(0x0C).lanewise(VectorOperators.LSHL, 2)).sub(32);
+                        IntVector q3 = ia.lanewise(VectorOperators.LSHR, 4).or(qh.and(0x30)).sub(32);
+                        IntVector q4 = ia32.lanewise(VectorOperators.LSHR, 4).or(qh.and(0xC0).lanewise(VectorOperators.LSHR, 2)).sub(32);
+                        ((FloatVector) q1.convert(VectorOperators.I2F, 0)).mul(s1).intoArray(dst, yo + p * L);
+                        ((FloatVector) q2.convert(VectorOperators.I2F, 0)).mul(s2).intoArray(dst, yo + 32 + p * L);
+                        ((FloatVector) q3.convert(VectorOperators.I2F, 0)).mul(s3).intoArray(dst, yo + 64 + p * L);
+                        ((FloatVector) q4.convert(VectorOperators.I2F, 0)).mul(s4).intoArray(dst, yo + 96 + p * L);
                     }
                 }
             }
