@@ -34,13 +34,18 @@ public final class MatMul {
     }
 
     /**
-     * Rows [from, to) of a matrix-vector product, four at a time from the four quarters of the range: four
-     * independent memory streams instead of one (see {@link dev.tiller.kernels.quant.QuantFormat#dot4}).
+     * Rows [from, to) of a matrix-vector product. With a four-row kernel, four at a time from the four quarters of
+     * the range: four independent memory streams instead of one (see {@link dev.tiller.kernels.quant.QuantFormat#dot4});
+     * otherwise in order.
      */
     private static void rows(WeightMatrix w, float[] x, int xOff, float[] sums, float[] y, int yOff, int from, int to) {
-        int q = (to - from) / 4;
-        for (int i = from; i < from + q; i++) w.dotRows4(i, i + q, i + 2 * q, i + 3 * q, x, xOff, sums, y, yOff);
-        for (int r = from + 4 * q; r < to; r++) y[yOff + r] = w.dotRow(r, x, xOff, sums);
+        int start = from;
+        if (w.format().hasFourRowKernel()) {
+            int q = (to - from) / 4;
+            for (int i = from; i < from + q; i++) w.dotRows4(i, i + q, i + 2 * q, i + 3 * q, x, xOff, sums, y, yOff);
+            start = from + 4 * q;
+        }
+        for (int r = start; r < to; r++) y[yOff + r] = w.dotRow(r, x, xOff, sums);
     }
 
     /** For {@code n} tokens: x is [n][cols] row-major, y is [n][rows] row-major. */

@@ -3,6 +3,7 @@ package dev.tiller.bench.jmh;
 import dev.tiller.kernels.MatMul;
 import dev.tiller.kernels.Parallel;
 import dev.tiller.kernels.WeightMatrix;
+import dev.tiller.kernels.quant.BlockSums;
 import dev.tiller.loader.GGMLType;
 import org.openjdk.jmh.annotations.*;
 
@@ -15,9 +16,10 @@ import java.util.concurrent.TimeUnit;
  * machine, so it shows the compute side), and 4864 = 19 x 256 suits every format, the K-quants' 256-value blocks
  * included. {@code -p rows=151936 -p cols=896} is Qwen2.5's unembedding, far bigger than any cache (memory-bound).
  *
- * <p>{@code oneRowAtATime} is the loop {@code matvec} replaced: every row's dot product in turn, one memory stream
- * per thread. {@code matvec} takes four rows from the four quarters of each thread's range at once
- * ({@code QuantFormat.dot4}); compare the two with rows large enough to stream from DRAM, e.g.
+ * <p>{@code oneRowAtATime} is every row's dot product in turn, one memory stream per thread. {@code matvec} does
+ * that too, except for formats with a four-row kernel ({@code QuantFormat.hasFourRowKernel}), where it takes four
+ * rows from the four quarters of each thread's range at once; compare the two with rows large enough to stream
+ * from DRAM, e.g.
  * {@code ./tiller jmh MatVecBench -p format=Q8_0 -p rows=151936,4864 -p cols=896}.
  */
 @State(Scope.Benchmark)
@@ -67,8 +69,9 @@ public class MatVecBench {
     @Benchmark
     public float[] oneRowAtATime(Rates rates) {
         int minRows = Math.max(1, 32 * 1024 / w.cols());
+        float[] sums = BlockSums.of(x, 0, w.cols());
         Parallel.forRange(w.rows(), minRows, (from, to) -> {
-            for (int r = from; r < to; r++) y[r] = w.dotRow(r, x, 0);
+            for (int r = from; r < to; r++) y[r] = w.dotRow(r, x, 0, sums);
         });
         rates.GBps += w.rowBytes() * (double) w.rows() / 1e9;
         rates.GFLOPs += 2.0 * w.rows() * w.cols() / 1e9;

@@ -68,6 +68,11 @@ final class Q8_0Format implements QuantFormat {
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
+    @Override
+    public boolean hasFourRowKernel() {
+        return true;
+    }
+
     /** Q8_0 has no offset term: the block sums are not needed. */
     @Override
     public void dot4(MemorySegment src, long o0, long o1, long o2, long o3, float[] x, int xOffset, float[] sums, int n,
