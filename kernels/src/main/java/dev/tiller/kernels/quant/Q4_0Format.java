@@ -42,41 +42,50 @@ final class Q4_0Format implements QuantFormat {
 
     @Override
     public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n) {
+        return dot(src, byteOffset, x, xOffset, BlockSums.of(x, xOffset, n), n);
+    }
+
+    @Override
+    public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, float[] sums, int n) {
         // Two blocks per step into two accumulators (the per-block scale FMA is a loop-carried chain otherwise).
         // Each byte holds element j (low nibble) and j + 16 (high): the bytes are zero-extended to int lanes once
-        // and split there (x86 has no byte shift: a ByteVector shift costs three ops), and the "- 8" leaves the
-        // lanes: sum (q - 8) x = sum q x - 8 sum x, where -8 sum x is one vector per block (1.2-1.3x, Q4Lab).
-        // Written out in one method: a vector returned from a helper that is not inlined gets boxed.
+        // and split there (x86 has no byte shift: a ByteVector shift costs three ops). The "- 8" leaves the lanes:
+        // sum d (q - 8) x = d sum q x - 8 d sum x, with sum x given per block, so the second term is one scalar FMA
+        // per block. Written out in one method: a vector returned from a helper that is not inlined gets boxed.
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        float offsets = 0;
         int blocks = n / BLOCK, b = 0;
         for (; b + 2 <= blocks; b += 2) {
             long bo = byteOffset + (long) b * BYTES;
             ByteVector qa = Simd.load16(src, bo + 2), qb = Simd.load16(src, bo + BYTES + 2);
+            float da = Simd.half(src, bo), db = Simd.half(src, bo + BYTES);
+            FloatVector sa = FloatVector.zero(F), sb = FloatVector.zero(F);
             for (int p = 0; p < PARTS; p++) {
                 int xo = xOffset + b * BLOCK + p * L;
-                FloatVector xa = FloatVector.fromArray(F, x, xo), xa16 = FloatVector.fromArray(F, x, xo + 16);
-                FloatVector xb = FloatVector.fromArray(F, x, xo + BLOCK), xb16 = FloatVector.fromArray(F, x, xo + BLOCK + 16);
                 IntVector ia = Simd.widenUnsigned(qa, p), ib = Simd.widenUnsigned(qb, p);
-                FloatVector sa = low(ia).fma(xa, xa.add(xa16).mul(-8f));
-                sa = high(ia).fma(xa16, sa);
-                FloatVector sb = low(ib).fma(xb, xb.add(xb16).mul(-8f));
-                sb = high(ib).fma(xb16, sb);
-                acc0 = sa.fma(FloatVector.broadcast(F, Simd.half(src, bo)), acc0);
-                acc1 = sb.fma(FloatVector.broadcast(F, Simd.half(src, bo + BYTES)), acc1);
+                sa = low(ia).fma(FloatVector.fromArray(F, x, xo), sa);
+                sa = high(ia).fma(FloatVector.fromArray(F, x, xo + 16), sa);
+                sb = low(ib).fma(FloatVector.fromArray(F, x, xo + BLOCK), sb);
+                sb = high(ib).fma(FloatVector.fromArray(F, x, xo + BLOCK + 16), sb);
             }
+            acc0 = sa.fma(FloatVector.broadcast(F, da), acc0);
+            acc1 = sb.fma(FloatVector.broadcast(F, db), acc1);
+            offsets += da * sums[b] + db * sums[b + 1];
         }
         if (b < blocks) {
             long bo = byteOffset + (long) b * BYTES;
             ByteVector qa = Simd.load16(src, bo + 2);
+            float da = Simd.half(src, bo);
+            FloatVector sa = FloatVector.zero(F);
             for (int p = 0; p < PARTS; p++) {
                 int xo = xOffset + b * BLOCK + p * L;
-                FloatVector xa = FloatVector.fromArray(F, x, xo), xa16 = FloatVector.fromArray(F, x, xo + 16);
                 IntVector ia = Simd.widenUnsigned(qa, p);
-                FloatVector sa = high(ia).fma(xa16, low(ia).fma(xa, xa.add(xa16).mul(-8f)));
-                acc0 = sa.fma(FloatVector.broadcast(F, Simd.half(src, bo)), acc0);
+                sa = high(ia).fma(FloatVector.fromArray(F, x, xo + 16), low(ia).fma(FloatVector.fromArray(F, x, xo), sa));
             }
+            acc0 = sa.fma(FloatVector.broadcast(F, da), acc0);
+            offsets += da * sums[b];
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 8 * offsets;
     }
 
     // No four-row dot4 here: Q4_0 is bound by its arithmetic, not by misses in flight (four streams measured
