@@ -62,9 +62,10 @@ final class Q4_KFormat implements QuantFormat {
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         float mins = 0;
         for (int b = 0; b < n / BLOCK; b++) {
-            long bo = byteOffset + (long) b * BYTES;
-            float d = Simd.half(src, bo), dmin = Simd.half(src, bo + 2);
-            int w0 = src.get(Simd.I32_LE, bo + SCALES), w1 = src.get(Simd.I32_LE, bo + SCALES + 4), w2 = src.get(Simd.I32_LE, bo + SCALES + 8);
+            MemorySegment blk = src.asSlice(byteOffset + (long) b * BYTES, BYTES);
+            long bo = 0;
+            float d = Simd.half(blk, bo), dmin = Simd.half(blk, bo + 2);
+            int w0 = blk.get(Simd.I32_LE, bo + SCALES), w1 = blk.get(Simd.I32_LE, bo + SCALES + 4), w2 = blk.get(Simd.I32_LE, bo + SCALES + 8);
             // the eight 6-bit scales and mins as bytes of four ints (sub-blocks 0-3, then 4-7)
             int sc03 = KScales.scales03(w0), sc47 = KScales.scales47(w0, w2), mn03 = KScales.mins03(w1), mn47 = KScales.mins47(w1, w2);
             int sb = 8 * b;
@@ -75,7 +76,7 @@ final class Q4_KFormat implements QuantFormat {
             mins += dmin * m;
             for (int g = 0; g < 4; g++) {
                 int xo = xOffset + b * BLOCK + 64 * g;
-                ByteVector q0 = Simd.load16(src, bo + QS + 32 * g), q1 = Simd.load16(src, bo + QS + 32 * g + 16);
+                ByteVector q0 = Simd.load16(blk, bo + QS + 32 * g), q1 = Simd.load16(blk, bo + QS + 32 * g + 16);
                 FloatVector qx1 = FloatVector.zero(F), qx2 = FloatVector.zero(F);
                 for (int p = 0; p < PARTS; p++) {
                     IntVector i0 = Simd.widenUnsigned(q0, p), i1 = Simd.widenUnsigned(q1, p);
