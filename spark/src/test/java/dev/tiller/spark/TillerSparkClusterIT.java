@@ -1,5 +1,6 @@
 package dev.tiller.spark;
 
+import dev.tiller.testsupport.Shared;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
@@ -48,7 +49,6 @@ import static org.junit.jupiter.api.Assertions.*;
  * the job still completes, every request is answered exactly once, and the results equal {@code tiller batch}'s.
  */
 class TillerSparkClusterIT {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
     static final ObjectMapper JSON = new ObjectMapper();
     /** What Spark's launcher passes to its JVMs on Java 17+ (JavaModuleOptions). */
     static final List<String> OPENS = List.of("-XX:+IgnoreUnrecognizedVMOptions",
@@ -74,8 +74,8 @@ class TillerSparkClusterIT {
     void standaloneClusterSurvivesALostWorkerAndEqualsTheSingleMachineJob(@TempDir Path dir) throws Exception {
         Path jobJar = Path.of(System.getProperty("tiller.spark.jobJar", "target/tiller-spark-job.jar"));
         assertTrue(Files.isRegularFile(jobJar), "the spark-submit jar is built in package: " + jobJar);
-        String model = SHARED.resolve("models/stories260K.gguf").toAbsolutePath().toString();
-        String happy = SHARED.resolve("reference/stories260K/happy_mean.gguf").toAbsolutePath().toString();
+        String model = Shared.stories260K().toAbsolutePath().toString();
+        String happy = Shared.reference("stories260K", "happy_mean.gguf").toAbsolutePath().toString();
 
         // requests in three files; a malformed line in the middle of the second
         String[] starts = {"Once upon a time", "The little dog was very sad because", "Tom and Lily", "One day", "She wanted to",

@@ -1,5 +1,6 @@
 package dev.tiller.spark;
 
+import dev.tiller.testsupport.Shared;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.batch.BatchEngine;
 import dev.tiller.engine.batch.BatchFormat;
@@ -31,12 +32,11 @@ import static org.junit.jupiter.api.Assertions.*;
  * lines reported with file and line, ids unique across files, results equal to {@code tiller batch}'s.
  */
 class TillerSparkJobTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
 
     @Test
     void directoryOfRequestFilesGivesTheSingleMachineResults(@TempDir Path dir) throws IOException {
-        String model = SHARED.resolve("models/stories260K.gguf").toString();
-        String happy = SHARED.resolve("reference/stories260K/happy_mean.gguf").toString().replace("\\", "/");
+        String model = Shared.stories260K().toString();
+        String happy = Shared.reference("stories260K", "happy_mean.gguf").toString().replace("\\", "/");
         Path in = Files.createDirectories(dir.resolve("in"));
         // a.jsonl: good requests, one steered, one with a bad field, one without an id
         Files.writeString(in.resolve("a.jsonl"), """
@@ -111,7 +111,7 @@ class TillerSparkJobTest {
 
     @Test
     void badArgumentsNameTheOption(@TempDir Path dir) {
-        String model = SHARED.resolve("models/stories260K.gguf").toString();
+        String model = Shared.stories260K().toString();
         var e = assertThrows(IllegalArgumentException.class, () -> execute("-m", "hdfs:///models/m.gguf", "-i", dir.toString(), "-o", dir.resolve("o").toString()));
         assertTrue(e.getMessage().startsWith("--model hdfs:///models/m.gguf: "), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> execute("-m", model, "-i", dir.toString(), "-o", dir.resolve("o").toString(), "--partitions", "0"));

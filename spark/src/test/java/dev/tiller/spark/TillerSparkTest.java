@@ -1,5 +1,6 @@
 package dev.tiller.spark;
 
+import dev.tiller.testsupport.Shared;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.batch.BatchEngine;
 import dev.tiller.engine.batch.BatchFormat;
@@ -27,12 +28,11 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The Spark job in local[2] mode gives what {@code tiller batch} gives on the same input. */
 class TillerSparkTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
 
     @Test
     void sparkLocalModeEqualsTheSingleMachineJob(@TempDir Path dir) {
-        String model = SHARED.resolve("models/stories260K.gguf").toString();
-        String happy = SHARED.resolve("reference/stories260K/happy_mean.gguf").toString();
+        String model = Shared.stories260K().toString();
+        String happy = Shared.reference("stories260K", "happy_mean.gguf").toString();
         String[] prompts = {"Once upon a time", "The little dog was very sad because", "Tom and Lily", "One day", "She wanted to",
                 "The sun was", "A big red ball", "Mom said", "The cat", "Lily and Ben"};
         List<BatchRequest> reqs = new ArrayList<>();
