@@ -77,4 +77,20 @@ public class MatVecBench {
         rates.GFLOPs += 2.0 * w.rows() * w.cols() / 1e9;
         return y;
     }
+
+    /** Four rows from the four quarters of each thread's range at once, for every format (what matvec does only for
+     * formats with a four-row kernel): the A/B for {@code QuantFormat.hasFourRowKernel}. */
+    @Benchmark
+    public float[] fourQuarters(Rates rates) {
+        int minRows = Math.max(1, 32 * 1024 / w.cols());
+        float[] sums = BlockSums.of(x, 0, w.cols());
+        Parallel.forRange(w.rows(), minRows, (from, to) -> {
+            int q = (to - from) / 4;
+            for (int i = from; i < from + q; i++) w.dotRows4(i, i + q, i + 2 * q, i + 3 * q, x, 0, sums, y, 0);
+            for (int r = from + 4 * q; r < to; r++) y[r] = w.dotRow(r, x, 0, sums);
+        });
+        rates.GBps += w.rowBytes() * (double) w.rows() / 1e9;
+        rates.GFLOPs += 2.0 * w.rows() * w.cols() / 1e9;
+        return y;
+    }
 }
