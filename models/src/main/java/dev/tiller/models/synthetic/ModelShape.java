@@ -1,4 +1,4 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 /**
  * The hyperparameters of a decoder-only transformer of the llama family, enough to write its tensors and its

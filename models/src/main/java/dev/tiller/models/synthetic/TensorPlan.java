@@ -1,4 +1,4 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 import java.util.ArrayList;
 import java.util.List;

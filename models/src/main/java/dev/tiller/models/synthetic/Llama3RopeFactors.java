@@ -1,4 +1,4 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 /**
  * The per-frequency RoPE factors of llama 3.x's {@code rope_scaling} ({@code rope_type: llama3}), which llama.cpp's
