@@ -1,11 +1,15 @@
 package dev.tiller.models.synthetic;
 
+import dev.tiller.models.arch.RopeStyle;
+import dev.tiller.models.arch.TensorSpec;
+import dev.tiller.models.arch.Weight;
+
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The tensors of a model of a given shape, in llama.cpp's order, each with its GGUF and HF names, its HF shape and
- * how its random values are drawn.
+ * The tensors of a model of a given shape, in llama.cpp's order, as its architecture describes them (names and shapes
+ * come from {@link dev.tiller.models.arch.Architecture}), each with how its random values are drawn.
  */
 final class TensorPlan {
 
@@ -19,11 +23,13 @@ final class TensorPlan {
     }
 
     /**
-     * @param hfShape     shape in safetensors order (outermost first): {@code [out, in]} or {@code [n]}
-     * @param ropeHeads   for llama Q/K projections: the head count to permute rows by when writing GGUF, else 0
-     * @param ggufOnly    tensors llama.cpp's converter synthesizes (rope_freqs) with no HF counterpart
+     * @param hfShape      shape in safetensors order (outermost first): {@code [out, in]} or {@code [n]}
+     * @param ropeHeads    for Q/K projections of a family whose GGUF rotates adjacent pairs: the head count to permute
+     *                     rows by when writing GGUF, else 0
+     * @param ggufOnly     tensors llama.cpp's converter synthesizes (rope_freqs) with no HF counterpart
+     * @param hfNormOffset what HF leaves out of this norm weight (gemma: stores w for x · (1 + w)), else 0
      */
-    record Entry(String ggufName, String hfName, long[] hfShape, Init init, int ropeHeads, boolean ggufOnly) {
+    record Entry(String ggufName, String hfName, long[] hfShape, Init init, int ropeHeads, boolean ggufOnly, float hfNormOffset) {
         long rows() {
             return hfShape.length == 1 ? 1 : hfShape[0];
         }
@@ -46,42 +52,44 @@ final class TensorPlan {
     private TensorPlan() {}
 
     static List<Entry> of(ModelShape s) {
-        List<Entry> list = new ArrayList<>();
-        boolean llama = s.arch().equals("llama");
-        int qDim = s.heads() * s.headDim();
-        int kvDim = s.kvHeads() * s.headDim();
-        list.add(new Entry("token_embd.weight", "model.embed_tokens.weight", shape(s.vocab(), s.embd()), Init.WEIGHT, 0, false));
-        if (s.ropeScaling() != null) {
-            list.add(new Entry("rope_freqs.weight", null, shape(s.headDim() / 2), Init.WEIGHT, 0, true));
+        List<Entry> head = new ArrayList<>(), blocks = new ArrayList<>(), tail = new ArrayList<>();
+        List<TensorSpec> perLayer = new ArrayList<>();
+        for (TensorSpec t : s.arch().tensors()) {
+            if (!written(t, s)) continue;
+            if (t.weight().perLayer) perLayer.add(t);
+            else (perLayer.isEmpty() ? head : tail).add(entry(t, 0, s));
         }
         for (int l = 0; l < s.layers(); l++) {
-            String b = "blk." + l + ".";
-            String h = "model.layers." + l + ".";
-            list.add(new Entry(b + "attn_norm.weight", h + "input_layernorm.weight", shape(s.embd()), Init.NORM, 0, false));
-            list.add(new Entry(b + "attn_q.weight", h + "self_attn.q_proj.weight", shape(qDim, s.embd()), Init.WEIGHT, llama ? s.heads() : 0, false));
-            if (s.qkvBias()) list.add(new Entry(b + "attn_q.bias", h + "self_attn.q_proj.bias", shape(qDim), Init.BIAS, 0, false));
-            list.add(new Entry(b + "attn_k.weight", h + "self_attn.k_proj.weight", shape(kvDim, s.embd()), Init.WEIGHT, llama ? s.kvHeads() : 0, false));
-            if (s.qkvBias()) list.add(new Entry(b + "attn_k.bias", h + "self_attn.k_proj.bias", shape(kvDim), Init.BIAS, 0, false));
-            list.add(new Entry(b + "attn_v.weight", h + "self_attn.v_proj.weight", shape(kvDim, s.embd()), Init.WEIGHT, 0, false));
-            if (s.qkvBias()) list.add(new Entry(b + "attn_v.bias", h + "self_attn.v_proj.bias", shape(kvDim), Init.BIAS, 0, false));
-            if (s.qkNorm()) {
-                list.add(new Entry(b + "attn_q_norm.weight", h + "self_attn.q_norm.weight", shape(s.headDim()), Init.NORM, 0, false));
-                list.add(new Entry(b + "attn_k_norm.weight", h + "self_attn.k_norm.weight", shape(s.headDim()), Init.NORM, 0, false));
-            }
-            list.add(new Entry(b + "attn_output.weight", h + "self_attn.o_proj.weight", shape(s.embd(), qDim), Init.WEIGHT, 0, false));
-            list.add(new Entry(b + "ffn_norm.weight", h + "post_attention_layernorm.weight", shape(s.embd()), Init.NORM, 0, false));
-            list.add(new Entry(b + "ffn_gate.weight", h + "mlp.gate_proj.weight", shape(s.ff(), s.embd()), Init.WEIGHT, 0, false));
-            list.add(new Entry(b + "ffn_up.weight", h + "mlp.up_proj.weight", shape(s.ff(), s.embd()), Init.WEIGHT, 0, false));
-            list.add(new Entry(b + "ffn_down.weight", h + "mlp.down_proj.weight", shape(s.embd(), s.ff()), Init.WEIGHT, 0, false));
+            for (TensorSpec t : perLayer) blocks.add(entry(t, l, s));
         }
-        list.add(new Entry("output_norm.weight", "model.norm.weight", shape(s.embd()), Init.NORM, 0, false));
-        if (!s.tiedEmbeddings()) {
-            list.add(new Entry("output.weight", "lm_head.weight", shape(s.vocab(), s.embd()), Init.WEIGHT, 0, false));
-        }
-        return list;
+        List<Entry> all = new ArrayList<>(head);
+        all.addAll(blocks);
+        all.addAll(tail);
+        return all;
     }
 
-    private static long[] shape(long... dims) {
-        return dims;
+    /** Required weights, and of the optional ones those this shape calls for: an untied output, llama 3 rope factors. */
+    private static boolean written(TensorSpec t, ModelShape s) {
+        return switch (t.weight()) {
+            case OUTPUT -> !s.tiedEmbeddings();
+            case ROPE_FREQS -> s.ropeScaling() != null;
+            default -> t.required();
+        };
+    }
+
+    private static Entry entry(TensorSpec t, int layer, ModelShape s) {
+        Weight w = t.weight();
+        Init init = switch (w.kind) {
+            case MATRIX, FACTORS -> Init.WEIGHT;
+            case BIAS -> Init.BIAS;
+            case NORM -> Init.NORM;
+        };
+        int ropeHeads = 0;
+        if (s.arch().ggufRope() == RopeStyle.ADJACENT_PAIRS) {
+            if (w == Weight.ATTN_Q) ropeHeads = s.heads();
+            if (w == Weight.ATTN_K) ropeHeads = s.kvHeads();
+        }
+        float offset = w.kind == Weight.Kind.NORM ? s.arch().hfNormOffset() : 0f;
+        return new Entry(w.ggufName(layer), t.hfName(layer), w.shape(s), init, ropeHeads, t.hfName() == null, offset);
     }
 }

@@ -35,7 +35,7 @@ public record ModelFingerprint(String architecture, int embeddingLength, int blo
         digests.put("output_norm.weight", sha256(w.outputNorm()));
         digests.put("blk.0.attn_norm.weight", sha256(w.layers()[0].attnNorm()));
         digests.put("blk." + (c.layers() - 1) + ".ffn_norm.weight", sha256(w.layers()[c.layers() - 1].ffnNorm()));
-        return new ModelFingerprint(c.architecture().ggufName, c.dim(), c.layers(), c.vocabSize(), c.heads(), c.kvHeads(), c.ffnDim(), digests);
+        return new ModelFingerprint(c.architecture().name(), c.dim(), c.layers(), c.vocabSize(), c.heads(), c.kvHeads(), c.ffnDim(), digests);
     }
 
     /**
