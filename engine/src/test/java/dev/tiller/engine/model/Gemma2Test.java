@@ -9,6 +9,8 @@ import dev.tiller.engine.hooks.RowVectorAdd;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.ModelFormatException;
 import dev.tiller.loader.Tensor;
+import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.loader.gguf.GGUFWriter;
 import dev.tiller.loader.hf.HFModelFolder;
 import dev.tiller.loader.safetensors.SafetensorsWriter;
 import dev.tiller.models.arch.Architectures;
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -194,5 +197,38 @@ class Gemma2Test {
         }
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> Model.load(broken).close());
         assertTrue(e.getMessage().contains("blk.1.post_ffw_norm.weight") && e.getMessage().contains(broken.toString()), e.getMessage());
+    }
+
+    /** A sandwich norm of the wrong width in GGUF: the error names the tensor, its shape and the expected one. */
+    @Test
+    void wrongShapedSandwichNormIsNamed() {
+        Path bad = tmp.resolve("gemma2-wrong.gguf");
+        try (GGUFFile f = GGUFFile.open(gguf)) {
+            GGUFWriter w = new GGUFWriter();
+            f.metadata().asMap().forEach(w::put);
+            for (Tensor t : f.tensors().values()) {
+                if (t.name().equals("blk.2.post_attention_norm.weight")) {
+                    w.addTensor(new Tensor(t.name(), GGMLType.F32, new long[]{32}, MemorySegment.ofArray(new byte[128]), "test"));
+                } else {
+                    w.addTensor(t);
+                }
+            }
+            w.write(bad);
+        }
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Model.load(bad).close());
+        assertTrue(e.getMessage().contains("blk.2.post_attention_norm.weight") && e.getMessage().contains("expected [64]"), e.getMessage());
+    }
+
+    /** An HF folder whose model_type no description claims: the error names config.json and the value. */
+    @Test
+    void unknownModelTypeIsNamed() throws Exception {
+        Path other = Files.createDirectories(tmp.resolve("not-gemma"));
+        try (var files = Files.list(hf)) {
+            for (Path p : files.toList()) Files.copy(p, other.resolve(p.getFileName()));
+        }
+        Path config = other.resolve("config.json");
+        Files.writeString(config, Files.readString(config).replace("\"model_type\" : \"gemma2\"", "\"model_type\" : \"gemma3\""));
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Model.load(other).close());
+        assertTrue(e.getMessage().contains("gemma3") && e.getMessage().contains("config.json") && e.getMessage().contains("model_type"), e.getMessage());
     }
 }

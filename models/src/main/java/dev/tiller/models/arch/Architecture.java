@@ -161,8 +161,10 @@ public final class Architecture {
         s.add(has(Weight.ATTN_Q_BIAS) && spec(Weight.ATTN_Q_BIAS).required() ? "q, k, v + bias" : "q, k, v");
         if (has(Weight.ATTN_Q_NORM)) s.add("q_norm, k_norm per head");
         s.add("rope (" + (ggufRope == RopeStyle.NEOX ? "neox" : "adjacent pairs in GGUF, neox in HF") + ")");
-        s.add("attention" + (reads(ConfigKey.ATTN_LOGIT_SOFTCAPPING) ? " (soft-capped scores)" : "")
-                + (slidingWindowPeriod > 0 ? " (sliding window on every " + ordinal(slidingWindowPeriod) + " layer from 0)" : ""));
+        List<String> attention = new ArrayList<>();
+        if (reads(ConfigKey.ATTN_LOGIT_SOFTCAPPING)) attention.add("soft-capped scores");
+        if (slidingWindowPeriod > 0) attention.add("sliding window on layers 0, " + slidingWindowPeriod + ", " + 2 * slidingWindowPeriod + ", ...");
+        s.add("attention" + (attention.isEmpty() ? "" : " (" + String.join(", ", attention) + ")"));
         s.add("attn_output");
         if (has(Weight.POST_ATTN_NORM)) s.add("post_attention_norm");
         s.add("[blocks.L.hook_attn_out]");
@@ -173,10 +175,6 @@ public final class Architecture {
         s.add("[blocks.L.hook_mlp_out]");
         s.add("+ residual [blocks.L.hook_resid_post]");
         return s;
-    }
-
-    private static String ordinal(int n) {
-        return n == 1 ? "" : n == 2 ? "2nd" : n == 3 ? "3rd" : n + "th";
     }
 
     @Override

@@ -8,16 +8,17 @@ import static dev.tiller.models.arch.Weight.*;
  * {@code rope_freqs.weight} tensor (GGUF) or the {@code rope_scaling} recipe (HF).
  */
 public final class Llama {
-    public static final Architecture ARCH = rest(block(Architecture.builder("llama")
+    public static final Architecture ARCH = outputAndMlp(embeddingAndQkv(Architecture.builder("llama")
             .hf("LlamaForCausalLM", "llama", "mistral")
             .ggufRope(RopeStyle.ADJACENT_PAIRS), false))
             .build();
 
     /**
-     * The llama block's weights under their HF names, which qwen2 and qwen3 keep: {@code qkvBias} makes the Q, K and
-     * V biases required (qwen2) instead of optional (a few llama-family checkpoints carry them).
+     * The embedding and the llama block's weights up to Q, K and V, under the HF names qwen2 and qwen3 keep too:
+     * {@code qkvBias} makes the Q, K and V biases required (qwen2) instead of optional (a few llama-family checkpoints
+     * carry them).
      */
-    static Architecture.Builder block(Architecture.Builder b, boolean qkvBias) {
+    static Architecture.Builder embeddingAndQkv(Architecture.Builder b, boolean qkvBias) {
         String a = "self_attn.";
         b.tensor(TOKEN_EMBD, "model.embed_tokens.weight")
                 .optional(ROPE_FREQS, null)
@@ -31,8 +32,8 @@ public final class Llama {
         return b;
     }
 
-    /** The rest of the llama block after Q, K, V (and qwen3's head norms): output projection and SwiGLU MLP. */
-    static Architecture.Builder rest(Architecture.Builder b) {
+    /** The llama block after Q, K, V (and qwen3's head norms): output projection, SwiGLU MLP, final norm, output. */
+    static Architecture.Builder outputAndMlp(Architecture.Builder b) {
         return b.tensor(ATTN_OUTPUT, "self_attn.o_proj.weight")
                 .tensor(FFN_NORM, "post_attention_layernorm.weight")
                 .tensor(FFN_GATE, "mlp.gate_proj.weight")

@@ -8,7 +8,7 @@ import static dev.tiller.models.arch.Weight.ATTN_Q_NORM;
  * RoPE, and head_dim set independently of n_embd / n_head.
  */
 public final class Qwen3 {
-    public static final Architecture ARCH = Llama.rest(Llama.block(Architecture.builder("qwen3")
+    public static final Architecture ARCH = Llama.outputAndMlp(Llama.embeddingAndQkv(Architecture.builder("qwen3")
             .hf("Qwen3ForCausalLM", "qwen3"), false)
             .tensor(ATTN_Q_NORM, "self_attn.q_norm.weight")
             .tensor(ATTN_K_NORM, "self_attn.k_norm.weight"))
