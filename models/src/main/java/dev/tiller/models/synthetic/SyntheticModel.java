@@ -9,6 +9,7 @@ import dev.tiller.models.arch.Architecture;
 import dev.tiller.models.arch.Architectures;
 import dev.tiller.models.arch.ConfigKey;
 import dev.tiller.models.arch.RopeFrequencies;
+import dev.tiller.models.arch.Weight;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -118,7 +119,7 @@ public final class SyntheticModel {
             for (Map.Entry<String, GGUFValue> e : tokenizer.ggufMetadata(s.vocab()).entrySet()) w.put(e.getKey(), e.getValue());
         }
         for (TensorPlan.Entry e : TensorPlan.of(s)) {
-            if (e.ggufName().equals("rope_freqs.weight")) {
+            if (e.weight() == Weight.ROPE_FREQS) {
                 ModelShape.Llama3RopeScaling sc = s.ropeScaling();
                 float[] f = RopeFrequencies.llama3Factors(s.headDim(), s.ropeTheta(), sc.factor(), sc.lowFreqFactor(), sc.highFreqFactor(),
                         sc.originalContextLength());
@@ -127,7 +128,7 @@ public final class SyntheticModel {
                 w.addTensor(e.ggufName(), GGMLType.F32, e.ggmlShape(), b);
                 continue;
             }
-            GGMLType t = ggufTypeOf(e, mix == null ? type : mix.typeOf(e.ggufName(), s.layers(), s.tiedEmbeddings()));
+            GGMLType t = ggufTypeOf(e, mix == null ? type : mix.typeOf(e.weight(), e.layer(), s.layers(), s.tiedEmbeddings()));
             w.addTensor(e.ggufName(), t, e.ggmlShape(), rows(e, new RowEncoder(t, quantizer), roundingOf(type), true));
         }
         w.write(file);

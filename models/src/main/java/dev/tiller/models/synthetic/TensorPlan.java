@@ -23,13 +23,15 @@ final class TensorPlan {
     }
 
     /**
+     * @param layer        the block of a per-layer weight (0 for model-wide ones)
      * @param hfShape      shape in safetensors order (outermost first): {@code [out, in]} or {@code [n]}
      * @param ropeHeads    for Q/K projections of a family whose GGUF rotates adjacent pairs: the head count to permute
      *                     rows by when writing GGUF, else 0
      * @param ggufOnly     tensors llama.cpp's converter synthesizes (rope_freqs) with no HF counterpart
      * @param hfNormOffset what HF leaves out of this norm weight (gemma: stores w for x · (1 + w)), else 0
      */
-    record Entry(String ggufName, String hfName, long[] hfShape, Init init, int ropeHeads, boolean ggufOnly, float hfNormOffset) {
+    record Entry(Weight weight, int layer, String ggufName, String hfName, long[] hfShape, Init init, int ropeHeads, boolean ggufOnly,
+                 float hfNormOffset) {
         long rows() {
             return hfShape.length == 1 ? 1 : hfShape[0];
         }
@@ -90,6 +92,6 @@ final class TensorPlan {
             if (w == Weight.ATTN_K) ropeHeads = s.kvHeads();
         }
         float offset = w.kind == Weight.Kind.NORM ? s.arch().hfNormOffset() : 0f;
-        return new Entry(w.ggufName(layer), t.hfName(layer), w.shape(s), init, ropeHeads, t.hfName() == null, offset);
+        return new Entry(w, layer, w.ggufName(layer), t.hfName(layer), w.shape(s), init, ropeHeads, t.hfName() == null, offset);
     }
 }
