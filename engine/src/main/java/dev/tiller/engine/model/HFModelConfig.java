@@ -34,6 +34,12 @@ public final class HFModelConfig {
     public static ModelConfig read(HFModelFolder folder) {
         HFConfig cfg = folder.config();
         Architecture arch = architecture(cfg);
+        // gemma2's config names the MLP's function under the newer key; the description fixes it, so say when they differ
+        String actKey = cfg.has("hidden_activation") ? "hidden_activation" : "hidden_act";
+        if (cfg.has(actKey) && !arch.activation().isCalled(cfg.requireString(actKey))) {
+            throw new ModelFormatException(cfg.source() + ": " + actKey + " '" + cfg.requireString(actKey) + "' is not supported for " + arch.name()
+                    + " (" + arch.activation().hfName + ")");
+        }
         int dim = cfg.requireInt(EMBEDDING_LENGTH.hf);
         int layers = cfg.requireInt(BLOCK_COUNT.hf);
         int heads = cfg.requireInt(HEAD_COUNT.hf);

@@ -227,8 +227,13 @@ class Gemma2Test {
             for (Path p : files.toList()) Files.copy(p, other.resolve(p.getFileName()));
         }
         Path config = other.resolve("config.json");
-        Files.writeString(config, Files.readString(config).replace("\"model_type\" : \"gemma2\"", "\"model_type\" : \"gemma3\""));
+        String original = Files.readString(config);
+        Files.writeString(config, original.replace("\"model_type\" : \"gemma2\"", "\"model_type\" : \"gemma3\""));
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> Model.load(other).close());
         assertTrue(e.getMessage().contains("gemma3") && e.getMessage().contains("config.json") && e.getMessage().contains("model_type"), e.getMessage());
+        // an activation the description does not have is named too, not run as GELU
+        Files.writeString(config, original.replace("\"hidden_activation\" : \"gelu_pytorch_tanh\"", "\"hidden_activation\" : \"relu\""));
+        e = assertThrows(ModelFormatException.class, () -> Model.load(other).close());
+        assertTrue(e.getMessage().contains("hidden_activation") && e.getMessage().contains("relu"), e.getMessage());
     }
 }
