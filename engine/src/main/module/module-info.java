@@ -1,6 +1,7 @@
 /** The inference engine: models, sessions, hooks, generation, batching (the {@code tiller} command line is the cli module). */
 module dev.tiller.engine {
     requires transitive dev.tiller.kernels;
+    requires transitive dev.tiller.models; // ModelConfig names its architecture's description
     requires com.fasterxml.jackson.databind;
     requires com.google.protobuf;
     requires me.tongfei.progressbar; // the batch job's progress line

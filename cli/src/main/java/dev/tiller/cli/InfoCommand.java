@@ -22,6 +22,8 @@ public final class InfoCommand implements Callable<Integer> {
         try (Model m = modelOptions.load()) {
             System.out.println("model:      " + m.path());
             System.out.println("config:     " + m.config());
+            // the block as the architecture's description states it, with the hook points steering can use
+            System.out.println("block:      " + String.join(" → ", m.config().architecture().blockOrder()));
             System.out.println("vocab:      " + m.tokenizer().vocabSize() + " tokens, bos=" + m.tokenizer().bosId() + " eos=" + m.tokenizer().eosId());
             System.out.println("chat:       " + (m.chatTemplate().isPresent() ? "template present" : "no template"));
             long bytes = 0;

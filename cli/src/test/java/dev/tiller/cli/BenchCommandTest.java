@@ -2,7 +2,7 @@ package dev.tiller.cli;
 
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.loader.GGMLType;
-import dev.tiller.models.SyntheticModel;
+import dev.tiller.models.synthetic.SyntheticModel;
 import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

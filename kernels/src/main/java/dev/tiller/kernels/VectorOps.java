@@ -73,6 +73,28 @@ public final class VectorOps {
         }
     }
 
+    /**
+     * gate[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation, 0.5·g·(1 + tanh(sqrt(2/π)·(g + 0.044715·g³)))
+     * (GeGLU, as gemma's {@code gelu_pytorch_tanh}).
+     */
+    public static void geluTanhMul(float[] gate, int gOff, float[] up, int uOff, int n) {
+        final float c = (float) Math.sqrt(2 / Math.PI);
+        for (int i = 0; i < n; i++) {
+            float g = gate[gOff + i];
+            gate[gOff + i] = 0.5f * g * (1f + (float) Math.tanh(c * (g + 0.044715f * g * g * g))) * up[uOff + i];
+        }
+    }
+
+    /** x[i] = cap · tanh(x[i] / cap) over x[off, off+n): soft-capping keeps values within (-cap, cap) (gemma2). */
+    public static void softcap(float[] x, int off, int n, float cap) {
+        for (int i = 0; i < n; i++) x[off + i] = cap * (float) Math.tanh(x[off + i] / cap);
+    }
+
+    /** x[off, off+n) *= a. */
+    public static void scale(float[] x, int off, int n, float a) {
+        for (int i = 0; i < n; i++) x[off + i] *= a;
+    }
+
     /** In-place softmax over x[off, off+n): subtract the max for stability, exponentiate, normalize. */
     public static void softmax(float[] x, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;

@@ -95,7 +95,7 @@ public final class ExtractCommand implements Callable<Integer> {
             double secs = (System.nanoTime() - t0) / 1e9;
             String name = output.getFileName().toString();
             if (name.endsWith(".gguf")) {
-                ControlVectorFile.write(ControlVector.from(v, model.config().architecture().ggufName), output);
+                ControlVectorFile.write(ControlVector.from(v, model.config().architecture().name()), output);
             } else if (name.endsWith(".steer")) {
                 Map<String, String> cfg = new LinkedHashMap<>();
                 cfg.put("method", m.cliName());

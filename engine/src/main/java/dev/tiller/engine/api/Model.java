@@ -12,7 +12,9 @@ import dev.tiller.engine.model.Transformer;
 import dev.tiller.loader.ModelFormatException;
 import dev.tiller.loader.TensorSource;
 import dev.tiller.loader.gguf.GGUFFile;
+import dev.tiller.loader.hf.HFConfig;
 import dev.tiller.loader.hf.HFModelFolder;
+import dev.tiller.models.arch.Architecture;
 import dev.tiller.tokenizer.Tokenizer;
 import dev.tiller.tokenizer.Tokenizers;
 
@@ -113,7 +115,11 @@ public final class Model implements AutoCloseable {
     }
 
     private static Model loadHuggingFace(Path dir) {
-        HFModelFolder folder = HFModelFolder.open(dir);
+        // the family's description names the tensors, so config.json is read before the weights are opened
+        Path configFile = dir.resolve(HFModelFolder.CONFIG_FILE);
+        if (!Files.exists(configFile)) throw new ModelFormatException(configFile + ": no such file");
+        Architecture arch = HFModelConfig.architecture(HFConfig.read(configFile));
+        HFModelFolder folder = HFModelFolder.open(dir, arch::ggufName);
         try {
             ModelConfig c = HFModelConfig.read(folder);
             Tokenizer tok = Tokenizers.fromHuggingFace(dir);

@@ -9,11 +9,11 @@ public enum HookSite {
     EMBED("hook_embed", false),
     /** The residual stream entering block L. */
     RESID_PRE("hook_resid_pre", true),
-    /** Output of block L's attention (after the output projection), before it joins the residual. */
+    /** Output of block L's attention (after the output projection and, in gemma2, its post-attention norm), before it joins the residual. */
     ATTN_OUT("hook_attn_out", true),
     /** Residual after attention: resid_pre + attn_out. */
     RESID_MID("hook_resid_mid", true),
-    /** Output of block L's MLP, before it joins the residual. */
+    /** Output of block L's MLP (after gemma2's post-MLP norm), before it joins the residual. */
     MLP_OUT("hook_mlp_out", true),
     /** Residual leaving block L: resid_mid + mlp_out. llama.cpp's control vector direction.L is added here. */
     RESID_POST("hook_resid_post", true),

@@ -10,6 +10,7 @@ import dev.tiller.kernels.cuda.Cublas;
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.kernels.cuda.CudaDevice.Graph;
 import dev.tiller.loader.GGMLType;
+import dev.tiller.models.arch.RopeFrequencies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
@@ -88,6 +89,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     /** Uploads the weights; throws {@link dev.tiller.kernels.cuda.CudaUnavailableException} when there is no GPU. */
     public CudaTransformer(ModelConfig config, ModelWeights w) {
         this.c = config;
+        // this forward implements the llama block only: a model needing more would run silently wrong
+        if (!c.beyondLlamaBlock().isEmpty()) {
+            throw new UnsupportedOperationException("--device cuda does not run " + c.architecture().name() + " models yet (its CUDA forward has no "
+                    + String.join(", ", c.beyondLlamaBlock()) + "); use --device cpu");
+        }
         this.dev = CudaDevice.open();
         this.blas = dev.blas();
         if (c.headDim() > 256) throw new IllegalArgumentException("--device cuda supports head_dim <= 256, this model has " + c.headDim());
@@ -135,15 +141,9 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         }
     }
 
-    /** The same frequencies as {@link RopeTable}: freqScale * theta^(-2i/ropeDims) / factor_i, in double. */
+    /** The same frequencies as {@link RopeTable}'s, from the one formula, in double. */
     static double[] ropeFrequencies(ModelConfig c) {
-        int half = c.ropeDims() / 2;
-        double[] f = new double[half];
-        for (int i = 0; i < half; i++) {
-            f[i] = c.ropeFreqScale() * Math.pow(c.ropeTheta(), -2.0 * i / c.ropeDims());
-            if (c.ropeFreqFactors() != null) f[i] /= c.ropeFreqFactors()[i];
-        }
-        return f;
+        return RopeFrequencies.inverse(c.ropeDims(), c.ropeTheta(), c.ropeFreqScale(), c.ropeFreqFactors());
     }
 
     public String describe() {

@@ -1,9 +1,10 @@
 package dev.tiller.engine.model;
 
 import dev.tiller.kernels.VectorOps;
+import dev.tiller.models.arch.RopeFrequencies;
 
 /**
- * Rotation angles of RoPE: pair i of a head at position p turns by p * freqScale * theta^(-2i/ropeDims) / factor_i.
+ * Rotation angles of RoPE: pair i of a head at position p turns by p times its {@link RopeFrequencies frequency}.
  * The cos/sin of each position are computed once and kept, growing with the longest position seen.
  */
 final class RopeTable {
@@ -17,12 +18,7 @@ final class RopeTable {
     RopeTable(ModelConfig c) {
         this.c = c;
         this.half = c.ropeDims() / 2;
-        this.freqs = new double[half];
-        for (int i = 0; i < half; i++) {
-            double f = c.ropeFreqScale() * Math.pow(c.ropeTheta(), -2.0 * i / c.ropeDims());
-            if (c.ropeFreqFactors() != null) f /= c.ropeFreqFactors()[i];
-            freqs[i] = f;
-        }
+        this.freqs = RopeFrequencies.inverse(c.ropeDims(), c.ropeTheta(), c.ropeFreqScale(), c.ropeFreqFactors());
     }
 
     void apply(float[] x, int off, int pos) {

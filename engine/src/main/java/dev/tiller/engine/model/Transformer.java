@@ -6,9 +6,12 @@ import dev.tiller.kernels.MatMul;
 import dev.tiller.kernels.Parallel;
 import dev.tiller.kernels.ThreadScratch;
 import dev.tiller.kernels.VectorOps;
+import dev.tiller.models.arch.Activation;
 
 /**
- * The forward pass of the llama / qwen2 / qwen3 family, readable top to bottom. It takes a run of tokens of one
+ * The forward pass of every {@link dev.tiller.models.arch.Architectures architecture} (llama, qwen2, qwen3, gemma2),
+ * readable top to bottom; what differs between families is read off the config and the bound weights (a null bias
+ * or norm is a step the family does not have). It takes a run of tokens of one
  * sequence at consecutive positions (the whole prompt at once in prefill, one token in decode), appends their keys
  * and values to the cache, and returns logits. Every intermediate that TransformerLens names is passed to
  * {@link Hooks} under that name.
@@ -17,11 +20,15 @@ public final class Transformer {
     private final ModelConfig c;
     private final ModelWeights w;
     private final RopeTable rope;
+    private final float embedScale;
+    private final boolean gelu;
 
     public Transformer(ModelConfig config, ModelWeights weights) {
         this.c = config;
         this.w = weights;
         this.rope = new RopeTable(config);
+        this.embedScale = config.embedScale();
+        this.gelu = config.architecture().activation() == Activation.GELU_TANH;
     }
 
     public ModelConfig config() {
@@ -75,6 +82,7 @@ public final class Transformer {
         float[] up = scratch.up;
 
         for (int t = 0; t < n; t++) w.tokenEmbedding().dequantizeRow(b.tokens[t], x, t * dim);
+        if (embedScale != 1f) VectorOps.scale(x, 0, n * dim, embedScale);   // gemma: embeddings times sqrt(dim)
         hooks.run(HookSite.EMBED, -1, x, n, dim, pos, seq);
 
         for (int l = 0; l < c.layers(); l++) {
@@ -97,15 +105,18 @@ public final class Transformer {
             }
             attention(b, l, q, attn);
             MatMul.matmul(lw.wo(), attn, n, branch);
+            if (lw.postAttnNorm() != null) rmsnormRows(branch, n, lw.postAttnNorm());   // gemma2's sandwich norm
             hooks.run(HookSite.ATTN_OUT, l, branch, n, dim, pos, seq);
             VectorOps.add(x, 0, branch, 0, n * dim);
             hooks.run(HookSite.RESID_MID, l, x, n, dim, pos, seq);
 
-            // --- SwiGLU MLP ---
+            // --- gated MLP: SwiGLU, or GeGLU (gemma2) ---
             for (int t = 0; t < n; t++) VectorOps.rmsnorm(xn, t * dim, x, t * dim, lw.ffnNorm(), dim, c.rmsEps());
             MatMul.matmul(xn, n, lw.wGate(), gate, lw.wUp(), up);
-            VectorOps.siluMul(gate, 0, up, 0, n * ffn);
+            if (gelu) VectorOps.geluTanhMul(gate, 0, up, 0, n * ffn);
+            else VectorOps.siluMul(gate, 0, up, 0, n * ffn);
             MatMul.matmul(lw.wDown(), gate, n, branch);
+            if (lw.postFfwNorm() != null) rmsnormRows(branch, n, lw.postFfwNorm());
             hooks.run(HookSite.MLP_OUT, l, branch, n, dim, pos, seq);
             VectorOps.add(x, 0, branch, 0, n * dim);
             hooks.run(HookSite.RESID_POST, l, x, n, dim, pos, seq);
@@ -125,12 +136,19 @@ public final class Transformer {
         if (rows == 0) return;
         hooks.run(HookSite.LN_FINAL, -1, xn, rows, dim, outPos, outSeq);
         MatMul.matmul(w.output(), xn, rows, logits);
+        if (c.finalSoftcap() > 0) VectorOps.softcap(logits, 0, rows * c.vocabSize(), c.finalSoftcap());
         hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), outPos, outSeq);
     }
 
     /** Rejects what would corrupt a cache ({@link Batch#validate}), then grows each cache to hold the batch. */
     private void checkBatch(Batch b) {
         for (var e : b.validate(c.vocabSize()).entrySet()) e.getKey().ensure(e.getValue());
+    }
+
+    /** RMSNorm of each of the n rows of y in place. */
+    private void rmsnormRows(float[] y, int n, float[] weight) {
+        int dim = c.dim();
+        for (int t = 0; t < n; t++) VectorOps.rmsnorm(y, t * dim, y, t * dim, weight, dim, c.rmsEps());
     }
 
     private static void addBias(float[] y, float[] bias, int n) {
@@ -145,12 +163,16 @@ public final class Transformer {
 
     /**
      * Causal grouped-query attention: the row at position p, head h, attends to positions 0..p of its sequence's
-     * cached keys of KV head h / (heads / kvHeads): softmax(q·k / sqrt(headDim)) weighted sum of v.
+     * cached keys of KV head h / (heads / kvHeads): softmax(q·k · queryScale) weighted sum of v. On a sliding layer
+     * (gemma2's even layers) only the last {@code window} positions; with a soft-cap (gemma2) the scores are
+     * cap · tanh(score / cap) before the softmax.
      */
     private void attention(Batch b, int layer, float[] q, float[] out) {
         final int hd = c.headDim(), heads = c.heads(), qDim = c.qDim(), kvDim = c.kvDim();
         final int group = heads / c.kvHeads();
-        final float scale = (float) (1.0 / Math.sqrt(hd));
+        final float scale = c.queryScale();
+        final float cap = c.attnSoftcap();
+        final int window = c.windowOf(layer);
         int maxPos = 0;
         for (int t = 0; t < b.size; t++) maxPos = Math.max(maxPos, b.positions[t]);
         final int scoresCapacity = (maxPos + 1 + 1023) & ~1023;   // steps of 1024 scores: no reallocation per decoded token
@@ -159,13 +181,16 @@ public final class Transformer {
             for (int i = from; i < to; i++) {
                 int t = i / heads, h = i % heads;
                 int pos = b.positions[t];
+                int first = window > 0 ? Math.max(0, pos - window + 1) : 0;
+                int count = pos + 1 - first;
                 float[] keys = b.caches[t].keys(layer), values = b.caches[t].values(layer);
                 int qo = t * qDim + h * hd;
                 int kvo = (h / group) * hd;
-                for (int j = 0; j <= pos; j++) scores[j] = VectorOps.dot(q, qo, keys, j * kvDim + kvo, hd) * scale;
-                VectorOps.softmax(scores, 0, pos + 1);
+                for (int j = first; j <= pos; j++) scores[j - first] = VectorOps.dot(q, qo, keys, j * kvDim + kvo, hd) * scale;
+                if (cap > 0) VectorOps.softcap(scores, 0, count, cap);
+                VectorOps.softmax(scores, 0, count);
                 java.util.Arrays.fill(out, qo, qo + hd, 0f);
-                for (int j = 0; j <= pos; j++) VectorOps.axpy(out, qo, scores[j], values, j * kvDim + kvo, hd);
+                for (int j = first; j <= pos; j++) VectorOps.axpy(out, qo, scores[j - first], values, j * kvDim + kvo, hd);
             }
         });
     }

@@ -8,7 +8,7 @@ import dev.tiller.engine.hooks.RowVectorAdd;
 import dev.tiller.engine.model.Batch;
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.loader.GGMLType;
-import dev.tiller.models.SyntheticModel;
+import dev.tiller.models.synthetic.SyntheticModel;
 import dev.tiller.testsupport.Logits;
 import dev.tiller.testsupport.Shared;
 import org.junit.jupiter.api.BeforeEach;

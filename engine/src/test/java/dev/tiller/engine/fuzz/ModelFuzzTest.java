@@ -12,7 +12,7 @@ import dev.tiller.loader.fuzz.FuzzTargets;
 import dev.tiller.loader.fuzz.JazzerCorpus;
 import dev.tiller.loader.fuzz.SeededFuzzer;
 import dev.tiller.loader.fuzz.Seeds;
-import dev.tiller.models.SyntheticModel;
+import dev.tiller.models.synthetic.SyntheticModel;
 import dev.tiller.testsupport.Slow;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -5,8 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.gguf.GGUFFile;
-import dev.tiller.models.ModelShape;
-import dev.tiller.models.SyntheticModel;
+import dev.tiller.models.arch.Architectures;
+import dev.tiller.models.synthetic.ModelShape;
+import dev.tiller.models.synthetic.SyntheticModel;
 import dev.tiller.testsupport.Reference;
 import dev.tiller.testsupport.Shared;
 import dev.tiller.testsupport.Slow;
@@ -95,9 +96,9 @@ class ArchitectureTest {
     @Test
     void llama3RopeScalingFromTensorAndFromConfigAgree() {
         ModelShape base = SyntheticModel.preset("tiny-llama").shape();
-        ModelShape scaled = new ModelShape("tiny-llama3-rope", "llama", base.embd(), base.layers(), base.heads(), base.kvHeads(), base.headDim(),
-                base.ff(), base.vocab(), base.contextLength(), base.ropeTheta(), base.rmsEps(), true, false, false,
-                new ModelShape.Llama3RopeScaling(8.0, 1.0, 4.0, 32), base.bosTokenId(), base.eosTokenId());
+        ModelShape scaled = new ModelShape("tiny-llama3-rope", Architectures.LLAMA, base.embd(), base.layers(), base.heads(), base.kvHeads(),
+                base.headDim(), base.ff(), base.vocab(), base.contextLength(), base.ropeTheta(), base.rmsEps(), true,
+                new ModelShape.Llama3RopeScaling(8.0, 1.0, 4.0, 32), null, base.bosTokenId(), base.eosTokenId());
         Path gguf = tmp.resolve("rope3.gguf"), hf = tmp.resolve("rope3-hf");
         SyntheticModel m = SyntheticModel.of(scaled).withSeed(3);
         Path tok = SHARED.resolve("tokenizers/smollm2");

@@ -5,7 +5,7 @@ import dev.tiller.engine.eval.EvalItem;
 import dev.tiller.engine.eval.Evaluator;
 import dev.tiller.engine.sampling.SamplerConfig;
 import dev.tiller.loader.GGMLType;
-import dev.tiller.models.SyntheticModel;
+import dev.tiller.models.synthetic.SyntheticModel;
 import dev.tiller.testsupport.Shared;
 import dev.tiller.testsupport.Slow;
 import dev.tiller.tokenizer.Tokenizer;

@@ -17,11 +17,13 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
- * A Hugging Face model folder (llama / qwen2 / qwen3): {@code config.json} plus either {@code model.safetensors} or
- * shards listed by {@code model.safetensors.index.json}. Tensors are exposed under GGUF names
- * ({@link HFTensorNames}) with ggml-order shapes, memory-mapped, never copied.
+ * A Hugging Face model folder: {@code config.json} plus either {@code model.safetensors} or shards listed by
+ * {@code model.safetensors.index.json}. Tensors are memory-mapped, never copied, with ggml-order shapes, under the names
+ * a caller-supplied mapping gives them: the engine passes its architecture's HF-to-GGUF names (the loader knows no
+ * architecture), {@link #open(Path)} keeps the names as stored.
  *
  * <p><b>RoPE layout.</b> llama.cpp's converter permutes the rows of the Q and K projections of llama models, because
  * HF llama rotates halves of each head (NeoX style: pairs {@code (i, i + d/2)}) while GGUF llama rotates adjacent
@@ -48,7 +50,16 @@ public final class HFModelFolder implements TensorSource {
         this.config = config;
     }
 
+    /** Opens the folder with its tensors under their stored HF names. */
     public static HFModelFolder open(Path dir) {
+        return open(dir, UnaryOperator.identity());
+    }
+
+    /**
+     * Opens the folder with each tensor under {@code rename.apply(hfName)}; two tensors renamed alike are an error
+     * naming both.
+     */
+    public static HFModelFolder open(Path dir, UnaryOperator<String> rename) {
         if (!Files.isDirectory(dir)) throw new ModelFormatException(dir + ": not a directory");
         Path configFile = dir.resolve(CONFIG_FILE);
         HFConfig config = Files.exists(configFile) ? HFConfig.read(configFile) : null;
@@ -72,12 +83,12 @@ public final class HFModelFolder implements TensorSource {
                     if (t == null) {
                         throw new ModelFormatException(index + ": weight_map puts '" + e.getKey() + "' in " + e.getValue() + ", which does not hold it");
                     }
-                    add(tensors, t, f.path());
+                    add(tensors, t, f.path(), rename);
                 }
             } else if (Files.exists(dir.resolve(SINGLE_FILE))) {
                 SafetensorsFile f = SafetensorsFile.open(dir.resolve(SINGLE_FILE));
                 opened.add(f);
-                for (Tensor t : f.tensors().values()) add(tensors, t, f.path());
+                for (Tensor t : f.tensors().values()) add(tensors, t, f.path(), rename);
             } else {
                 throw new ModelFormatException(dir + ": no " + SINGLE_FILE + " or " + INDEX_FILE);
             }
@@ -88,10 +99,10 @@ public final class HFModelFolder implements TensorSource {
         }
     }
 
-    private static void add(Map<String, Tensor> tensors, Tensor t, Path file) {
-        String gguf = HFTensorNames.toGguf(t.name());
+    private static void add(Map<String, Tensor> tensors, Tensor t, Path file, UnaryOperator<String> rename) {
+        String gguf = rename.apply(t.name());
         if (tensors.containsKey(gguf)) {
-            throw new ModelFormatException(file + ": tensor '" + t.name() + "' maps to GGUF name '" + gguf + "', which another tensor already has");
+            throw new ModelFormatException(file + ": tensor '" + t.name() + "' maps to name '" + gguf + "', which another tensor already has");
         }
         tensors.put(gguf, new Tensor(gguf, t.type(), t.ne(), t.data(), t.source()));
     }

@@ -8,36 +8,32 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 class HFModelFolderTest {
     @TempDir Path tmp;
 
+    /** A stand-in for an architecture's HF-to-GGUF names (the loader itself knows none). */
+    private static final Map<String, String> NAMES = Map.of(
+            "model.embed_tokens.weight", "token_embd.weight",
+            "model.layers.0.self_attn.q_proj.weight", "blk.0.attn_q.weight",
+            "model.layers.0.self_attn.q_proj.bias", "blk.0.attn_q.bias",
+            "model.norm.weight", "output_norm.weight");
+
+    private static String rename(String hf) {
+        return NAMES.getOrDefault(hf, hf);
+    }
+
     @Test
-    void namesMapToLlamaCppNames() {
-        String[][] pairs = {
-                {"model.embed_tokens.weight", "token_embd.weight"},
-                {"model.norm.weight", "output_norm.weight"},
-                {"lm_head.weight", "output.weight"},
-                {"model.layers.0.self_attn.q_proj.weight", "blk.0.attn_q.weight"},
-                {"model.layers.11.self_attn.k_proj.bias", "blk.11.attn_k.bias"},
-                {"model.layers.3.self_attn.v_proj.weight", "blk.3.attn_v.weight"},
-                {"model.layers.3.self_attn.o_proj.weight", "blk.3.attn_output.weight"},
-                {"model.layers.2.self_attn.q_norm.weight", "blk.2.attn_q_norm.weight"},
-                {"model.layers.2.self_attn.k_norm.weight", "blk.2.attn_k_norm.weight"},
-                {"model.layers.5.input_layernorm.weight", "blk.5.attn_norm.weight"},
-                {"model.layers.5.post_attention_layernorm.weight", "blk.5.ffn_norm.weight"},
-                {"model.layers.7.mlp.gate_proj.weight", "blk.7.ffn_gate.weight"},
-                {"model.layers.7.mlp.up_proj.weight", "blk.7.ffn_up.weight"},
-                {"model.layers.7.mlp.down_proj.weight", "blk.7.ffn_down.weight"},
-        };
-        for (String[] p : pairs) {
-            assertEquals(p[1], HFTensorNames.toGguf(p[0]));
-            assertEquals(p[0], HFTensorNames.toHf(p[1]));
+    void namesAreKeptOrRenamedAsTheCallerSays() throws Exception {
+        weights().write(tmp.resolve("model.safetensors"));
+        try (HFModelFolder f = HFModelFolder.open(tmp)) {
+            assertNotNull(f.tensor("model.layers.0.self_attn.q_proj.weight"));
         }
-        assertEquals("model.layers.0.mystery.weight", HFTensorNames.toGguf("model.layers.0.mystery.weight"));
-        assertEquals("something", HFTensorNames.toGguf("something"));
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> HFModelFolder.open(tmp, n -> "same"));
+        assertTrue(e.getMessage().contains("'same'"), e.getMessage());
     }
 
     private static SafetensorsWriter weights() {
@@ -53,7 +49,7 @@ class HFModelFolderTest {
     void singleFileFolder() throws Exception {
         weights().write(tmp.resolve("model.safetensors"));
         Files.writeString(tmp.resolve("config.json"), "{\"hidden_size\": 4}");
-        try (HFModelFolder f = HFModelFolder.open(tmp)) {
+        try (HFModelFolder f = HFModelFolder.open(tmp, HFModelFolderTest::rename)) {
             assertEquals(5, f.tensors().size());
             assertArrayEquals(new long[]{4, 10}, f.tensor("token_embd.weight").ne());
             assertEquals(GGMLType.BF16, f.tensor("blk.0.attn_q.weight").type());

@@ -3,6 +3,7 @@ package dev.tiller.steering.file;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.model.ModelConfig;
 import dev.tiller.engine.model.ModelWeights;
+import dev.tiller.models.arch.Weight;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -33,9 +34,9 @@ public record ModelFingerprint(String architecture, int embeddingLength, int blo
         ModelWeights w = model.weights();
         Map<String, String> digests = new LinkedHashMap<>();
         digests.put("output_norm.weight", sha256(w.outputNorm()));
-        digests.put("blk.0.attn_norm.weight", sha256(w.layers()[0].attnNorm()));
-        digests.put("blk." + (c.layers() - 1) + ".ffn_norm.weight", sha256(w.layers()[c.layers() - 1].ffnNorm()));
-        return new ModelFingerprint(c.architecture().ggufName, c.dim(), c.layers(), c.vocabSize(), c.heads(), c.kvHeads(), c.ffnDim(), digests);
+        digests.put(Weight.ATTN_NORM.ggufName(0), sha256(w.layers()[0].attnNorm()));
+        digests.put(Weight.FFN_NORM.ggufName(c.layers() - 1), sha256(w.layers()[c.layers() - 1].ffnNorm()));
+        return new ModelFingerprint(c.architecture().name(), c.dim(), c.layers(), c.vocabSize(), c.heads(), c.kvHeads(), c.ffnDim(), digests);
     }
 
     /**

@@ -7,6 +7,8 @@ import dev.tiller.engine.model.ModelConfig;
 import dev.tiller.engine.model.ModelWeights;
 import dev.tiller.kernels.Parallel;
 import dev.tiller.kernels.backward.DoubleMatMul;
+import dev.tiller.models.arch.RopeFrequencies;
+import dev.tiller.models.arch.Weight;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.VectorOperators;
@@ -36,15 +38,15 @@ public final class DiffTransformer {
     private final double[] freqs;
 
     public DiffTransformer(ModelConfig config, ModelWeights weights) {
+        // the float64 forward and backward implement the llama block only: training a model needing more would
+        // follow wrong gradients without a sign
+        if (!config.beyondLlamaBlock().isEmpty()) {
+            throw new UnsupportedOperationException("training does not support " + config.architecture().name() + " models yet (the float64 "
+                    + "forward has no " + String.join(", ", config.beyondLlamaBlock()) + ")");
+        }
         this.c = config;
         this.w = weights;
-        int half = c.ropeDims() / 2;
-        freqs = new double[half];
-        for (int i = 0; i < half; i++) {
-            double f = c.ropeFreqScale() * Math.pow(c.ropeTheta(), -2.0 * i / c.ropeDims());
-            if (c.ropeFreqFactors() != null) f /= c.ropeFreqFactors()[i];
-            freqs[i] = f;
-        }
+        freqs = RopeFrequencies.inverse(c.ropeDims(), c.ropeTheta(), c.ropeFreqScale(), c.ropeFreqFactors());
     }
 
     public ModelConfig config() {
@@ -54,7 +56,7 @@ public final class DiffTransformer {
     /** float64 values kept per token row between forward and backward. */
     public long savedDoublesPerToken() {
         long perLayer = 2L * c.dim() + c.qDim() + 2L * c.kvDim() + 2L * c.ffnDim() + 2;
-        if (c.architecture().qkNorm) perLayer += c.qDim() + c.kvDim() + c.heads() + c.kvHeads();
+        if (c.architecture().has(Weight.ATTN_Q_NORM)) perLayer += c.qDim() + c.kvDim() + c.heads() + c.kvHeads();
         return perLayer * c.layers() + c.dim() + 1;
     }
 

@@ -5,7 +5,7 @@ import dev.tiller.engine.model.ModelConfig;
 import dev.tiller.engine.model.ModelWeights;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.gguf.GGUFFile;
-import dev.tiller.models.SyntheticModel;
+import dev.tiller.models.synthetic.SyntheticModel;
 import dev.tiller.testsupport.Shared;
 
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 import dev.tiller.loader.GGMLType;
 import picocli.CommandLine;
@@ -42,7 +42,7 @@ public final class ModelsCommand implements Runnable {
 
     @Command(name = "write", description = "Write a synthetic model as GGUF or as a Hugging Face folder.", mixinStandardHelpOptions = true)
     static final class Write implements Callable<Integer> {
-        @Option(names = "--preset", required = true, description = "tiny-llama, tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, smollm2-135m, llama-3.2-1b")
+        @Option(names = "--preset", required = true, description = "tiny-llama, tiny-qwen2, tiny-qwen3, tiny-gemma2, qwen2.5-0.5b, smollm2-135m, llama-3.2-1b")
         String preset;
 
         @Option(names = "--type", defaultValue = "f32", description = "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, "

@@ -1,10 +1,15 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.gguf.GGUFValue;
 import dev.tiller.loader.gguf.GGUFWriter;
 import dev.tiller.loader.gguf.TensorBytes;
 import dev.tiller.loader.safetensors.SafetensorsWriter;
+import dev.tiller.models.arch.Architecture;
+import dev.tiller.models.arch.Architectures;
+import dev.tiller.models.arch.ConfigKey;
+import dev.tiller.models.arch.RopeFrequencies;
+import dev.tiller.models.arch.Weight;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -16,14 +21,15 @@ import java.util.Map;
 import java.util.function.BiFunction;
 
 /**
- * Writes random-weight models of real architectures (llama, qwen2, qwen3) as GGUF files or Hugging Face folders, for
+ * Writes random-weight models of real architectures (llama, qwen2, qwen3, gemma2) as GGUF files or Hugging Face folders, for
  * tests and benchmarks. Weights are drawn from a seeded normal distribution (std {@value WeightGenerator#WEIGHT_STD};
  * norm gains around 1), row by row, so the same seed always gives the same bytes and a model of any size streams to
  * disk without being held in memory.
  *
  * <p>The GGUF and HF copies of one seed hold the same weights. As llama.cpp's converter does, the GGUF copy of a
  * <em>llama</em> model has the rows of Q and K permuted (HF rotate-half RoPE → GGUF interleaved RoPE); 1-D tensors
- * (norms, biases) are stored as F32 in GGUF, holding exactly the values the F16/BF16 HF copy holds.
+ * (norms, biases) are stored as F32 in GGUF, holding exactly the values the F16/BF16 HF copy holds. For gemma the HF
+ * copy's norm weights are the GGUF ones minus 1, as llama.cpp's converter adds 1 ({@link Architecture#hfNormOffset}).
  *
  * <pre>{@code
  * SyntheticModel.preset("tiny-qwen3").withSeed(1).writeGguf(path, GGMLType.F32, tokenizerSource);
@@ -47,7 +53,7 @@ public final class SyntheticModel {
         this.quantizer = quantizer;
     }
 
-    /** One of {@link Presets#names()}: tiny-llama, tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, smollm2-135m, llama-3.2-1b. */
+    /** One of {@link Presets#names()}: tiny-llama, tiny-qwen2, tiny-qwen3, tiny-gemma2, qwen2.5-0.5b, smollm2-135m, llama-3.2-1b. */
     public static SyntheticModel preset(String name) {
         return new SyntheticModel(Presets.get(name), 0, KernelsQuantizer.get());
     }
@@ -113,14 +119,16 @@ public final class SyntheticModel {
             for (Map.Entry<String, GGUFValue> e : tokenizer.ggufMetadata(s.vocab()).entrySet()) w.put(e.getKey(), e.getValue());
         }
         for (TensorPlan.Entry e : TensorPlan.of(s)) {
-            if (e.ggufName().equals("rope_freqs.weight")) {
-                float[] f = Llama3RopeFactors.of(s);
+            if (e.weight() == Weight.ROPE_FREQS) {
+                ModelShape.Llama3RopeScaling sc = s.ropeScaling();
+                float[] f = RopeFrequencies.llama3Factors(s.headDim(), s.ropeTheta(), sc.factor(), sc.lowFreqFactor(), sc.highFreqFactor(),
+                        sc.originalContextLength());
                 byte[] b = new byte[4 * f.length];
                 new RowEncoder(GGMLType.F32, null).encode(f, b);
                 w.addTensor(e.ggufName(), GGMLType.F32, e.ggmlShape(), b);
                 continue;
             }
-            GGMLType t = ggufTypeOf(e, mix == null ? type : mix.typeOf(e.ggufName(), s.layers(), s.tiedEmbeddings()));
+            GGMLType t = ggufTypeOf(e, mix == null ? type : mix.typeOf(e.weight(), e.layer(), s.layers(), s.tiedEmbeddings()));
             w.addTensor(e.ggufName(), t, e.ggmlShape(), rows(e, new RowEncoder(t, quantizer), roundingOf(type), true));
         }
         w.write(file);
@@ -192,12 +200,16 @@ public final class SyntheticModel {
         long rows = e.rows();
         int permuteHeads = gguf ? e.ropeHeads() : 0;
         boolean roundVector = !e.isMatrix() && rounding != null;
+        float offset = e.hfNormOffset();
         return out -> {
             float[] row = new float[rowLen];
             byte[] buf = new byte[(int) encoder.rowBytes(rowLen)];
             for (long r = 0; r < rows; r++) {
                 gen.row(permuteHeads > 0 ? hfRowOfPermuted(r, rows, permuteHeads) : r, row);
+                // the HF value first (a gemma norm without its 1), rounded as the HF copy stores it; GGUF adds 1 back
+                if (offset != 0) for (int i = 0; i < rowLen; i++) row[i] -= offset;
                 if (roundVector) round(row, rounding);
+                if (offset != 0 && gguf) for (int i = 0; i < rowLen; i++) row[i] += offset;
                 out.write(encoder.encode(row, buf));
             }
         };
@@ -224,25 +236,37 @@ public final class SyntheticModel {
     }
 
     private void ggufMetadata(GGUFWriter w, ModelShape s, GGMLType type) {
-        String a = s.arch();
-        w.putString("general.architecture", a);
+        Architecture a = s.arch();
+        w.putString("general.architecture", a.name());
         w.putString("general.name", s.name());
         w.putUInt32("general.file_type", fileType(type));
         if (type.isQuantized()) w.putUInt32("general.quantization_version", 2);
-        w.putUInt32(a + ".vocab_size", s.vocab());
-        w.putUInt32(a + ".context_length", s.contextLength());
-        w.putUInt32(a + ".embedding_length", s.embd());
-        w.putUInt32(a + ".block_count", s.layers());
-        w.putUInt32(a + ".feed_forward_length", s.ff());
-        w.putUInt32(a + ".attention.head_count", s.heads());
-        w.putUInt32(a + ".attention.head_count_kv", s.kvHeads());
-        if (s.explicitHeadDim() || a.equals("qwen3")) {
-            w.putUInt32(a + ".attention.key_length", s.headDim());
-            w.putUInt32(a + ".attention.value_length", s.headDim());
+        w.putUInt32(ConfigKey.VOCAB_SIZE.ggufKey(a), s.vocab());
+        w.putUInt32(ConfigKey.CONTEXT_LENGTH.ggufKey(a), s.contextLength());
+        w.putUInt32(ConfigKey.EMBEDDING_LENGTH.ggufKey(a), s.embd());
+        w.putUInt32(ConfigKey.BLOCK_COUNT.ggufKey(a), s.layers());
+        w.putUInt32(ConfigKey.FEED_FORWARD_LENGTH.ggufKey(a), s.ff());
+        w.putUInt32(ConfigKey.HEAD_COUNT.ggufKey(a), s.heads());
+        w.putUInt32(ConfigKey.HEAD_COUNT_KV.ggufKey(a), s.kvHeads());
+        // llama.cpp's qwen3 and gemma2 converters always write the head size; the others only when it is not embd / heads
+        if (s.explicitHeadDim() || a == Architectures.QWEN3 || a == Architectures.GEMMA2) {
+            w.putUInt32(ConfigKey.KEY_LENGTH.ggufKey(a), s.headDim());
+            w.putUInt32(ConfigKey.VALUE_LENGTH.ggufKey(a), s.headDim());
         }
-        w.putUInt32(a + ".rope.dimension_count", s.headDim());
-        w.putFloat32(a + ".rope.freq_base", (float) s.ropeTheta());
-        w.putFloat32(a + ".attention.layer_norm_rms_epsilon", (float) s.rmsEps());
+        w.putUInt32(ConfigKey.ROPE_DIMENSION_COUNT.ggufKey(a), s.headDim());
+        w.putFloat32(ConfigKey.ROPE_FREQ_BASE.ggufKey(a), (float) s.ropeTheta());
+        w.putFloat32(ConfigKey.RMS_EPS.ggufKey(a), (float) s.rmsEps());
+        ModelShape.Extras x = s.extras();
+        if (a.reads(ConfigKey.SLIDING_WINDOW) && x.slidingWindow() > 0) w.putUInt32(ConfigKey.SLIDING_WINDOW.ggufKey(a), x.slidingWindow());
+        if (a.reads(ConfigKey.ATTN_LOGIT_SOFTCAPPING) && x.attnLogitSoftcap() > 0) {
+            w.putFloat32(ConfigKey.ATTN_LOGIT_SOFTCAPPING.ggufKey(a), (float) x.attnLogitSoftcap());
+        }
+        if (a.reads(ConfigKey.FINAL_LOGIT_SOFTCAPPING) && x.finalLogitSoftcap() > 0) {
+            w.putFloat32(ConfigKey.FINAL_LOGIT_SOFTCAPPING.ggufKey(a), (float) x.finalLogitSoftcap());
+        }
+        if (a.reads(ConfigKey.QUERY_PRE_ATTN_SCALAR) && x.queryPreAttnScalar() > 0) {
+            w.putFloat32(ConfigKey.QUERY_PRE_ATTN_SCALAR.ggufKey(a), (float) x.queryPreAttnScalar());
+        }
     }
 
     /** llama.cpp's {@code llama_ftype} of a model whose matrices are mostly {@code type}. */

@@ -1,4 +1,4 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 import dev.tiller.loader.GGMLType;
 

@@ -1,4 +1,4 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;

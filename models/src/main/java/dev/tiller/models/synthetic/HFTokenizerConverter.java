@@ -1,4 +1,4 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,6 +1,7 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 import dev.tiller.loader.GGMLType;
+import dev.tiller.models.arch.Weight;
 
 /**
  * llama.cpp's "_M" K-quant mixes, as its quantizer assigns them (the files people download for CPUs): every matrix in
@@ -33,16 +34,13 @@ public enum QuantMix {
     }
 
     /**
-     * The type this mix gives the GGUF tensor {@code ggufName} of a model with {@code layers} blocks; with
-     * {@code tiedEmbeddings} the token embedding is also the output matrix and gets its type.
+     * The type this mix gives weight {@code w} of block {@code layer} (ignored for model-wide weights) of a model with
+     * {@code layers} blocks; with {@code tiedEmbeddings} the token embedding is also the output matrix and gets its type.
      */
-    public GGMLType typeOf(String ggufName, int layers, boolean tiedEmbeddings) {
-        if (ggufName.equals("output.weight")) return GGMLType.Q6_K;
-        if (tiedEmbeddings && ggufName.equals("token_embd.weight")) return GGMLType.Q6_K;
-        if (ggufName.endsWith(".attn_v.weight") || ggufName.endsWith(".ffn_down.weight")) {
-            int layer = Integer.parseInt(ggufName.substring("blk.".length(), ggufName.indexOf('.', "blk.".length())));
-            if (moreBits(layer, layers)) return GGMLType.Q6_K;
-        }
+    public GGMLType typeOf(Weight w, int layer, int layers, boolean tiedEmbeddings) {
+        if (w == Weight.OUTPUT) return GGMLType.Q6_K;
+        if (tiedEmbeddings && w == Weight.TOKEN_EMBD) return GGMLType.Q6_K;
+        if ((w == Weight.ATTN_V || w == Weight.FFN_DOWN) && moreBits(layer, layers)) return GGMLType.Q6_K;
         return base;
     }
 

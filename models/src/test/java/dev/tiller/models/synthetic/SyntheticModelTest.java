@@ -1,6 +1,8 @@
-package dev.tiller.models;
+package dev.tiller.models.synthetic;
 
 import dev.tiller.loader.GGMLType;
+import dev.tiller.models.arch.Architectures;
+import dev.tiller.models.arch.RopeFrequencies;
 import dev.tiller.loader.Tensor;
 import dev.tiller.loader.gguf.GGUFFile;
 import dev.tiller.loader.gguf.GGUFMetadata;
@@ -142,7 +144,7 @@ class SyntheticModelTest {
                 SyntheticModel m = SyntheticModel.preset(preset).withSeed(3);
                 m.writeGguf(gguf, type);
                 m.writeHuggingFace(dir, type);
-                try (GGUFFile g = GGUFFile.open(gguf); HFModelFolder h = HFModelFolder.open(dir)) {
+                try (GGUFFile g = GGUFFile.open(gguf); HFModelFolder h = HFModelFolder.open(dir, m.shape().arch()::ggufName)) {
                     assertEquals(g.tensors().keySet(), h.tensors().keySet());
                     for (Tensor t : g.tensors().values()) {
                         Tensor ht = h.tensor(t.name());
@@ -177,7 +179,7 @@ class SyntheticModelTest {
         assertTrue(Files.exists(dir.resolve("vocab.json")));
         assertTrue(Files.exists(dir.resolve("merges.txt")));
         assertTrue(Files.exists(dir.resolve("tokenizer_config.json")));
-        try (HFModelFolder h = HFModelFolder.open(dir)) {
+        try (HFModelFolder h = HFModelFolder.open(dir, Architectures.QWEN2::ggufName)) {
             HFConfig c = h.config();
             assertEquals(151936, c.requireInt("vocab_size"));
             assertEquals(151643, c.requireInt("bos_token_id"));
@@ -199,7 +201,7 @@ class SyntheticModelTest {
         assertEquals(896, q.embd());
         assertEquals(64, q.headDim());
         ModelShape l = Presets.get("llama-3.2-1b");
-        float[] f = Llama3RopeFactors.of(l);
+        float[] f = llama3Factors(l);
         assertEquals(32, f.length);
         assertEquals(1f, f[0], "high frequencies are not scaled");
         assertEquals(32f, f[31], "the lowest frequencies get the full factor");
@@ -209,14 +211,13 @@ class SyntheticModelTest {
     @Test
     void llama3RopeFreqsTensorIsWritten() {
         // a llama-3.2-1b-like shape at toy size keeps the test fast
-        ModelShape s = new ModelShape("toy-llama3", "llama", 64, 1, 4, 2, 16, 64, 32, 128, 500_000.0, 1e-5, true, false, false,
-                new ModelShape.Llama3RopeScaling(32.0, 1.0, 4.0, 8192), 0, 1);
+        ModelShape s = new ModelShape("toy-llama3", Architectures.LLAMA, 64, 1, 4, 2, 16, 64, 32, 128, 500_000.0, 1e-5, true, new ModelShape.Llama3RopeScaling(32.0, 1.0, 4.0, 8192), null, 0, 1);
         Path p = tmp.resolve("l3.gguf");
         SyntheticModel.of(s).writeGguf(p, GGMLType.F32);
         try (GGUFFile f = GGUFFile.open(p)) {
             Tensor r = f.tensor("rope_freqs.weight");
             assertArrayEquals(new long[]{8}, r.ne());
-            float[] expected = Llama3RopeFactors.of(s);
+            float[] expected = llama3Factors(s);
             for (int i = 0; i < 8; i++) assertEquals(expected[i], f32(r, i));
             assertEquals(1f, f32(r, 0));
             assertEquals(32f, f32(r, 7));
@@ -238,7 +239,7 @@ class SyntheticModelTest {
         }
         assertThrows(IllegalArgumentException.class, () -> SyntheticModel.preset("tiny-llama").writeHuggingFace(tmp.resolve("x"), GGMLType.Q8_0));
         // k-quants need rows of 256: narrower matrices fall back as llama.cpp does (Q4_K → Q5_0)
-        ModelShape s = new ModelShape("k", "llama", 64, 1, 4, 2, 16, 256, 32, 128, 1e4, 1e-5, true, false, false, null, 0, 1);
+        ModelShape s = new ModelShape("k", Architectures.LLAMA, 64, 1, 4, 2, 16, 256, 32, 128, 1e4, 1e-5, true, null, null, 0, 1);
         Path k = tmp.resolve("q4k.gguf");
         SyntheticModel.of(s).withQuantizer((type, row) -> new byte[(int) type.byteSize(row.length)]).writeGguf(k, GGMLType.Q4_K);
         try (GGUFFile f = GGUFFile.open(k)) {
@@ -304,7 +305,7 @@ class SyntheticModelTest {
      */
     @Test
     void q4KMMixFollowsLlamaCppsAssignment() {
-        ModelShape shape = new ModelShape("mix-test", "llama", 256, 8, 4, 2, 64, 512, 256, 512, 10000.0, 1e-5, false, false, false, null, 1, 2);
+        ModelShape shape = new ModelShape("mix-test", Architectures.LLAMA, 256, 8, 4, 2, 64, 512, 256, 512, 10000.0, 1e-5, false, null, null, 1, 2);
         Path f = tmp.resolve("mix.gguf");
         SyntheticModel.of(shape).writeGguf(f, QuantMix.Q4_K_M, null);
         try (GGUFFile g = GGUFFile.open(f)) {
@@ -325,12 +326,17 @@ class SyntheticModelTest {
     @Test
     void q4KMMixOfATiedModelGivesTheEmbeddingTheOutputsType() {
         // llama.cpp: with no output.weight, token_embd is the output matrix and takes Q6_K
-        ModelShape shape = new ModelShape("mix-tied", "llama", 256, 8, 4, 2, 64, 512, 256, 512, 10000.0, 1e-5, true, false, false, null, 1, 2);
+        ModelShape shape = new ModelShape("mix-tied", Architectures.LLAMA, 256, 8, 4, 2, 64, 512, 256, 512, 10000.0, 1e-5, true, null, null, 1, 2);
         Path f = tmp.resolve("tied.gguf");
         SyntheticModel.of(shape).writeGguf(f, QuantMix.Q4_K_M, null);
         try (GGUFFile g = GGUFFile.open(f)) {
             assertEquals(null, g.tensors().get("output.weight"));
             assertEquals(GGMLType.Q6_K, g.tensors().get("token_embd.weight").type());
         }
+    }
+
+    private static float[] llama3Factors(ModelShape s) {
+        ModelShape.Llama3RopeScaling sc = s.ropeScaling();
+        return RopeFrequencies.llama3Factors(s.headDim(), s.ropeTheta(), sc.factor(), sc.lowFreqFactor(), sc.highFreqFactor(), sc.originalContextLength());
     }
 }
