@@ -492,7 +492,7 @@ public final class CudaEmulator {
                     default -> throw new IllegalStateException(name + " signature " + sig);
                 };
             }
-            ReferenceKernels.Launch launch = new ReferenceKernels.Launch(gx, gy, gz, bx, args, mem());
+            ReferenceKernels.Launch launch = new ReferenceKernels.Launch(gx, gy, gz, bx, sharedBytes, args, mem());
             if (record(stream.address(), "cuLaunchKernel(" + name + ")")) recording.add(() -> k.body().run(launch));
             else k.body().run(launch);
             return SUCCESS;
