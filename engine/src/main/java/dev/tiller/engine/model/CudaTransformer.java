@@ -138,8 +138,13 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     /** Memory kept free beyond the weights: workspace, cuBLAS, graphs, a first KV cache. */
     private static final long HEADROOM = 256L << 20;
 
-    /** Prefill dequantizes quantized weights into F16 tiles of at most this many elements (32 MiB). */
-    static final long DEQUANT_TILE = 1L << 24;
+    /**
+     * Prefill dequantizes quantized weights into F16 tiles of at most this many elements: 32 MiB, or
+     * {@code -Dtiller.cuda.dequantTile=N} (tests make it small to run several tiles per product).
+     */
+    static long dequantTile() {
+        return Long.getLong("tiller.cuda.dequantTile", 1L << 24);
+    }
 
     /** Every weight matrix once (tied embeddings are one). */
     private static List<WeightMatrix> allMatrices(ModelWeights w) {
@@ -152,11 +157,15 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     /**
      * Elements of the F16 scratch that prefill dequantizes quantized weights into: the largest quantized matrix (a
-     * stacked q|k|v or gate|up counts as one), at most {@link #DEQUANT_TILE}; 0 when no matrix is quantized.
+     * stacked q|k|v or gate|up counts as one), at most {@link #dequantTile}; 0 when no matrix is quantized.
      */
     private static long dequantScratchElements(ModelWeights w) {
-        long most = 0;
-        for (WeightMatrix m : allMatrices(w)) if (DeviceFormat.of(m.tensor()).quantized()) most = Math.max(most, (long) m.rows() * m.cols());
+        long most = 0, widest = 0; // the scratch holds at least one row
+        for (WeightMatrix m : allMatrices(w)) {
+            if (!DeviceFormat.of(m.tensor()).quantized()) continue;
+            most = Math.max(most, (long) m.rows() * m.cols());
+            widest = Math.max(widest, m.cols());
+        }
         for (LayerWeights lw : w.layers()) {
             for (WeightMatrix[] group : new WeightMatrix[][]{{lw.wq(), lw.wk(), lw.wv()}, {lw.wGate(), lw.wUp()}}) {
                 long sum = 0;
@@ -164,7 +173,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 most = Math.max(most, sum);
             }
         }
-        return Math.min(most, DEQUANT_TILE);
+        return Math.min(most, Math.max(widest, dequantTile()));
     }
 
     /** Refuses, before any upload, a model whose device weights cannot fit the GPU's free memory, naming both sizes. */
