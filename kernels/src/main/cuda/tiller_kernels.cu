@@ -91,60 +91,67 @@ extern "C" __global__ void dequant_q4_0_f16(__half* out, const uint8_t* qs, cons
 // ---------------------------------------------------------------- GEMV: matrix products of a few rows (decode)
 // y[t][r] = sum_c x[t][c] * W[r][c] for n <= GEMV_MAX_N activation rows (float32 in, float32 out), W read in its
 // stored format. Decode multiplies one row per sequence, so it is bound by the bytes of W read, not by arithmetic:
-// cuBLAS with n = 1 also reads a converted copy of x and of W (F16 for quantized formats). Here each warp owns one
-// output row: every lane loads 16 bytes of the row at a time (8 f16/bf16 weights, 16 Q8_0 quants, or one whole
-// 32-weight Q4_0 block), multiplies them with the n rows of x and keeps n partial sums; a shuffle reduction ends the
-// row. x is staged in shared memory a tile of GEMV_TILE columns at a time ([n][GEMV_TILE] floats, dynamic: 4 KiB for
-// one row, 32 KiB for eight), shared by the block's GEMV_WARPS rows. No host synchronisation: capturable in graphs.
-// Launch: grid ceil(rows / GEMV_WARPS), block GEMV_WARPS * 32 threads, n * GEMV_TILE * 4 bytes of shared memory;
-// cols a multiple of the format's VEC (and of 32 for the quantized ones), W rows 16-byte aligned.
+// cuBLAS with n = 1 also reads a converted copy of x and, for quantized formats, an F16 copy of W.
+//
+// Each output row belongs to `split` warps (1, 2 or 4) of a GEMV_WARPS-warp block, so a block covers
+// GEMV_WARPS / split rows. A row's 16-byte loads (8 f16/bf16 weights, 16 Q8_0 quants, or one whole 32-weight Q4_0
+// block) are dealt out round-robin to the split * 32 lanes; each lane dequantizes in registers, multiplies with the n
+// rows of x and keeps n partial sums; a shuffle reduction ends each warp's share and, when split > 1, shared memory
+// adds the warps' shares. The host picks split so that short matrices (896 rows of 4864 columns, say) still put
+// enough warps, and enough loads in flight, on every multiprocessor.
+//
+// x is staged in shared memory, `tile` columns at a time ([n][tile] floats of dynamic shared memory), read by all the
+// block's warps: tile = min(GEMV_SMEM_FLOATS / n rounded down to 1024, cols rounded up to 1024), so a decode step
+// (n = 1) of rows up to 8192 columns stages x once. No host synchronisation: capturable in graphs.
+// Launch: grid ceil(rows / (GEMV_WARPS / split)), block GEMV_WARPS * 32, n * tile * 4 bytes of shared memory;
+// cols a multiple of the format's VEC, W rows and x 16-byte aligned.
 #define GEMV_WARPS 4
 #define GEMV_MAX_N 8
-#define GEMV_TILE 1024
+#define GEMV_SMEM_FLOATS 8192
 
-// x[t][c .. c+3] from the staged tile as a float4 (16-byte aligned: c is a multiple of 4).
-__device__ __forceinline__ float4 xs4(const float* xs, int t, int c) {
-    return *reinterpret_cast<const float4*>(xs + t * GEMV_TILE + c);
+// x[t][c .. c+3] from the staged tile (rows `ld` floats apart) as a float4 (16-byte aligned: c and ld multiples of 4).
+__device__ __forceinline__ float4 xs4(const float* xs, int ld, int t, int c) {
+    return *reinterpret_cast<const float4*>(xs + t * ld + c);
 }
 
-// 8 weights w[0..7] (already float) against x[t][c..c+7] for every t < n.
-__device__ __forceinline__ void dot8(const float* w, const float* xs, int c, int n, float* acc) {
+// 8 weights w[0..7] (already float) against x[t][c..c+7] for every t < n, each group summed left to right.
+__device__ __forceinline__ void dot8(const float* w, const float* xs, int ld, int c, int n, float* acc) {
 #pragma unroll
     for (int t = 0; t < GEMV_MAX_N; t++) {
         if (t >= n) break;
-        float4 a = xs4(xs, t, c), b = xs4(xs, t, c + 4);
+        float4 a = xs4(xs, ld, t, c), b = xs4(xs, ld, t, c + 4);
         acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z + w[7] * b.w;
     }
 }
 
+// One 16-byte load of row `row` at column `col` (global) against the staged x at tile column c, per format.
 struct GemvF16 {
     static constexpr int VEC = 8;
-    // 8 f16 weights of row `row` from column `col` (global), x from tile column c.
-    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int c, int n, float* acc) {
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
         int4 raw = __ldg(reinterpret_cast<const int4*>(reinterpret_cast<const __half*>(w) + (long) row * cols + col));
         const __half2* h = reinterpret_cast<const __half2*>(&raw);
         float f[8];
 #pragma unroll
         for (int k = 0; k < 4; k++) { float2 p = __half22float2(h[k]); f[2 * k] = p.x; f[2 * k + 1] = p.y; }
-        dot8(f, xs, c, n, acc);
+        dot8(f, xs, ld, c, n, acc);
     }
 };
 
 struct GemvBF16 {
     static constexpr int VEC = 8;
-    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int c, int n, float* acc) {
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
         int4 raw = __ldg(reinterpret_cast<const int4*>(reinterpret_cast<const __nv_bfloat16*>(w) + (long) row * cols + col));
         const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
         float f[8];
 #pragma unroll
         for (int k = 0; k < 4; k++) { float2 p = __bfloat1622float2(h[k]); f[2 * k] = p.x; f[2 * k + 1] = p.y; }
-        dot8(f, xs, c, n, acc);
+        dot8(f, xs, ld, c, n, acc);
     }
 };
 
 struct GemvQ8_0 {
-    static constexpr int VEC = 16; // half a block: the scale is applied to each half's sum
-    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int c, int n, float* acc) {
+    static constexpr int VEC = 16; // half a block: the scale multiplies this half's sum
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
         int4 raw = __ldg(reinterpret_cast<const int4*>(reinterpret_cast<const int8_t*>(w) + (long) row * cols + col));
         float d = __half2float(scales[(long) row * (cols / 32) + col / 32]);
         const int8_t* q = reinterpret_cast<const int8_t*>(&raw);
@@ -154,8 +161,8 @@ struct GemvQ8_0 {
         float s[GEMV_MAX_N];
 #pragma unroll
         for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
-        dot8(f, xs, c, n, s);
-        dot8(f + 8, xs, c + 8, n, s);
+        dot8(f, xs, ld, c, n, s);
+        dot8(f + 8, xs, ld, c + 8, n, s);
 #pragma unroll
         for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += d * s[t];
     }
@@ -163,7 +170,7 @@ struct GemvQ8_0 {
 
 struct GemvQ4_0 {
     static constexpr int VEC = 32; // one whole block per 16-byte load
-    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int c, int n, float* acc) {
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
         int4 raw = __ldg(reinterpret_cast<const int4*>(reinterpret_cast<const uint8_t*>(w) + (long) row * (cols / 2) + col / 2));
         float d = __half2float(scales[(long) row * (cols / 32) + col / 32]);
         const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
@@ -173,61 +180,81 @@ struct GemvQ4_0 {
         float s[GEMV_MAX_N];
 #pragma unroll
         for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
-        dot8(lo, xs, c, n, s);      // weights 0..15 against x[c .. c+15]
-        dot8(lo + 8, xs, c + 8, n, s);
-        dot8(hi, xs, c + 16, n, s); // weights 16..31 against x[c+16 .. c+31]
-        dot8(hi + 8, xs, c + 24, n, s);
+        dot8(lo, xs, ld, c, n, s);      // weights 0..15 against x[c .. c+15]
+        dot8(lo + 8, xs, ld, c + 8, n, s);
+        dot8(hi, xs, ld, c + 16, n, s); // weights 16..31 against x[c+16 .. c+31]
+        dot8(hi + 8, xs, ld, c + 24, n, s);
 #pragma unroll
         for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += d * s[t];
     }
 };
 
 template <typename F>
-__device__ void gemv(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n) {
+__device__ void gemv(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
     extern __shared__ float4 gemv_smem[]; // float4: 16-byte aligned for the vector reads of xs4
+    __shared__ float shares[GEMV_WARPS][GEMV_MAX_N];
     float* xs = reinterpret_cast<float*>(gemv_smem);
-    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
-    int row = blockIdx.x * GEMV_WARPS + warp;
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP, part = warp % split;
+    int row = blockIdx.x * (GEMV_WARPS / split) + warp / split;
+    bool active = row < rows; // idle warps still take part in staging x and in the barriers
+    int tile = min((GEMV_SMEM_FLOATS / n) & ~1023, (cols + 1023) & ~1023);
     float acc[GEMV_MAX_N];
 #pragma unroll
     for (int t = 0; t < GEMV_MAX_N; t++) acc[t] = 0.0f;
-    for (int c0 = 0; c0 < cols; c0 += GEMV_TILE) {
-        int width = min(GEMV_TILE, cols - c0); // a multiple of 8: cols is
+    for (int c0 = 0; c0 < cols; c0 += tile) {
+        int width = min(tile, cols - c0); // a multiple of 8, as cols is
         __syncthreads(); // every warp is done with the previous tile
         for (int i = threadIdx.x; i < n * width / 4; i += blockDim.x) {
             int t = i / (width / 4), c = 4 * (i % (width / 4));
-            *reinterpret_cast<float4*>(xs + t * GEMV_TILE + c) = *reinterpret_cast<const float4*>(x + (long) t * cols + c0 + c);
+            *reinterpret_cast<float4*>(xs + t * tile + c) = *reinterpret_cast<const float4*>(x + (long) t * cols + c0 + c);
         }
         __syncthreads();
-        if (row < rows) {
+        if (active) {
 #pragma unroll 4
-            for (int c = lane * F::VEC; c < width; c += WARP * F::VEC) F::dot(w, scales, row, cols, c0 + c, xs, c, n, acc);
+            for (int c = (part * WARP + lane) * F::VEC; c < width; c += split * WARP * F::VEC) F::dot(w, scales, row, cols, c0 + c, xs, tile, c, n, acc);
         }
     }
-    if (row >= rows) return; // the whole warp: the shuffles below need all 32 lanes
 #pragma unroll
     for (int t = 0; t < GEMV_MAX_N; t++) {
         if (t >= n) break;
-        float s = warp_sum(acc[t]);
-        if (lane == 0) y[(long) t * rows + row] = s;
+        acc[t] = warp_sum(acc[t]); // every lane of a warp runs this: `active` is the same for the whole warp
+    }
+    if (split == 1) {
+        if (active && lane < n) {
+            float v = 0.0f;
+#pragma unroll
+            for (int t = 0; t < GEMV_MAX_N; t++) if (t == lane) v = acc[t]; // lane t writes row t (registers are not indexable by lane)
+            y[(long) lane * rows + row] = v;
+        }
+        return;
+    }
+    if (lane == 0) {
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) if (t < n) shares[warp][t] = acc[t];
+    }
+    __syncthreads();
+    if (active && part == 0 && lane < n) { // the row's warps' shares, added in order
+        float v = 0.0f;
+        for (int p = 0; p < split; p++) v += shares[warp + p][lane];
+        y[(long) lane * rows + row] = v;
     }
 }
 
 // One entry point per weight format, same parameters (scales is unused, and may be 0, for f16 / bf16).
-extern "C" __global__ void gemv_f16(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n) {
-    gemv<GemvF16>(y, w, scales, x, rows, cols, n);
+extern "C" __global__ void gemv_f16(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvF16>(y, w, scales, x, rows, cols, n, split);
 }
 
-extern "C" __global__ void gemv_bf16(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n) {
-    gemv<GemvBF16>(y, w, scales, x, rows, cols, n);
+extern "C" __global__ void gemv_bf16(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvBF16>(y, w, scales, x, rows, cols, n, split);
 }
 
-extern "C" __global__ void gemv_q8_0(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n) {
-    gemv<GemvQ8_0>(y, w, scales, x, rows, cols, n);
+extern "C" __global__ void gemv_q8_0(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQ8_0>(y, w, scales, x, rows, cols, n, split);
 }
 
-extern "C" __global__ void gemv_q4_0(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n) {
-    gemv<GemvQ4_0>(y, w, scales, x, rows, cols, n);
+extern "C" __global__ void gemv_q4_0(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQ4_0>(y, w, scales, x, rows, cols, n, split);
 }
 
 // ---------------------------------------------------------------- embedding

@@ -284,7 +284,24 @@ public final class CudaDevice {
     // ------------------------------------------------------------------ quantized weights and GEMV
 
     /** Activation rows up to which a product is a GEMV (decode), and the GEMV's launch shape (see tiller_kernels.cu). */
-    public static final int GEMV_MAX_ROWS = 8, GEMV_WARPS = 4, GEMV_TILE = 1024;
+    public static final int GEMV_MAX_ROWS = 8, GEMV_WARPS = 4, GEMV_SMEM_FLOATS = 8192;
+    /** Below this many warps in all (rows x split), a row is shared by more warps: about 16 per multiprocessor of an H200. */
+    static final int GEMV_SPLIT_WARPS = 2048;
+
+    /** Columns of x the GEMV stages in shared memory at a time (the kernel computes the same). */
+    public static int gemvTile(int n, int cols) {
+        return Math.min((GEMV_SMEM_FLOATS / n) & ~1023, (cols + 1023) & ~1023);
+    }
+
+    /**
+     * Warps per output row (1, 2 or 4): more for matrices of few rows, so that the GPU has enough warps, as long as
+     * every lane of the row's warps gets at least one 16-byte load.
+     */
+    public static int gemvSplit(DeviceFormat f, int rows, int cols) {
+        int loads = cols / f.vec, split = 1;
+        while (split < GEMV_WARPS && (long) rows * split < GEMV_SPLIT_WARPS && loads >= 2 * split * 32) split *= 2;
+        return split;
+    }
 
     /**
      * Repacks {@code nblocks} ggml Q8_0 / Q4_0 blocks at {@code blocks} into quants at {@code qs} and f16 scales at
@@ -317,8 +334,9 @@ public final class CudaDevice {
         }
         if (n < 1 || n > GEMV_MAX_ROWS) throw new IllegalArgumentException("GEMV of " + n + " rows; it takes 1.." + GEMV_MAX_ROWS);
         if (f.quantized() && scales == 0) throw new IllegalArgumentException("GEMV of " + f + " weights without their scales");
-        launchShared(f.gemvKernel, (rows + GEMV_WARPS - 1) / GEMV_WARPS, 1, 1, GEMV_WARPS * 32, n * GEMV_TILE * Float.BYTES,
-                y, w, scales, x, rows, cols, n);
+        int split = gemvSplit(f, rows, cols), perBlock = GEMV_WARPS / split;
+        launchShared(f.gemvKernel, (rows + perBlock - 1) / perBlock, 1, 1, GEMV_WARPS * 32, n * gemvTile(n, cols) * Float.BYTES,
+                y, w, scales, x, rows, cols, n, split);
     }
 
     /** out[t] = row tokens[t] of a repacked Q8_0 / Q4_0 table, dequantized to float32. */

@@ -120,16 +120,23 @@ class CudaGemvTest {
     @ParameterizedTest
     @EnumSource(value = DeviceFormat.class, names = {"F16", "BF16", "Q8_0", "Q4_0"})
     void gemvEqualsAFloat64Product(DeviceFormat f) {
-        int rows = 37, cols = 2144; // two full column tiles and a part; 37 rows leave three warps of the last block idle
-        Weights w = weights(f, rows, cols);
-        for (int n : new int[]{1, 3, 8}) {
-            float[] x = random(n * cols);
-            long dx = dev.upload(x), y = dev.alloc(4L * n * rows);
-            dev.gemv(f, y, w.ptr(), w.scales(), dx, rows, cols, n);
-            checkProduct(w.value(), x, download(y, n * rows), rows, cols, n, 0, f + " n=" + n);
-            dev.free(dx);
-            dev.free(y);
+        // 2144 columns: one staged tile for n = 1, two for n = 3, three (the last partial) for n = 8; rows shared by 2
+        // or 4 warps. 256 columns: one warp per row. 37 and 9 rows leave warps of the last block idle.
+        for (int[] shape : new int[][]{{37, 2144}, {9, 256}}) {
+            int rows = shape[0], cols = shape[1];
+            Weights w = weights(f, rows, cols);
+            for (int n : new int[]{1, 3, 8}) {
+                float[] x = random(n * cols);
+                long dx = dev.upload(x), y = dev.alloc(4L * n * rows);
+                dev.gemv(f, y, w.ptr(), w.scales(), dx, rows, cols, n);
+                String what = f + " " + rows + "x" + cols + " split " + CudaDevice.gemvSplit(f, rows, cols) + " n=" + n;
+                checkProduct(w.value(), x, download(y, n * rows), rows, cols, n, 0, what);
+                dev.free(dx);
+                dev.free(y);
+            }
         }
+        int rows = 37, cols = 2144;
+        Weights w = weights(f, rows, cols);
         // rows 9..20 as a matrix of their own: the view of a stacked q|k|v
         int r0 = 9, count = 12;
         float[] x = random(2 * cols);
@@ -185,6 +192,19 @@ class CudaGemvTest {
         } finally {
             dev.destroy(g);
         }
+    }
+
+    /** Warps per row: four for Qwen2.5-0.5B's down projection, one for its output matrix and for short Q4_0 rows. */
+    @Test
+    void shortMatricesShareRowsAmongWarps() {
+        assertEquals(4, CudaDevice.gemvSplit(DeviceFormat.F16, 896, 4864));
+        assertEquals(4, CudaDevice.gemvSplit(DeviceFormat.Q4_0, 896, 4864));
+        assertEquals(1, CudaDevice.gemvSplit(DeviceFormat.F16, 151936, 896));
+        assertEquals(1, CudaDevice.gemvSplit(DeviceFormat.Q4_0, 1152, 896)); // 28 blocks a row: one warp's worth
+        assertEquals(2, CudaDevice.gemvSplit(DeviceFormat.F16, 1152, 896));
+        assertEquals(8192, CudaDevice.gemvTile(1, 8192));
+        assertEquals(1024, CudaDevice.gemvTile(8, 4864));
+        assertEquals(1024, CudaDevice.gemvTile(1, 896));
     }
 
     @Test

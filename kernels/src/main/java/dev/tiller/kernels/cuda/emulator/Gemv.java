@@ -8,14 +8,15 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * The reference of the {@code gemv_f16 / gemv_bf16 / gemv_q8_0 / gemv_q4_0} kernels: {@code y[t][r] = x[t] . W[r]}
- * for n activation rows, W read in its device format. It follows the kernel's summation: lane {@code L} of row r's
- * warp takes the 16-byte loads L, L+32, ... of each {@code GEMV_TILE}-column tile, sums each group of 8 products left
- * to right into its partial (a quantized load's groups first into the load's sum, then times the block scale), and
- * the 32 partials are combined by the same xor-shuffle tree. It also checks what a GPU would fault on or silently get
- * wrong: the launch shape, the dynamic shared memory, and 16-byte alignment of every vector load.
+ * for n activation rows, W read in its device format. It follows the kernel's summation: row r belongs to
+ * {@code split} warps; their {@code split * 32} lanes take the row's 16-byte loads round-robin within each staged tile
+ * of x; each lane sums each group of 8 products left to right into its partial (a quantized load's groups first into
+ * the load's sum, then times the block scale); each warp's 32 partials are combined by the kernel's xor-shuffle tree,
+ * and the warps' shares added in order. It also checks what a GPU would fault on or silently get wrong: the launch
+ * shape, the dynamic shared memory, and 16-byte alignment of every vector load.
  */
 final class Gemv {
-    static final int WARPS = 4, MAX_N = 8, TILE = 1024, LANES = 32;
+    static final int WARPS = 4, MAX_N = 8, SMEM_FLOATS = 8192, LANES = 32;
     static final int F16 = 0, BF16 = 1, Q8_0 = 2, Q4_0 = 3;
     private static final int[] VEC = {8, 8, 16, 32};
     private static final String[] NAME = {"gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q4_0"};
@@ -25,25 +26,31 @@ final class Gemv {
     static void run(ReferenceKernels.Launch l, int format) {
         MemorySegment y = l.p(0), w = l.p(1), x = l.p(3);
         MemorySegment scales = format >= Q8_0 ? l.p(2) : null;
-        int rows = l.i(4), cols = l.i(5), n = l.i(6), vec = VEC[format];
+        int rows = l.i(4), cols = l.i(5), n = l.i(6), split = l.i(7), vec = VEC[format];
         String k = NAME[format];
-        require(l.blockX() == WARPS * LANES && l.gridY() == 1 && l.gridZ() == 1, k + ": block " + l.blockX() + ", grid y/z " + l.gridY() + "/" + l.gridZ());
-        require(l.gridX() == (rows + WARPS - 1) / WARPS, k + ": gridDim.x " + l.gridX() + " for " + rows + " rows");
+        require(split == 1 || split == 2 || split == 4, k + ": split " + split);
         require(n >= 1 && n <= MAX_N, k + ": n = " + n);
-        require(l.sharedBytes() >= n * TILE * Float.BYTES, k + ": " + l.sharedBytes() + " bytes of shared memory for n = " + n);
+        int perBlock = WARPS / split, tile = Math.min((SMEM_FLOATS / n) & ~1023, (cols + 1023) & ~1023);
+        require(l.blockX() == WARPS * LANES && l.gridY() == 1 && l.gridZ() == 1, k + ": block " + l.blockX() + ", grid y/z " + l.gridY() + "/" + l.gridZ());
+        require(l.gridX() == (rows + perBlock - 1) / perBlock, k + ": gridDim.x " + l.gridX() + " for " + rows + " rows, split " + split);
+        require(l.sharedBytes() >= n * tile * Float.BYTES, k + ": " + l.sharedBytes() + " bytes of shared memory for n = " + n + ", tile " + tile);
         require(cols % vec == 0, k + ": cols " + cols + " not a multiple of " + vec);
         require(w.address() % 16 == 0 && x.address() % 16 == 0, k + ": weights or x not 16-byte aligned (a misaligned vector load)");
         IntStream.range(0, rows).parallel().forEach(r -> {
-            float[][] partial = new float[n][LANES];
-            for (int c0 = 0; c0 < cols; c0 += TILE) {
-                int width = Math.min(TILE, cols - c0);
-                for (int lane = 0; lane < LANES; lane++) {
-                    for (int c = lane * vec; c < width; c += LANES * vec) {
+            float[][] partial = new float[n][split * LANES]; // lane p*32 + l: lane l of the row's warp p
+            for (int c0 = 0; c0 < cols; c0 += tile) {
+                int width = Math.min(tile, cols - c0);
+                for (int lane = 0; lane < split * LANES; lane++) {
+                    for (int c = lane * vec; c < width; c += split * LANES * vec) {
                         for (int t = 0; t < n; t++) partial[t][lane] += load(w, scales, format, r, cols, c0 + c, x, (long) t * cols);
                     }
                 }
             }
-            for (int t = 0; t < n; t++) f(y, (long) t * rows + r, warpSum(partial[t]));
+            for (int t = 0; t < n; t++) {
+                float sum = 0;
+                for (int p = 0; p < split; p++) sum += warpSum(java.util.Arrays.copyOfRange(partial[t], p * LANES, (p + 1) * LANES));
+                f(y, (long) t * rows + r, sum);
+            }
         });
     }
 
