@@ -4,8 +4,11 @@
 #   2. CPU vs GPU greedy text with the CLI (stories260K plain and steered; Qwen2.5-0.5B-shaped models per format)
 #   3. where CPU and GPU part ways on Q4_0 (compare-devices), on the GPU and on the host emulator
 #   4. bench --device cuda (pp512 / tg128, decode at depth), steer-overhead
+#   5. quant: the weights-as-stored check on its own (GEMV and quantized-weight tests, CPU vs GPU text for Q8_0 / Q4_0,
+#      bench of F16 / Q8_0 / Q4_0 with the GEMV on and off, and the Q8_0 / Q4_0 decode speed relative to F16)
 # Logs go to $OUT (or /tmp/tiller-gpu-check); a summary is printed last. Sections: GPU_CHECK_SECTIONS="tests text
-# q4 bench" (default: all). GPU_CHECK_QUICK=1 skips the 1B model and the depth runs.
+# q4 bench ncu quant" (default: all but quant, whose runs the others include). GPU_CHECK_QUICK=1 skips the 1B model and
+# the depth runs. A short session: GPU_CHECK_SECTIONS=quant (about 5 minutes).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${OUT:-/tmp/tiller-gpu-check}"
@@ -20,6 +23,16 @@ summary="$out/summary.txt"
 note() { echo "$*" | tee -a "$summary"; }
 tiller() { "$JAVA" "${FLAGS[@]}" -Dtiller.shared="$here/shared" -cp "$here/lib/*" dev.tiller.cli.Tiller "$@" 2> >(grep -v '^WARNING: Using incubator' >&2); }
 S="$here/shared"
+
+# the Qwen2.5-0.5B shape in format $1 (f16, bf16, q8_0, q4_0), written once
+q05() { [ -f "$models/q05-$1.gguf" ] || tiller models write --preset qwen2.5-0.5b --type "$1" --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-$1.gguf" > /dev/null; }
+# tg128 mean of a bench log, and "Q8_0 / F16" style ratios of decode speed (the GPU-speed issue's 1.3x / 1.6x targets)
+tg() { grep -E '^\| q05.*\| tg128 ' "$1" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}'; }
+ratios() { # suffix of the bench logs ("" or "-nogemv"), label
+  local f16 q8 q4; f16="$(tg "$out/bench-q05-f16$1.txt")"; q8="$(tg "$out/bench-q05-q8_0$1.txt")"; q4="$(tg "$out/bench-q05-q4_0$1.txt")"
+  note "   $2 decode vs F16: Q8_0 $(awk -v a="$q8" -v b="$f16" 'BEGIN{if (b > 0) printf "%.2fx", a / b; else print "?"}')," \
+    "Q4_0 $(awk -v a="$q4" -v b="$f16" 'BEGIN{if (b > 0) printf "%.2fx", a / b; else print "?"}') (tg128 F16 $f16, Q8_0 $q8, Q4_0 $q4 tok/s; targets 1.3x / 1.6x)"
+}
 
 note "== Tiller GPU check, commit $(cat "$here/COMMIT" 2>/dev/null), $(date -u +%FT%TZ)"
 note "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
@@ -49,9 +62,11 @@ if [[ " $sections " == *" text "* ]]; then
   same stories-steered -m "$S/models/stories260K.gguf" -p "The little dog was very sad because" -n 60 --control-vector-scaled "$S/reference/stories260K/happy_mean.gguf:0.6"
   same qwen2-chat -m "$S/models/tiny-random-qwen2.gguf" -p "Hello" --chat -n 32
   for t in f16 bf16 q8_0 q4_0; do
-    [ -f "$models/q05-$t.gguf" ] || tiller models write --preset qwen2.5-0.5b --type $t --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-$t.gguf" > /dev/null
+    q05 $t
     same "qwen05-$t" -m "$models/q05-$t.gguf" -p "The capital of France is" -n 32
   done
+  # every product by cuBLAS (quantized weights through dequantized F16 tiles): the path prefill takes
+  TILLER_CUDA_GEMV=0 same nogemv-qwen05-q4_0 -m "$models/q05-q4_0.gguf" -p "The capital of France is" -n 32
   export TILLER_CUDA_FUSED=1
   same fused-stories-steered -m "$S/models/stories260K.gguf" -p "The little dog was very sad because" -n 60 --control-vector-scaled "$S/reference/stories260K/happy_mean.gguf:0.6"
   same fused-qwen05-f16 -m "$models/q05-f16.gguf" -p "The capital of France is" -n 32
@@ -71,10 +86,11 @@ fi
 if [[ " $sections " == *" bench "* ]]; then
   note "-- bench --device cuda"
   for t in f16 bf16 q8_0 q4_0; do
-    [ -f "$models/q05-$t.gguf" ] || tiller models write --preset qwen2.5-0.5b --type $t --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-$t.gguf" > /dev/null
+    q05 $t
     tiller bench --device cuda -m "$models/q05-$t.gguf" -p 512 -n 128 -r 3 > "$out/bench-q05-$t.txt" 2>&1
-    grep -E '^\| q05|error' "$out/bench-q05-$t.txt" | tee -a "$summary"
+    grep -E '^\| q05|^device:|error' "$out/bench-q05-$t.txt" | tee -a "$summary"
   done
+  ratios "" "GEMV"
   if [ -z "${GPU_CHECK_QUICK:-}" ]; then
     tiller bench --device cuda -m "$models/q05-f16.gguf" -p 0 -n 128 -r 2 -d 4096 > "$out/bench-q05-f16-depth.txt" 2>&1
     grep -E '^\| q05|error' "$out/bench-q05-f16-depth.txt" | tee -a "$summary"
@@ -97,14 +113,46 @@ if [[ " $sections " == *" bench "* ]]; then
   tiller steer-overhead --device cuda -m "$S/models/stories260K.gguf" --vector "$S/reference/stories260K/happy_mean.gguf" -n 100 --rounds 5 > "$out/steer-overhead.txt" 2>&1
   note "   steer-overhead (stories260K, happy_mean on every block): $(tail -2 "$out/steer-overhead.txt" | tr '\n' ' ')"
 fi
+if [[ " $sections " == *" quant "* ]]; then
+  note "-- quant: weights read as stored (GEMV for decode, Q8_0 / Q4_0 kept quantized)"
+  cp=""
+  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
+  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
+    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
+    --scan-class-path "${cp#:}" --include-classname '.*(CudaGemvTest|CudaQuantizedWeightsTest|CudaTransformerTest)' \
+    --reports-dir "$out/junit-quant" > "$out/tests-quant.log" 2>&1
+  note "   tests (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests-quant.log" | tr -s ' ' | tr '\n' ';')"
+  grep -E "MethodSource|=> |Exception|expected" "$out/tests-quant.log" | head -30 >> "$summary"
+  for t in f16 q8_0 q4_0; do
+    q05 $t
+    for g in 1 0; do
+      sfx=$([ $g = 1 ] && echo "" || echo "-nogemv")
+      TILLER_CUDA_GEMV=$g tiller bench --device cuda -m "$models/q05-$t.gguf" -p 512 -n 128 -r 3 > "$out/bench-q05-$t$sfx.txt" 2>&1
+      grep -E '^\| q05|error' "$out/bench-q05-$t$sfx.txt" | sed "s/\$/ (TILLER_CUDA_GEMV=$g)/" | tee -a "$summary"
+    done
+    grep -E '^device:' "$out/bench-q05-$t.txt" | tee -a "$summary"
+  done
+  ratios "" "GEMV"
+  ratios "-nogemv" "cuBLAS only"
+  for t in q8_0 q4_0; do
+    for side in cpu cuda; do
+      tiller generate -m "$models/q05-$t.gguf" -p "The capital of France is" -n 32 --temp 0 --device $side > "$out/text-quant-$t-$side.txt" 2> "$out/text-quant-$t-$side.err"
+    done
+    if [ -s "$out/text-quant-$t-cpu.txt" ] && cmp -s "$out/text-quant-$t-cpu.txt" "$out/text-quant-$t-cuda.txt"; then note "   text qwen05-$t: identical"
+    else note "   text qwen05-$t: DIFFER $(tail -1 "$out/text-quant-$t-cuda.err")"; fi
+  done
+fi
 if [[ " $sections " == *" ncu "* ]] && command -v ncu > /dev/null; then
   # one decoded token's kernels (after a 256-token prompt) with their durations: where decode time goes
   prompt="$(printf 'the %.0s' $(seq 1 250))"
+  for t in f16 q4_0; do
+  q05 $t
+  csvf="$out/ncu$([ $t = f16 ] || echo "-$t").csv"
   timeout 120 ncu --clock-control none --target-processes all --launch-skip 1200 --launch-count 400 --csv --metrics gpu__time_duration.sum \
-    "$JAVA" "${FLAGS[@]}" -cp "$here/lib/*" dev.tiller.cli.Tiller generate -m "$models/q05-f16.gguf" -p "$prompt" -n 8 --temp 0 --device cuda \
-    > "$out/ncu.csv" 2> "$out/ncu.err"
-  note "-- ncu (exit $?): per-kernel time over 400 launches of decode, q05-f16"
-  python3 - "$out/ncu.csv" <<'PY' | tee -a "$summary"
+    "$JAVA" "${FLAGS[@]}" -cp "$here/lib/*" dev.tiller.cli.Tiller generate -m "$models/q05-$t.gguf" -p "$prompt" -n 8 --temp 0 --device cuda \
+    > "$csvf" 2> "$out/ncu-$t.err"
+  note "-- ncu (exit $?): per-kernel time over 400 launches of decode, q05-$t"
+  python3 - "$csvf" <<'PY' | tee -a "$summary"
 import csv, sys, collections
 rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
 if not rows: print("   no ncu rows"); sys.exit()
@@ -116,5 +164,6 @@ for r in rows[1:]:
 s = sum(tot.values())
 for name, t in tot.most_common(12): print(f"   {name:60s} {cnt[name]:4d} launches {t/1e3:9.1f} us {100*t/s:5.1f}%")
 PY
+  done
 fi
 note "== done"

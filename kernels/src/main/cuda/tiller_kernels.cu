@@ -40,26 +40,221 @@ extern "C" __global__ void f32_to_bf16(__nv_bfloat16* out, const float* in, long
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2bfloat16_rn(in[i]);
 }
 
-// ggml Q8_0: blocks of 32 weights = f16 scale + 32 int8. Dequantized once, on upload, to f16.
-extern "C" __global__ void dequant_q8_0_f16(__half* out, const uint8_t* blocks, long nblocks) {
+// ---------------------------------------------------------------- quantized weights on the device
+// Q8_0 and Q4_0 matrices stay quantized on the device (no F16 copy). ggml interleaves each 32-weight block's f16
+// scale with its quants (34 or 18 bytes a block), which leaves the quants without the 16-byte alignment a vector load
+// needs, so the upload repacks every matrix into two arrays:
+//   quants  Q8_0: int8 [rows][cols]           Q4_0: bytes [rows][cols/2], each block's 16 bytes as in ggml (byte j
+//           holds weight j in its low nibble and weight j+16 in its high nibble, both stored as value + 8)
+//   scales  f16 [rows][cols/32], one per block
+// cols is a multiple of 32, so every row of quants starts 16-byte aligned (allocations are 256-byte aligned), and the
+// rows r0..r1 of a matrix are the pair (quants + r0 * rowBytes, scales + r0 * cols/32): the q, k, v (gate, up) views
+// of a stacked q|k|v (gate|up) matrix stay plain views.
+
+// ggml Q8_0 blocks -> quants and scales (one thread per quant; the block's first thread copies its scale).
+extern "C" __global__ void repack_q8_0(int8_t* qs, __half* d, const uint8_t* blocks, long nblocks) {
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 32; i += (long) gridDim.x * blockDim.x) {
         long b = i / 32; int j = (int) (i % 32);
         const uint8_t* blk = blocks + b * 34;
-        float d = __half2float(*reinterpret_cast<const __half*>(blk));
-        out[i] = __float2half_rn(d * (float) (int8_t) blk[2 + j]);
+        qs[i] = (int8_t) blk[2 + j];
+        if (j == 0) d[b] = *reinterpret_cast<const __half*>(blk); // b * 34 is even: an aligned 2-byte read
     }
 }
 
-// ggml Q4_0: blocks of 32 weights = f16 scale + 16 bytes; low nibbles are weights 0..15, high nibbles 16..31, minus 8.
-extern "C" __global__ void dequant_q4_0_f16(__half* out, const uint8_t* blocks, long nblocks) {
-    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 32; i += (long) gridDim.x * blockDim.x) {
-        long b = i / 32; int j = (int) (i % 32);
+// ggml Q4_0 blocks -> packed nibbles (ggml's order kept) and scales (one thread per byte of quants).
+extern "C" __global__ void repack_q4_0(uint8_t* qs, __half* d, const uint8_t* blocks, long nblocks) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 16; i += (long) gridDim.x * blockDim.x) {
+        long b = i / 16; int j = (int) (i % 16);
         const uint8_t* blk = blocks + b * 18;
-        float d = __half2float(*reinterpret_cast<const __half*>(blk));
-        uint8_t q = blk[2 + (j % 16)];
-        int v = j < 16 ? (q & 0x0F) : (q >> 4);
-        out[i] = __float2half_rn(d * (float) (v - 8));
+        qs[i] = blk[2 + j];
+        if (j == 0) d[b] = *reinterpret_cast<const __half*>(blk);
     }
+}
+
+// Repacked Q8_0 (the first n weights of quants and scales, n a multiple of 32) -> f16: out[i] = d[i/32] * q[i].
+// Prefill dequantizes a tile of rows at a time into a scratch buffer for cuBLAS.
+extern "C" __global__ void dequant_q8_0_f16(__half* out, const int8_t* qs, const __half* d, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x)
+        out[i] = __float2half_rn(__half2float(d[i / 32]) * (float) qs[i]);
+}
+
+// Repacked Q4_0 -> f16: weight j of block b is nibble (j < 16 ? low : high) of byte b*16 + j%16, minus 8, times d[b].
+extern "C" __global__ void dequant_q4_0_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        long b = i / 32; int j = (int) (i % 32);
+        uint8_t q = qs[b * 16 + (j % 16)];
+        int v = j < 16 ? (q & 0x0F) : (q >> 4);
+        out[i] = __float2half_rn(__half2float(d[b]) * (float) (v - 8));
+    }
+}
+
+// ---------------------------------------------------------------- GEMV: matrix products of a few rows (decode)
+// y[t][r] = sum_c x[t][c] * W[r][c] for n <= GEMV_MAX_N activation rows (float32 in, float32 out), W read in its
+// stored format. Decode multiplies one row per sequence, so it is bound by the bytes of W read, not by arithmetic:
+// cuBLAS with n = 1 also reads a converted copy of x and, for quantized formats, an F16 copy of W.
+//
+// Each output row belongs to `split` warps (1, 2 or 4) of a GEMV_WARPS-warp block, so a block covers
+// GEMV_WARPS / split rows. A row's 16-byte loads (8 f16/bf16 weights, 16 Q8_0 quants, or one whole 32-weight Q4_0
+// block) are dealt out round-robin to the split * 32 lanes; each lane dequantizes in registers, multiplies with the n
+// rows of x and keeps n partial sums; a shuffle reduction ends each warp's share and, when split > 1, shared memory
+// adds the warps' shares. The host picks split so that short matrices (896 rows of 4864 columns, say) still put
+// enough warps, and enough loads in flight, on every multiprocessor.
+//
+// x is staged in shared memory, `tile` columns at a time ([n][tile] floats of dynamic shared memory), read by all the
+// block's warps: tile = min(GEMV_SMEM_FLOATS / n rounded down to 1024, cols rounded up to 1024), so a decode step
+// (n = 1) of rows up to 8192 columns stages x once. No host synchronisation: capturable in graphs.
+// Launch: grid ceil(rows / (GEMV_WARPS / split)), block GEMV_WARPS * 32, n * tile * 4 bytes of shared memory;
+// cols a multiple of the format's VEC, W rows and x 16-byte aligned.
+#define GEMV_WARPS 4
+#define GEMV_MAX_N 8
+#define GEMV_SMEM_FLOATS 8192
+
+// x[t][c .. c+3] from the staged tile (rows `ld` floats apart) as a float4 (16-byte aligned: c and ld multiples of 4).
+__device__ __forceinline__ float4 xs4(const float* xs, int ld, int t, int c) {
+    return *reinterpret_cast<const float4*>(xs + t * ld + c);
+}
+
+// 8 weights w[0..7] (already float) against x[t][c..c+7] for every t < n, each group summed left to right.
+__device__ __forceinline__ void dot8(const float* w, const float* xs, int ld, int c, int n, float* acc) {
+#pragma unroll
+    for (int t = 0; t < GEMV_MAX_N; t++) {
+        if (t >= n) break;
+        float4 a = xs4(xs, ld, t, c), b = xs4(xs, ld, t, c + 4);
+        acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z + w[7] * b.w;
+    }
+}
+
+// One 16-byte load of row `row` at column `col` (global) against the staged x at tile column c, per format.
+struct GemvF16 {
+    static constexpr int VEC = 8;
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        int4 raw = __ldg(reinterpret_cast<const int4*>(reinterpret_cast<const __half*>(w) + (long) row * cols + col));
+        const __half2* h = reinterpret_cast<const __half2*>(&raw);
+        float f[8];
+#pragma unroll
+        for (int k = 0; k < 4; k++) { float2 p = __half22float2(h[k]); f[2 * k] = p.x; f[2 * k + 1] = p.y; }
+        dot8(f, xs, ld, c, n, acc);
+    }
+};
+
+struct GemvBF16 {
+    static constexpr int VEC = 8;
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        int4 raw = __ldg(reinterpret_cast<const int4*>(reinterpret_cast<const __nv_bfloat16*>(w) + (long) row * cols + col));
+        const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+        float f[8];
+#pragma unroll
+        for (int k = 0; k < 4; k++) { float2 p = __bfloat1622float2(h[k]); f[2 * k] = p.x; f[2 * k + 1] = p.y; }
+        dot8(f, xs, ld, c, n, acc);
+    }
+};
+
+struct GemvQ8_0 {
+    static constexpr int VEC = 16; // half a block: the scale multiplies this half's sum
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        int4 raw = __ldg(reinterpret_cast<const int4*>(reinterpret_cast<const int8_t*>(w) + (long) row * cols + col));
+        float d = __half2float(scales[(long) row * (cols / 32) + col / 32]);
+        const int8_t* q = reinterpret_cast<const int8_t*>(&raw);
+        float f[16];
+#pragma unroll
+        for (int k = 0; k < 16; k++) f[k] = (float) q[k];
+        float s[GEMV_MAX_N];
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
+        dot8(f, xs, ld, c, n, s);
+        dot8(f + 8, xs, ld, c + 8, n, s);
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += d * s[t];
+    }
+};
+
+struct GemvQ4_0 {
+    static constexpr int VEC = 32; // one whole block per 16-byte load
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        int4 raw = __ldg(reinterpret_cast<const int4*>(reinterpret_cast<const uint8_t*>(w) + (long) row * (cols / 2) + col / 2));
+        float d = __half2float(scales[(long) row * (cols / 32) + col / 32]);
+        const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+        float lo[16], hi[16];
+#pragma unroll
+        for (int k = 0; k < 16; k++) { lo[k] = (float) ((q[k] & 0x0F) - 8); hi[k] = (float) ((q[k] >> 4) - 8); }
+        float s[GEMV_MAX_N];
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
+        dot8(lo, xs, ld, c, n, s);      // weights 0..15 against x[c .. c+15]
+        dot8(lo + 8, xs, ld, c + 8, n, s);
+        dot8(hi, xs, ld, c + 16, n, s); // weights 16..31 against x[c+16 .. c+31]
+        dot8(hi + 8, xs, ld, c + 24, n, s);
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += d * s[t];
+    }
+};
+
+template <typename F>
+__device__ void gemv(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    extern __shared__ float4 gemv_smem[]; // float4: 16-byte aligned for the vector reads of xs4
+    __shared__ float shares[GEMV_WARPS][GEMV_MAX_N];
+    float* xs = reinterpret_cast<float*>(gemv_smem);
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP, part = warp % split;
+    int row = blockIdx.x * (GEMV_WARPS / split) + warp / split;
+    bool active = row < rows; // idle warps still take part in staging x and in the barriers
+    int tile = min((GEMV_SMEM_FLOATS / n) & ~1023, (cols + 1023) & ~1023);
+    float acc[GEMV_MAX_N];
+#pragma unroll
+    for (int t = 0; t < GEMV_MAX_N; t++) acc[t] = 0.0f;
+    for (int c0 = 0; c0 < cols; c0 += tile) {
+        int width = min(tile, cols - c0); // a multiple of 8, as cols is
+        __syncthreads(); // every warp is done with the previous tile
+        for (int i = threadIdx.x; i < n * width / 4; i += blockDim.x) {
+            int t = i / (width / 4), c = 4 * (i % (width / 4));
+            *reinterpret_cast<float4*>(xs + t * tile + c) = *reinterpret_cast<const float4*>(x + (long) t * cols + c0 + c);
+        }
+        __syncthreads();
+        if (active) {
+#pragma unroll 4
+            for (int c = (part * WARP + lane) * F::VEC; c < width; c += split * WARP * F::VEC) F::dot(w, scales, row, cols, c0 + c, xs, tile, c, n, acc);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < GEMV_MAX_N; t++) {
+        if (t >= n) break;
+        acc[t] = warp_sum(acc[t]); // every lane of a warp runs this: `active` is the same for the whole warp
+    }
+    if (split == 1) {
+        if (active && lane < n) {
+            float v = 0.0f;
+#pragma unroll
+            for (int t = 0; t < GEMV_MAX_N; t++) if (t == lane) v = acc[t]; // lane t writes row t (registers are not indexable by lane)
+            y[(long) lane * rows + row] = v;
+        }
+        return;
+    }
+    if (lane == 0) {
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) if (t < n) shares[warp][t] = acc[t];
+    }
+    __syncthreads();
+    if (active && part == 0 && lane < n) { // the row's warps' shares, added in order
+        float v = 0.0f;
+        for (int p = 0; p < split; p++) v += shares[warp + p][lane];
+        y[(long) lane * rows + row] = v;
+    }
+}
+
+// One entry point per weight format, same parameters (scales is unused, and may be 0, for f16 / bf16).
+extern "C" __global__ void gemv_f16(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvF16>(y, w, scales, x, rows, cols, n, split);
+}
+
+extern "C" __global__ void gemv_bf16(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvBF16>(y, w, scales, x, rows, cols, n, split);
+}
+
+extern "C" __global__ void gemv_q8_0(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQ8_0>(y, w, scales, x, rows, cols, n, split);
+}
+
+extern "C" __global__ void gemv_q4_0(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQ4_0>(y, w, scales, x, rows, cols, n, split);
 }
 
 // ---------------------------------------------------------------- embedding
@@ -74,6 +269,24 @@ extern "C" __global__ void embed_gather(float* out, const void* table, int dtype
         else if (dtype == 1) v = __half2float(reinterpret_cast<const __half*>(table)[row + d]);
         else v = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(table)[row + d]);
         out[(long) t * dim + d] = v;
+    }
+}
+
+// out[t][d] = row tokens[t] of a repacked quantized table (format 8 = Q8_0, 4 = Q4_0), dequantized as the CPU does
+// (float scale times the quant): tied embeddings of quantized models stay quantized too.
+extern "C" __global__ void embed_gather_q(float* out, const void* qs, const __half* d, int format, const int* tokens, int dim) {
+    int t = blockIdx.x;
+    long row = (long) tokens[t] * dim;
+    for (int c = threadIdx.x; c < dim; c += blockDim.x) {
+        long i = row + c;
+        float scale = __half2float(d[i / 32]);
+        float v;
+        if (format == 8) v = (float) reinterpret_cast<const int8_t*>(qs)[i];
+        else {
+            uint8_t q = reinterpret_cast<const uint8_t*>(qs)[(i / 32) * 16 + (i % 32) % 16];
+            v = (float) (((i % 32) < 16 ? (q & 0x0F) : (q >> 4)) - 8);
+        }
+        out[(long) t * dim + c] = scale * v;
     }
 }
 

@@ -85,6 +85,8 @@ public final class BenchCommand implements Callable<Integer> {
             long weightBytes = weightBytesPerToken(m);
             System.out.printf(Locale.ROOT, "model %s: %d layers, dim %d, vocab %d, %.1f MiB of weights read per decoded token%n",
                     model.getFileName(), c.layers(), c.dim(), c.vocabSize(), weightBytes / 1048576.0);
+            // on the GPU: how the weights are held and which products read them (GEMV / cuBLAS, quantized kept or not)
+            if (m.device() == dev.tiller.engine.api.Device.CUDA) System.out.println("device: " + m.describeDevice());
             System.out.printf(Locale.ROOT, "| %-28s | %7s | %-14s | %20s |%n", "model", "threads", "test", "t/s");
             System.out.printf(Locale.ROOT, "| %-28s | %7s | %-14s | %20s |%n", "-".repeat(28), "-".repeat(7), "-".repeat(14), "-".repeat(20));
             SplittableRandom rnd = new SplittableRandom(42);

@@ -65,5 +65,6 @@ class BenchCommandTest {
         String p = emulated ? "32" : "512", n = emulated ? "8" : "128";
         String out = run("bench", "--device", "cuda", "-m", model.toString(), "-p", p, "-n", n, "-r", "3", "-d", p);
         assertTrue(out.contains("pp" + p) && out.contains("tg" + n + " @ d" + p), out);
+        assertTrue(out.contains("device: ") && out.contains("GEMV"), out);
     }
 }

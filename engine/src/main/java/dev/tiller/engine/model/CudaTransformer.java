@@ -9,6 +9,7 @@ import dev.tiller.kernels.WeightMatrix;
 import dev.tiller.kernels.cuda.Cublas;
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.kernels.cuda.CudaDevice.Graph;
+import dev.tiller.kernels.cuda.DeviceFormat;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.models.arch.RopeFrequencies;
 
@@ -23,10 +24,12 @@ import java.util.WeakHashMap;
 
 /**
  * The forward pass of {@link Transformer}, step for step, on a CUDA GPU. Weights are uploaded once and stay on the
- * device (F32, F16 and BF16 as stored; Q8_0 / Q4_0 dequantized to F16 by a kernel; other formats dequantized on the host
- * and converted to F16); each sequence's KV cache lives on the device next to its host {@link KVCache}, which only
- * keeps the length. Matrix products are cuBLAS GEMMs with float32 accumulation (activations converted to the weight's
- * 16-bit type first); RMSNorm, RoPE, attention, SwiGLU and the residual adds are the kernels of
+ * device (F32, F16 and BF16 as stored; Q8_0 / Q4_0 kept quantized, repacked into quants and scales; other formats
+ * dequantized on the host and converted to F16: {@link DeviceFormat}); each sequence's KV cache lives on the device next
+ * to its host {@link KVCache}, which only keeps the length. Products of at most {@link CudaDevice#GEMV_MAX_ROWS} rows
+ * (decode) are GEMV kernels that read the weights as stored; larger ones (prefill) are cuBLAS GEMMs with float32
+ * accumulation (activations converted to the weight's 16-bit type first; quantized weights dequantized to F16 a tile of
+ * rows at a time into one scratch buffer). RMSNorm, RoPE, attention, SwiGLU and the residual adds are the kernels of
  * {@code tiller_kernels.cu}.
  *
  * <p>Hooks: a point with no hook costs nothing; a point whose hooks are all {@link RowVectorAdd} (steering) is
@@ -36,8 +39,17 @@ import java.util.WeakHashMap;
 public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
 
-    /** A weight matrix on the device: {@code rows} x {@code cols} row-major of cuBLAS type {@code type}. */
-    record DeviceMatrix(long ptr, int rows, int cols, int type) {}
+    /**
+     * A weight matrix on the device: {@code rows} x {@code cols} row-major in {@code format}; {@code scales} the f16
+     * block scales of a quantized one (0 otherwise), {@code name} the tensor's (for errors).
+     */
+    record DeviceMatrix(String name, long ptr, long scales, int rows, int cols, DeviceFormat format) {
+        /** Rows r0 .. r0+count-1 as a matrix of their own (the q, k, v of a stacked q|k|v). */
+        DeviceMatrix view(String viewName, int r0, int count) {
+            return new DeviceMatrix(viewName, ptr + r0 * format.rowBytes(cols), scales == 0 ? 0 : scales + r0 * format.scaleBytes(cols), count, cols,
+                    format);
+        }
+    }
 
     /**
      * One block's weights on the device. {@code wqkv} holds wq, wk and wv as one matrix (rows stacked) and
@@ -79,6 +91,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private final Map<KVCache, DeviceKV> caches = new WeakHashMap<>();
     private final Map<float[], Long> steeringVectors = new IdentityHashMap<>();
     private final long weightBytes;
+    /** F16 scratch for prefill products of quantized weights (0 when the model has none), and its size in elements. */
+    private long dequantScratch;
+    private long dequantScratchElems;
+    /** Decode products by the GEMV kernels (else cuBLAS for every product): {@code TILLER_CUDA_GEMV=0} turns them off. */
+    private final boolean gemvEnabled = gemvSelected();
 
     // workspace, grown to the largest batch seen
     private int capacity;
@@ -114,6 +131,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             outputNorm = vector(w.outputNorm());
             output = matrix(w.output(), uploaded, bytes);
             ropeFreqs = track(dev.upload(ropeFrequencies(c)));
+            dequantScratchElems = dequantScratchElements(w);
+            if (dequantScratchElems > 0) dequantScratch = track(dev.alloc(2 * dequantScratchElems));
             dev.synchronize();
         } catch (RuntimeException e) {
             close();
@@ -125,17 +144,53 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     /** Memory kept free beyond the weights: workspace, cuBLAS, graphs, a first KV cache. */
     private static final long HEADROOM = 256L << 20;
 
-    /** Refuses, before any upload, a model whose device weights cannot fit the GPU's free memory, naming both sizes. */
-    private void checkWeightsFit(ModelWeights w) {
-        long need = 0;
+    /**
+     * Prefill dequantizes quantized weights into F16 tiles of at most this many elements: 32 MiB, or
+     * {@code -Dtiller.cuda.dequantTile=N} (tests make it small to run several tiles per product).
+     */
+    static long dequantTile() {
+        return Long.getLong("tiller.cuda.dequantTile", 1L << 24);
+    }
+
+    /** Every weight matrix once (tied embeddings are one). */
+    private static List<WeightMatrix> allMatrices(ModelWeights w) {
         java.util.Set<WeightMatrix> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         List<WeightMatrix> all = new ArrayList<>(List.of(w.tokenEmbedding(), w.output()));
         for (LayerWeights lw : w.layers()) all.addAll(List.of(lw.wq(), lw.wk(), lw.wv(), lw.wo(), lw.wGate(), lw.wUp(), lw.wDown()));
-        for (WeightMatrix m : all) if (seen.add(m)) need += (long) m.rows() * m.cols() * elementBytes(deviceType(m));
+        all.removeIf(m -> !seen.add(m));
+        return all;
+    }
+
+    /**
+     * Elements of the F16 scratch that prefill dequantizes quantized weights into: the largest quantized matrix (a
+     * stacked q|k|v or gate|up counts as one), at most {@link #dequantTile}; 0 when no matrix is quantized.
+     */
+    private static long dequantScratchElements(ModelWeights w) {
+        long most = 0, widest = 0; // the scratch holds at least one row
+        for (WeightMatrix m : allMatrices(w)) {
+            if (!DeviceFormat.of(m.tensor()).quantized()) continue;
+            most = Math.max(most, (long) m.rows() * m.cols());
+            widest = Math.max(widest, m.cols());
+        }
+        for (LayerWeights lw : w.layers()) {
+            for (WeightMatrix[] group : new WeightMatrix[][]{{lw.wq(), lw.wk(), lw.wv()}, {lw.wGate(), lw.wUp()}}) {
+                long sum = 0;
+                for (WeightMatrix m : group) if (DeviceFormat.of(m.tensor()).quantized()) sum += (long) m.rows() * m.cols();
+                most = Math.max(most, sum);
+            }
+        }
+        return Math.min(most, Math.max(widest, dequantTile()));
+    }
+
+    /** Refuses, before any upload, a model whose device weights cannot fit the GPU's free memory, naming both sizes. */
+    private void checkWeightsFit(ModelWeights w) {
+        long need = 2 * dequantScratchElements(w);
+        for (WeightMatrix m : allMatrices(w)) need += DeviceFormat.of(m.tensor()).bytes(m.rows(), m.cols());
         long free = dev.freeMemory();
         if (need + HEADROOM > free) {
             throw new IllegalStateException(String.format(java.util.Locale.ROOT,
-                    "the model's weights need %d MiB on the GPU (quantized formats are stored as F16 there) plus %d MiB of working memory, "
+                    "the model's weights need %d MiB on the GPU (Q8_0 and Q4_0 stay quantized there, other quantized formats are stored as F16) "
+                            + "plus %d MiB of working memory, "
                             + "but %s has %d MiB free of %d MiB; use a smaller model, or --device cpu", need >> 20, HEADROOM >> 20, dev.name(),
                     free >> 20, dev.totalMemory() >> 20));
         }
@@ -147,7 +202,21 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
 
     public String describe() {
-        return dev.describe() + ", weights " + (weightBytes >> 20) + " MiB on the device";
+        java.util.EnumSet<DeviceFormat> formats = java.util.EnumSet.noneOf(DeviceFormat.class);
+        formats.add(embedding.format());
+        formats.add(output.format());
+        for (DeviceLayer l : layers) for (DeviceMatrix m : new DeviceMatrix[]{l.wq(), l.wk(), l.wv(), l.wo(), l.wGate(), l.wUp(), l.wDown()}) formats.add(m.format());
+        String products = gemvEnabled ? "products of <= " + CudaDevice.GEMV_MAX_ROWS + " rows by GEMV kernels, larger by cuBLAS" : "every product by cuBLAS (TILLER_CUDA_GEMV=0)";
+        String quant = dequantScratch == 0 ? "" : "; Q8_0/Q4_0 kept quantized, cuBLAS products dequantize them to F16 tiles in a "
+                + (2 * dequantScratchElems >> 20) + " MiB scratch";
+        return dev.describe() + ", weights " + (weightBytes >> 20) + " MiB on the device " + formats + "; " + products + quant;
+    }
+
+    /** Whether decode products use the GEMV kernels: on unless {@code TILLER_CUDA_GEMV=0} / {@code -Dtiller.cuda.gemv=false}. */
+    static boolean gemvSelected() {
+        String v = System.getProperty("tiller.cuda.gemv");
+        if (v == null) v = System.getenv("TILLER_CUDA_GEMV");
+        return v == null || !(v.equals("0") || v.equalsIgnoreCase("false"));
     }
 
     private long track(long ptr) {
@@ -159,42 +228,35 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         return v == null ? 0 : track(dev.upload(v));
     }
 
-    /** The device element type of a weight: float32 stays float32, bfloat16 stays bfloat16, everything else is float16. */
-    private static int deviceType(WeightMatrix m) {
-        return switch (m.tensor().type()) {
-            case F32 -> Cublas.CUDA_R_32F;
-            case BF16 -> Cublas.CUDA_R_16BF;
-            default -> Cublas.CUDA_R_16F;
-        };
-    }
-
-    /** Bytes per element of a device matrix of cuBLAS type {@code type}. */
-    private static int elementBytes(int type) {
-        return type == Cublas.CUDA_R_32F ? 4 : 2;
+    /** Allocates a {@code rows} x {@code cols} matrix in {@code format}: quants (or elements) first, then the scales. */
+    private DeviceMatrix allocate(String name, int rows, int cols, DeviceFormat format, long[] bytes) {
+        long size = format.bytes(rows, cols);
+        long base = track(dev.alloc(size));
+        bytes[0] += size;
+        return new DeviceMatrix(name, base, format.quantized() ? base + rows * format.rowBytes(cols) : 0, rows, cols, format);
     }
 
     private DeviceMatrix matrix(WeightMatrix m, Map<WeightMatrix, DeviceMatrix> uploaded, long[] bytes) {
         DeviceMatrix done = uploaded.get(m);
         if (done != null) return done; // tied embeddings: one copy
-        int type = deviceType(m);
-        long size = (long) m.rows() * m.cols() * elementBytes(type);
-        DeviceMatrix d = new DeviceMatrix(track(dev.alloc(size)), m.rows(), m.cols(), type);
-        uploadInto(m, d.ptr());
-        bytes[0] += size;
+        DeviceMatrix d = allocate(m.tensor().name(), m.rows(), m.cols(), DeviceFormat.of(m.tensor()), bytes);
+        uploadInto(m, d);
         uploaded.put(m, d);
         return d;
     }
 
     /**
      * Matrices of one input stacked by rows into one device matrix (returned last), each also as a view (returned
-     * first, in order); when their device types differ, each on its own and the stacked one null.
+     * first, in order); when their device formats differ, each on its own and the stacked one null. Quantized ones
+     * stack their quants and their scales alike, so a view is a pair of offsets.
      */
     private DeviceMatrix[] stacked(long[] bytes, WeightMatrix... ms) {
         DeviceMatrix[] out = new DeviceMatrix[ms.length + 1];
-        int type = deviceType(ms[0]), rows = 0;
+        DeviceFormat format = DeviceFormat.of(ms[0].tensor());
+        int rows = 0;
         boolean same = true;
         for (WeightMatrix m : ms) {
-            same &= deviceType(m) == type && m.cols() == ms[0].cols();
+            same &= DeviceFormat.of(m.tensor()) == format && m.cols() == ms[0].cols();
             rows += m.rows();
         }
         if (!same) {
@@ -202,33 +264,41 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             for (int i = 0; i < ms.length; i++) out[i] = matrix(ms[i], none, bytes);
             return out;
         }
-        int cols = ms[0].cols(), elem = elementBytes(type);
-        long base = track(dev.alloc((long) rows * cols * elem)), off = 0;
+        StringBuilder name = new StringBuilder();
+        for (WeightMatrix m : ms) name.append(name.isEmpty() ? "" : "|").append(m.tensor().name());
+        DeviceMatrix all = allocate(name.toString(), rows, ms[0].cols(), format, bytes);
+        int r0 = 0;
         for (int i = 0; i < ms.length; i++) {
-            uploadInto(ms[i], base + off);
-            out[i] = new DeviceMatrix(base + off, ms[i].rows(), cols, type);
-            off += (long) ms[i].rows() * cols * elem;
+            out[i] = all.view(ms[i].tensor().name(), r0, ms[i].rows());
+            uploadInto(ms[i], out[i]);
+            r0 += ms[i].rows();
         }
-        bytes[0] += off;
-        out[ms.length] = new DeviceMatrix(base, rows, cols, type);
+        out[ms.length] = all;
         return out;
     }
 
-    /** Writes a weight's device form (see {@link #deviceType}) at {@code dst}. */
-    private void uploadInto(WeightMatrix m, long dst) {
+    /** Raw quantized bytes uploaded at a time for repacking (bounds the load's extra device memory). */
+    private static final long REPACK_CHUNK = 16L << 20;
+
+    /** Writes a weight's device form (see {@link DeviceFormat}) into {@code dst}. */
+    private void uploadInto(WeightMatrix m, DeviceMatrix dst) {
         GGMLType t = m.tensor().type();
-        long elems = (long) m.rows() * m.cols();
         MemorySegment data = m.tensor().data().asSlice(0, m.rowBytes() * m.rows());
         switch (t) {
-            case F32, F16, BF16 -> dev.driver().copyToDevice(dst, data, data.byteSize());
-            case Q8_0, Q4_0 -> {
-                long raw = dev.upload(data);
+            case F32, F16, BF16 -> dev.driver().copyToDevice(dst.ptr(), data, data.byteSize());
+            case Q8_0, Q4_0 -> { // raw ggml blocks a chunk of rows at a time, repacked on the device into quants and scales
+                int chunkRows = (int) Math.max(1, Math.min(m.rows(), REPACK_CHUNK / m.rowBytes()));
+                long tmp = dev.alloc(chunkRows * m.rowBytes());
                 try {
-                    if (t == GGMLType.Q8_0) dev.dequantQ8_0ToHalf(dst, raw, elems / 32);
-                    else dev.dequantQ4_0ToHalf(dst, raw, elems / 32);
+                    for (int r0 = 0; r0 < m.rows(); r0 += chunkRows) {
+                        int rows = Math.min(chunkRows, m.rows() - r0);
+                        dev.driver().copyToDevice(tmp, data.asSlice(r0 * m.rowBytes(), rows * m.rowBytes()), rows * m.rowBytes());
+                        DeviceMatrix part = dst.view(dst.name(), r0, rows);
+                        dev.repack(dst.format(), part.ptr(), part.scales(), tmp, (long) rows * m.cols() / 32);
+                    }
                     dev.synchronize();
                 } finally {
-                    dev.free(raw);
+                    dev.free(tmp);
                 }
             }
             default -> { // any other ggml format: dequantize on the host in chunks of rows, convert to F16 on the device
@@ -240,7 +310,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                         int rows = Math.min(chunkRows, m.rows() - r0);
                         for (int r = 0; r < rows; r++) m.dequantizeRow(r0 + r, buf, r * m.cols());
                         dev.copyToDevice(tmp, buf, 0, rows * m.cols());
-                        dev.toHalf(dst + (long) r0 * m.cols() * 2, tmp, (long) rows * m.cols(), Cublas.CUDA_R_16F);
+                        dev.toHalf(dst.ptr() + (long) r0 * m.cols() * 2, tmp, (long) rows * m.cols(), Cublas.CUDA_R_16F);
                     }
                     dev.synchronize();
                 } finally {
@@ -339,25 +409,57 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             dev.rmsnorm(xn, x, normW, n, c.dim(), c.rmsEps());
             return xn;
         }
-        int type = consumer == null ? 0 : CudaDevice.storeType(consumer.type());
+        int type = consumer == null ? 0 : CudaDevice.storeType(inputType(consumer, n));
         long out = type == 0 ? xn : half;
         dev.addRmsnorm(x, pending, out, normW, n, c.dim(), c.rmsEps(), type);
         return out;
     }
 
-    /** The input as the GEMM reads it: float32 as is, else converted into the {@code half} workspace. */
+    /** Whether the product of {@code n} rows with {@code w} is a GEMV kernel (decode) rather than a cuBLAS GEMM. */
+    private boolean gemv(DeviceMatrix w, int n) {
+        return gemvEnabled && n <= CudaDevice.GEMV_MAX_ROWS && w.format().gemvReads(w.cols());
+    }
+
+    /**
+     * The type the product reads its input in: float32 for a GEMV and for float32 weights, else the GEMM's 16-bit type
+     * (F16 for quantized weights, which cuBLAS reads dequantized to F16).
+     */
+    private int inputType(DeviceMatrix w, int n) {
+        return gemv(w, n) ? Cublas.CUDA_R_32F : w.format().cublasType;
+    }
+
+    /** The input as the product reads it: float32 as is, else converted into the {@code half} workspace. */
     private long toWeightType(DeviceMatrix w, long in, int n) {
-        if (w.type() == Cublas.CUDA_R_32F) return in;
-        dev.toHalf(half, in, (long) n * w.cols(), w.type());
+        int type = inputType(w, n);
+        if (type == Cublas.CUDA_R_32F) return in;
+        dev.toHalf(half, in, (long) n * w.cols(), type);
         return half;
     }
 
-    private static boolean sameType(DeviceMatrix a, DeviceMatrix b) {
-        return a.type() == b.type();
+    private boolean sameInput(DeviceMatrix a, DeviceMatrix b, int n) {
+        return inputType(a, n) == inputType(b, n);
     }
 
+    /**
+     * {@code out[n][rows] = xin[n][cols] W^T} with xin already in {@link #inputType}: a GEMV kernel for few rows; else a
+     * cuBLAS GEMM, for quantized weights one per tile of rows dequantized into the F16 scratch (C's leading dimension
+     * stays the full row count, so each tile writes its own columns of out).
+     */
     private void matmulConverted(DeviceMatrix w, long xin, int n, long out) {
-        blas.matmulRowMajor(w.ptr(), w.rows(), w.cols(), w.type(), xin, n, out);
+        if (gemv(w, n)) {
+            dev.gemv(w.format(), out, w.ptr(), w.scales(), xin, w.rows(), w.cols(), n);
+        } else if (w.format().quantized()) {
+            int tileRows = (int) Math.max(1, Math.min(w.rows(), dequantScratchElems / w.cols()));
+            for (int r0 = 0; r0 < w.rows(); r0 += tileRows) {
+                int rows = Math.min(tileRows, w.rows() - r0);
+                DeviceMatrix tile = w.view(w.name(), r0, rows);
+                dev.dequantToHalf(w.format(), dequantScratch, tile.ptr(), tile.scales(), (long) rows * w.cols());
+                blas.gemm(Cublas.OP_T, Cublas.OP_N, rows, n, w.cols(), dequantScratch, w.cols(), xin, w.cols(), Cublas.CUDA_R_16F, out + 4L * r0,
+                        w.rows(), false);
+            }
+        } else {
+            blas.matmulRowMajor(w.ptr(), w.rows(), w.cols(), w.format().cublasType, xin, n, out);
+        }
     }
 
     @Override
@@ -637,7 +739,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         final int n = s.n(), splits = s.splits(), chunk = s.chunk();
         final Hooks hooks = s.hooks();
         final int[] pos = s.pos(), seq = s.seq();
-        dev.embed(x, embedding.ptr(), CudaDevice.storeType(embedding.type()), tokens, n, dim);
+        if (embedding.format().quantized()) dev.embedQuantized(x, embedding.format(), embedding.ptr(), embedding.scales(), tokens, n, dim);
+        else dev.embed(x, embedding.ptr(), CudaDevice.storeType(embedding.format().cublasType), tokens, n, dim);
         hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
         final float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         long pending = 0; // a branch output not yet added to x: the add is fused into the next RMSNorm
@@ -645,6 +748,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             DeviceLayer lw = layers[l];
             hook(hooks, HookSite.RESID_PRE, l, x, n, dim, pos, seq); // (pending is 0 whenever a hook is here)
             long lk = baseK + 8L * l * n, lv = baseV + 8L * l * n;
+            long qRows = q; // where this block's q rows are (inside qkv when one GEMV made q, k and v)
 
             if (fused && lw.wqkv() != null && lw.qNorm() == 0 && lw.kNorm() == 0) {
                 // x (+= pending) -> RMSNorm -> 16-bit -> one q|k|v GEMM -> biases, RoPE, q out and k, v into the cache
@@ -654,24 +758,33 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                         c.headDim(), c.ropeDims(), c.ropeNeox());
             } else { // per-head q/k norms (Qwen3) or mixed weight types: step by step
                 normInput(lw.attnNorm(), pending, null, n);
-                long xq = toWeightType(lw.wq(), xn, n); // q, k and v read the same input: convert it once
-                matmulConverted(lw.wq(), xq, n, q);
-                matmulConverted(lw.wk(), sameType(lw.wk(), lw.wq()) ? xq : toWeightType(lw.wk(), xn, n), n, k);
-                matmulConverted(lw.wv(), sameType(lw.wv(), lw.wq()) ? xq : toWeightType(lw.wv(), xn, n), n, v);
-                if (lw.bq() != 0) dev.addRowVector(q, lw.bq(), 1f, n, qDim);
-                if (lw.bk() != 0) dev.addRowVector(k, lw.bk(), 1f, n, kvDim);
-                if (lw.bv() != 0) dev.addRowVector(v, lw.bv(), 1f, n, kvDim);
-                if (lw.qNorm() != 0) dev.rmsnorm(q, q, lw.qNorm(), n * c.heads(), c.headDim(), c.rmsEps());
-                if (lw.kNorm() != 0) dev.rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim(), c.rmsEps());
-                dev.rope(q, positions, ropeFreqs, n, c.heads(), c.headDim(), c.ropeDims(), c.ropeNeox());
-                dev.rope(k, positions, ropeFreqs, n, c.kvHeads(), c.headDim(), c.ropeDims(), c.ropeNeox());
-                dev.kvStore(lk, lv, positions, k, v, n, kvDim);
+                long kRows = k, vRows = v;
+                if (n == 1 && lw.wqkv() != null && gemv(lw.wqkv(), n)) {
+                    // one row: the stacked product's output row is q, then k, then v, each where a lone one would be
+                    matmulConverted(lw.wqkv(), xn, n, qkv);
+                    qRows = qkv;
+                    kRows = qkv + 4L * qDim;
+                    vRows = kRows + 4L * kvDim;
+                } else {
+                    long xq = toWeightType(lw.wq(), xn, n); // q, k and v read the same input: convert it once
+                    matmulConverted(lw.wq(), xq, n, q);
+                    matmulConverted(lw.wk(), sameInput(lw.wk(), lw.wq(), n) ? xq : toWeightType(lw.wk(), xn, n), n, k);
+                    matmulConverted(lw.wv(), sameInput(lw.wv(), lw.wq(), n) ? xq : toWeightType(lw.wv(), xn, n), n, v);
+                }
+                if (lw.bq() != 0) dev.addRowVector(qRows, lw.bq(), 1f, n, qDim);
+                if (lw.bk() != 0) dev.addRowVector(kRows, lw.bk(), 1f, n, kvDim);
+                if (lw.bv() != 0) dev.addRowVector(vRows, lw.bv(), 1f, n, kvDim);
+                if (lw.qNorm() != 0) dev.rmsnorm(qRows, qRows, lw.qNorm(), n * c.heads(), c.headDim(), c.rmsEps());
+                if (lw.kNorm() != 0) dev.rmsnorm(kRows, kRows, lw.kNorm(), n * c.kvHeads(), c.headDim(), c.rmsEps());
+                dev.rope(qRows, positions, ropeFreqs, n, c.heads(), c.headDim(), c.ropeDims(), c.ropeNeox());
+                dev.rope(kRows, positions, ropeFreqs, n, c.kvHeads(), c.headDim(), c.ropeDims(), c.ropeNeox());
+                dev.kvStore(lk, lv, positions, kRows, vRows, n, kvDim);
             }
             pending = 0;
             if (splits > 1) {
-                dev.attentionSplit(attn, splitPartial, splitMl, q, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, chunk, splits);
+                dev.attentionSplit(attn, splitPartial, splitMl, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, chunk, splits);
             } else {
-                dev.attention(attn, q, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale);
+                dev.attention(attn, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale);
             }
             matmul(lw.wo(), attn, n, branch);
             hook(hooks, HookSite.ATTN_OUT, l, branch, n, dim, pos, seq);
@@ -686,15 +799,21 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 // x (+= attention branch) -> RMSNorm -> 16-bit -> one gate|up GEMM -> SwiGLU stored for the down GEMM
                 long in = normInput(lw.ffnNorm(), pendingMid, lw.wGateUp(), n);
                 matmulConverted(lw.wGateUp(), in, n, gate);
-                int st = CudaDevice.storeType(lw.wDown().type());
+                int st = CudaDevice.storeType(inputType(lw.wDown(), n));
                 long downIn = st == 0 ? up : half;
                 dev.siluMulStore(downIn, gate, ffn, (long) n * ffn, st);
                 matmulConverted(lw.wDown(), downIn, n, branch);
             } else {
                 normInput(lw.ffnNorm(), pendingMid, null, n);
-                matmul(lw.wGate(), xn, n, gate);
-                matmul(lw.wUp(), xn, n, up);
-                dev.siluMul(gate, up, (long) n * ffn);
+                long upRows = up;
+                if (n == 1 && lw.wGateUp() != null && gemv(lw.wGateUp(), n)) {
+                    matmulConverted(lw.wGateUp(), xn, n, gate); // one row: gate then up, one GEMV
+                    upRows = gate + 4L * ffn;
+                } else {
+                    matmul(lw.wGate(), xn, n, gate);
+                    matmul(lw.wUp(), xn, n, up);
+                }
+                dev.siluMul(gate, upRows, (long) n * ffn);
                 matmul(lw.wDown(), gate, n, branch);
             }
             hook(hooks, HookSite.MLP_OUT, l, branch, n, dim, pos, seq);

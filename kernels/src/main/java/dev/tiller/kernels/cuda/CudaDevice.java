@@ -252,6 +252,11 @@ public final class CudaDevice {
     });
 
     private void launch3(String kernel, int gx, int gy, int gz, int block, Object... args) {
+        launchShared(kernel, gx, gy, gz, block, 0, args);
+    }
+
+    /** A launch with {@code sharedBytes} of dynamic shared memory. */
+    private void launchShared(String kernel, int gx, int gy, int gz, int block, int sharedBytes, Object... args) {
         MemorySegment fn = functions.get(kernel);
         MemorySegment[] buf = LAUNCH_ARGS.get(); // cuLaunchKernel copies the values, so the buffer is free again on return
         MemorySegment values = buf[0];
@@ -264,7 +269,7 @@ public final class CudaDevice {
                 default -> throw new IllegalArgumentException("kernel argument " + args[i]);
             }
         }
-        driver.launch(fn, kernel, gx, gy, gz, block, 1, 1, 0, stream, buf[1]);
+        driver.launch(fn, kernel, gx, gy, gz, block, 1, 1, sharedBytes, stream, buf[1]);
     }
 
     private static int grid(long n) {
@@ -276,12 +281,68 @@ public final class CudaDevice {
         launch(type == Cublas.CUDA_R_16BF ? "f32_to_bf16" : "f32_to_f16", grid(n), 1, THREADS, out, in, n);
     }
 
-    public void dequantQ8_0ToHalf(long out, long blocks, long nblocks) {
-        launch("dequant_q8_0_f16", grid(nblocks * 32), 1, THREADS, out, blocks, nblocks);
+    // ------------------------------------------------------------------ quantized weights and GEMV
+
+    /** Activation rows up to which a product is a GEMV (decode), and the GEMV's launch shape (see tiller_kernels.cu). */
+    public static final int GEMV_MAX_ROWS = 8, GEMV_WARPS = 4, GEMV_SMEM_FLOATS = 8192;
+    /** Below this many warps in all (rows x split), a row is shared by more warps: about 16 per multiprocessor of an H200. */
+    static final int GEMV_SPLIT_WARPS = 2048;
+
+    /** Columns of x the GEMV stages in shared memory at a time (the kernel computes the same). */
+    public static int gemvTile(int n, int cols) {
+        return Math.min((GEMV_SMEM_FLOATS / n) & ~1023, (cols + 1023) & ~1023);
     }
 
-    public void dequantQ4_0ToHalf(long out, long blocks, long nblocks) {
-        launch("dequant_q4_0_f16", grid(nblocks * 32), 1, THREADS, out, blocks, nblocks);
+    /**
+     * Warps per output row (1, 2 or 4): more for matrices of few rows, so that the GPU has enough warps, as long as
+     * every lane of the row's warps gets at least one 16-byte load.
+     */
+    public static int gemvSplit(DeviceFormat f, int rows, int cols) {
+        int loads = cols / f.vec, split = 1;
+        while (split < GEMV_WARPS && (long) rows * split < GEMV_SPLIT_WARPS && loads >= 2 * split * 32) split *= 2;
+        return split;
+    }
+
+    /**
+     * Repacks {@code nblocks} ggml Q8_0 / Q4_0 blocks at {@code blocks} into quants at {@code qs} and f16 scales at
+     * {@code scales} (the device layout, tiller_kernels.cu).
+     */
+    public void repack(DeviceFormat f, long qs, long scales, long blocks, long nblocks) {
+        switch (f) {
+            case Q8_0 -> launch("repack_q8_0", grid(nblocks * 32), 1, THREADS, qs, scales, blocks, nblocks);
+            case Q4_0 -> launch("repack_q4_0", grid(nblocks * 16), 1, THREADS, qs, scales, blocks, nblocks);
+            default -> throw new IllegalArgumentException("repack: " + f + " is not a quantized device format");
+        }
+    }
+
+    /** out = f16 of the first {@code n} weights (a multiple of 32) of repacked Q8_0 / Q4_0 quants and scales. */
+    public void dequantToHalf(DeviceFormat f, long out, long qs, long scales, long n) {
+        if (!f.quantized() || n % 32 != 0) throw new IllegalArgumentException("dequantToHalf: " + f + ", " + n + " weights");
+        launch(f == DeviceFormat.Q8_0 ? "dequant_q8_0_f16" : "dequant_q4_0_f16", grid(n), 1, THREADS, out, qs, scales, n);
+    }
+
+    /**
+     * {@code y[n][rows] = x[n][cols] W[rows][cols]^T} with float32 x and y, W read in its device format {@code f}
+     * ({@code scales} 0 for F16 / BF16): the decode product. Throws IllegalArgumentException, naming the format, for a
+     * format or shape the kernels do not read (see {@link DeviceFormat#gemvReads}) or more than {@link #GEMV_MAX_ROWS}
+     * rows.
+     */
+    public void gemv(DeviceFormat f, long y, long w, long scales, long x, int rows, int cols, int n) {
+        if (!f.gemvReads(cols)) {
+            throw new IllegalArgumentException("no GEMV kernel reads " + f + " weights with rows of " + cols + " columns"
+                    + (f.gemvKernel == null ? "" : " (needs a multiple of " + f.vec + ")"));
+        }
+        if (n < 1 || n > GEMV_MAX_ROWS) throw new IllegalArgumentException("GEMV of " + n + " rows; it takes 1.." + GEMV_MAX_ROWS);
+        if (f.quantized() && scales == 0) throw new IllegalArgumentException("GEMV of " + f + " weights without their scales");
+        int split = gemvSplit(f, rows, cols), perBlock = GEMV_WARPS / split;
+        launchShared(f.gemvKernel, (rows + perBlock - 1) / perBlock, 1, 1, GEMV_WARPS * 32, n * gemvTile(n, cols) * Float.BYTES,
+                y, w, scales, x, rows, cols, n, split);
+    }
+
+    /** out[t] = row tokens[t] of a repacked Q8_0 / Q4_0 table, dequantized to float32. */
+    public void embedQuantized(long out, DeviceFormat f, long qs, long scales, long tokens, int rows, int dim) {
+        if (!f.quantized()) throw new IllegalArgumentException("embedQuantized: " + f);
+        launch("embed_gather_q", rows, 1, THREADS, out, qs, scales, f == DeviceFormat.Q8_0 ? 8 : 4, tokens, dim);
     }
 
     /** out[t] = table[tokens[t]]; {@code dtype} of the table: 0 f32, 1 f16, 2 bf16. */

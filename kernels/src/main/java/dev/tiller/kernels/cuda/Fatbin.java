@@ -23,7 +23,8 @@ public final class Fatbin {
     public static final List<String> KERNELS = List.of("f32_to_f16", "f32_to_bf16", "dequant_q8_0_f16", "dequant_q4_0_f16", "embed_gather",
             "add_inplace", "add_row_vector", "silu_mul", "gather_rows", "rmsnorm", "rmsnorm_backward", "silu_mul_backward", "rope",
             "kv_store", "attention", "attention_partial", "attention_merge", "add_rmsnorm",
-            "qkv_rope_store", "silu_mul_store", "add_row_table");
+            "qkv_rope_store", "silu_mul_store", "add_row_table", "repack_q8_0", "repack_q4_0", "gemv_f16", "gemv_bf16", "gemv_q8_0",
+            "gemv_q4_0", "embed_gather_q");
 
     public static byte[] bytes() {
         return read(RESOURCE);

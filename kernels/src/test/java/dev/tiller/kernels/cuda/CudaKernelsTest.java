@@ -152,30 +152,6 @@ class CudaKernelsTest {
     }
 
     @Test
-    void q8_0AndQ4_0DequantizationMatchTheCpu() {
-        for (GGMLType t : new GGMLType[]{GGMLType.Q8_0, GGMLType.Q4_0}) {
-            int blocks = 8, blockBytes = t == GGMLType.Q8_0 ? 34 : 18;
-            byte[] raw = new byte[blocks * blockBytes];
-            rnd.nextBytes(raw);
-            for (int b = 0; b < blocks; b++) {
-                short d = Float.floatToFloat16(0.01f * (b + 1));
-                raw[b * blockBytes] = (byte) d;
-                raw[b * blockBytes + 1] = (byte) (d >> 8);
-            }
-            float[] expected = new float[blocks * 32];
-            QuantFormat.of(t, "test").dequantize(MemorySegment.ofArray(raw), 0, expected, 0, expected.length);
-            long src = dev.alloc(raw.length), h = dev.alloc(2L * expected.length), f = dev.alloc(4L * expected.length);
-            dev.driver().copyToDevice(src, MemorySegment.ofArray(raw), raw.length);
-            if (t == GGMLType.Q8_0) dev.dequantQ8_0ToHalf(h, src, blocks);
-            else dev.dequantQ4_0ToHalf(h, src, blocks);
-            long token = dev.alloc(4);
-            dev.copyToDevice(token, new int[]{0}, 0, 1);
-            dev.embed(f, h, 1, token, 1, expected.length); // "row 0" of the f16 table = the whole dequantized run, as float32
-            close(expected, download(f, expected.length), 1e-3, t + " dequantization");
-        }
-    }
-
-    @Test
     void ropeMatchesTheCpuInBothOrderings() {
         int heads = 2, hd = 16, rows = 3;
         double[] freqs = new double[hd / 2];

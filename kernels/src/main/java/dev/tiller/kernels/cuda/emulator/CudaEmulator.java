@@ -254,6 +254,16 @@ public final class CudaEmulator {
         return memory == null ? 0 : memory.used();
     }
 
+    /** The most bytes in use at once since the last {@link #resetPeak} (tests of a load's peak device memory). */
+    public static long peakBytesInUse() {
+        return memory == null ? 0 : memory.peak();
+    }
+
+    /** Starts a new peak measurement at the bytes in use now. */
+    public static void resetPeak() {
+        if (memory != null) memory.resetPeak();
+    }
+
     /**
      * Each kernel the emulator has a Java reference for, with its parameter signature ({@code p} pointer, {@code l}
      * long, {@code i} int, {@code f} float): a test holds these against the .cu source, since a signature that does not
@@ -492,7 +502,7 @@ public final class CudaEmulator {
                     default -> throw new IllegalStateException(name + " signature " + sig);
                 };
             }
-            ReferenceKernels.Launch launch = new ReferenceKernels.Launch(gx, gy, gz, bx, args, mem());
+            ReferenceKernels.Launch launch = new ReferenceKernels.Launch(gx, gy, gz, bx, sharedBytes, args, mem());
             if (record(stream.address(), "cuLaunchKernel(" + name + ")")) recording.add(() -> k.body().run(launch));
             else k.body().run(launch);
             return SUCCESS;

@@ -33,6 +33,7 @@ final class DeviceMemory {
 
     private final ConcurrentSkipListMap<Long, Block> blocks = new ConcurrentSkipListMap<>();
     private final AtomicLong used = new AtomicLong();
+    private final AtomicLong peak = new AtomicLong();
     private volatile long capacity;
 
     DeviceMemory(long capacity) {
@@ -51,12 +52,22 @@ final class DeviceMemory {
         return used.get();
     }
 
+    long peak() {
+        return peak.get();
+    }
+
+    void resetPeak() {
+        peak.set(used.get());
+    }
+
     long alloc(long bytes) {
         if (bytes <= 0) throw new IllegalArgumentException("cuMemAlloc of " + bytes + " bytes");
-        if (used.addAndGet(bytes) > capacity) {
+        long now = used.addAndGet(bytes);
+        if (now > capacity) {
             used.addAndGet(-bytes);
             throw new OutOfMemoryException("cuMemAlloc of " + bytes + " bytes: " + used.get() + " of " + capacity + " bytes in use");
         }
+        peak.accumulateAndGet(now, Math::max);
         Arena arena = Arena.ofShared();
         MemorySegment s = arena.allocate(bytes, 256); // cudaMalloc's alignment
         s.fill((byte) 0xFF);

@@ -26,7 +26,7 @@ final class ReferenceKernels {
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
 
     /** One launch: its grid and its arguments, with pointers resolved to bounds-checked device memory. */
-    record Launch(int gridX, int gridY, int gridZ, int blockX, Object[] args, DeviceMemory mem) {
+    record Launch(int gridX, int gridY, int gridZ, int blockX, int sharedBytes, Object[] args, DeviceMemory mem) {
         MemorySegment p(int i) {
             return mem.from((Long) args[i]);
         }
@@ -58,8 +58,15 @@ final class ReferenceKernels {
     static final Map<String, Kernel> KERNELS = Map.ofEntries(
             Map.entry("f32_to_f16", new Kernel("ppl", ReferenceKernels::f32ToF16)),
             Map.entry("f32_to_bf16", new Kernel("ppl", ReferenceKernels::f32ToBf16)),
-            Map.entry("dequant_q8_0_f16", new Kernel("ppl", ReferenceKernels::dequantQ8_0)),
-            Map.entry("dequant_q4_0_f16", new Kernel("ppl", ReferenceKernels::dequantQ4_0)),
+            Map.entry("repack_q8_0", new Kernel("pppl", ReferenceKernels::repackQ8_0)),
+            Map.entry("repack_q4_0", new Kernel("pppl", ReferenceKernels::repackQ4_0)),
+            Map.entry("dequant_q8_0_f16", new Kernel("pppl", ReferenceKernels::dequantQ8_0)),
+            Map.entry("dequant_q4_0_f16", new Kernel("pppl", ReferenceKernels::dequantQ4_0)),
+            Map.entry("gemv_f16", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.F16))),
+            Map.entry("gemv_bf16", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.BF16))),
+            Map.entry("gemv_q8_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q8_0))),
+            Map.entry("gemv_q4_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_0))),
+            Map.entry("embed_gather_q", new Kernel("pppipi", ReferenceKernels::embedGatherQ)),
             Map.entry("embed_gather", new Kernel("ppipi", ReferenceKernels::embedGather)),
             Map.entry("add_inplace", new Kernel("ppl", ReferenceKernels::addInplace)),
             Map.entry("add_row_vector", new Kernel("ppfii", ReferenceKernels::addRowVector)),
@@ -122,28 +129,50 @@ final class ReferenceKernels {
         for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toBf16(f(in, i)));
     }
 
-    /** ggml Q8_0: 34-byte blocks, an f16 scale then 32 int8 weights; out = f16(d * q). */
-    static void dequantQ8_0(Launch l) {
-        MemorySegment out = l.p(0), blocks = l.p(1);
-        long nblocks = l.l(2);
+    /** ggml Q8_0 blocks (34 bytes: f16 scale, 32 int8) into quants qs[b*32 + j] and scales d[b]. */
+    static void repackQ8_0(Launch l) {
+        MemorySegment qs = l.p(0), d = l.p(1), blocks = l.p(2);
+        long nblocks = l.l(3);
         for (long b = 0; b < nblocks; b++) {
-            float d = half(blocks.get(F16, b * 34));
-            for (int j = 0; j < 32; j++) out.setAtIndex(F16, b * 32 + j, toHalf(d * blocks.get(JAVA_BYTE, b * 34 + 2 + j)));
+            d.setAtIndex(F16, b, blocks.get(F16, b * 34));
+            MemorySegment.copy(blocks, b * 34 + 2, qs, b * 32, 32);
         }
     }
 
-    /** ggml Q4_0: 18-byte blocks, an f16 scale then 16 bytes; low nibbles are weights 0..15, high nibbles 16..31, minus 8. */
-    static void dequantQ4_0(Launch l) {
-        MemorySegment out = l.p(0), blocks = l.p(1);
-        long nblocks = l.l(2);
+    /** ggml Q4_0 blocks (18 bytes: f16 scale, 16 bytes of nibbles) into qs[b*16 + j] (same nibble order) and d[b]. */
+    static void repackQ4_0(Launch l) {
+        MemorySegment qs = l.p(0), d = l.p(1), blocks = l.p(2);
+        long nblocks = l.l(3);
         for (long b = 0; b < nblocks; b++) {
-            float d = half(blocks.get(F16, b * 18));
-            for (int j = 0; j < 32; j++) {
-                int q = blocks.get(JAVA_BYTE, b * 18 + 2 + (j % 16)) & 0xFF;
-                int v = j < 16 ? (q & 0x0F) : (q >> 4);
-                out.setAtIndex(F16, b * 32 + j, toHalf(d * (v - 8)));
-            }
+            d.setAtIndex(F16, b, blocks.get(F16, b * 18));
+            MemorySegment.copy(blocks, b * 18 + 2, qs, b * 16, 16);
         }
+    }
+
+    /** Weight i of repacked Q8_0: d[i/32] * qs[i], in float. */
+    static float q8_0(MemorySegment qs, MemorySegment d, long i) {
+        return half(d.getAtIndex(F16, i / 32)) * qs.get(JAVA_BYTE, i);
+    }
+
+    /** Weight i of repacked Q4_0: d[b] * (nibble - 8), the low nibble of byte b*16 + j%16 for j < 16, else the high one. */
+    static float q4_0(MemorySegment qs, MemorySegment d, long i) {
+        long b = i / 32;
+        int j = (int) (i % 32), q = qs.get(JAVA_BYTE, b * 16 + j % 16) & 0xFF;
+        return half(d.getAtIndex(F16, b)) * ((j < 16 ? q & 0x0F : q >> 4) - 8);
+    }
+
+    /** out[i] = f16(d[i/32] * q[i]) for the first n weights of repacked Q8_0. */
+    static void dequantQ8_0(Launch l) {
+        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q8_0(qs, d, i)));
+    }
+
+    /** out[i] = f16 of weight i of repacked Q4_0. */
+    static void dequantQ4_0(Launch l) {
+        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q4_0(qs, d, i)));
     }
 
     // ---------------------------------------------------------------- embedding
@@ -162,6 +191,16 @@ final class ReferenceKernels {
                 };
                 f(out, (long) t * dim + d, v);
             }
+        }
+    }
+
+    /** out[t] = row tokens[t] of a repacked quantized table (format 8 Q8_0, 4 Q4_0), d * q in float, for gridDim.x tokens. */
+    static void embedGatherQ(Launch l) {
+        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2), tokens = l.p(4);
+        int format = l.i(3), dim = l.i(5);
+        for (int t = 0; t < l.gridX(); t++) {
+            long row = (long) tokens.getAtIndex(I32, t) * dim;
+            for (int c = 0; c < dim; c++) f(out, (long) t * dim + c, format == 8 ? q8_0(qs, d, row + c) : q4_0(qs, d, row + c));
         }
     }
 
