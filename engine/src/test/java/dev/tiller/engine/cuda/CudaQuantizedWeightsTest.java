@@ -9,7 +9,7 @@ import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.kernels.cuda.CudaLibraries;
 import dev.tiller.kernels.cuda.emulator.CudaEmulator;
 import dev.tiller.loader.GGMLType;
-import dev.tiller.models.SyntheticModel;
+import dev.tiller.models.synthetic.SyntheticModel;
 import dev.tiller.testsupport.Logits;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
