@@ -29,7 +29,7 @@ public final class MatMul {
         checkLength("x", x.length, xOff, w.cols());
         checkLength("y", y.length, yOff, w.rows());
         int minRows = Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, w.cols()));
-        float[] sums = BlockSums.of(x, xOff, w.cols());
+        float[] sums = w.format().usesBlockSums() ? BlockSums.of(x, xOff, w.cols()) : null;
         Parallel.forRange(w.rows(), minRows, (from, to) -> rows(w, x, xOff, sums, y, yOff, from, to));
     }
 
@@ -86,7 +86,7 @@ public final class MatMul {
             }
 
             void run(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
-                rows(w, x, 0, BlockSums.of(x, 0, w.cols()), y, 0, from, to);
+                rows(w, x, 0, w.format().usesBlockSums() ? BlockSums.of(x, 0, w.cols()) : null, y, 0, from, to);
             }
         },
         /** A few tokens: rows dequantized tile by tile, inner products four rows x four tokens. */

@@ -57,6 +57,11 @@ final class Q5_KFormat implements QuantFormat {
     }
 
     @Override
+    public boolean usesBlockSums() {
+        return true;
+    }
+
+    @Override
     public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, int n) {
         return dot(src, byteOffset, x, xOffset, BlockSums.of(x, xOffset, n), n);
     }

@@ -55,6 +55,11 @@ public interface QuantFormat {
         y[y3] = dot(src, o3, x, xOffset, n);
     }
 
+    /** Whether {@link #dot(MemorySegment, long, float[], int, float[], int)} reads the block sums (else they may be null). */
+    default boolean usesBlockSums() {
+        return false;
+    }
+
     /**
      * Whether {@link #dot4} is a real four-row kernel (interleaving the four rows block by block) rather than four
      * single dots. A matrix-vector product takes rows from four quarters of its range only for such formats; for
