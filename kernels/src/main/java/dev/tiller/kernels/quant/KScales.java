@@ -42,6 +42,15 @@ final class KScales {
         return ((w2 >>> 4) & 0x0F0F0F0F) | (((w1 >>> 6) & 0x03030303) << 4);
     }
 
+    /** Σ_j min_j · sums[at + j] over the eight sub-blocks: a super-block's min term, given x's per-32 sums. */
+    static float minsDot(int w1, int w2, float[] sums, int at) {
+        int mn03 = mins03(w1), mn47 = mins47(w1, w2);
+        return (mn03 & 0xFF) * sums[at] + ((mn03 >>> 8) & 0xFF) * sums[at + 1]
+                + ((mn03 >>> 16) & 0xFF) * sums[at + 2] + (mn03 >>> 24) * sums[at + 3]
+                + (mn47 & 0xFF) * sums[at + 4] + ((mn47 >>> 8) & 0xFF) * sums[at + 5]
+                + ((mn47 >>> 16) & 0xFF) * sums[at + 6] + (mn47 >>> 24) * sums[at + 7];
+    }
+
     /** Packs 6-bit scale {@code ls} and min {@code lm} of sub-block j into the 12 bytes (which start zeroed). */
     static void pack(byte[] scales, int j, int ls, int lm) {
         if (j < 4) {

@@ -76,13 +76,8 @@ final class Q5_KFormat implements QuantFormat {
             long bo = byteOffset + (long) b * BYTES;
             float d = Simd.half(src, bo), dmin = Simd.half(src, bo + 2);
             int w0 = src.get(Simd.I32_LE, bo + SCALES), w1 = src.get(Simd.I32_LE, bo + SCALES + 4), w2 = src.get(Simd.I32_LE, bo + SCALES + 8);
-            int sc03 = KScales.scales03(w0), sc47 = KScales.scales47(w0, w2), mn03 = KScales.mins03(w1), mn47 = KScales.mins47(w1, w2);
-            int sb = 8 * b;
-            float m = (mn03 & 0xFF) * sums[sb] + ((mn03 >>> 8) & 0xFF) * sums[sb + 1]
-                    + ((mn03 >>> 16) & 0xFF) * sums[sb + 2] + (mn03 >>> 24) * sums[sb + 3]
-                    + (mn47 & 0xFF) * sums[sb + 4] + ((mn47 >>> 8) & 0xFF) * sums[sb + 5]
-                    + ((mn47 >>> 16) & 0xFF) * sums[sb + 6] + (mn47 >>> 24) * sums[sb + 7];
-            mins += dmin * m;
+            int sc03 = KScales.scales03(w0), sc47 = KScales.scales47(w0, w2);
+            mins += dmin * KScales.minsDot(w1, w2, sums, 8 * b);
             ByteVector h0 = Simd.load16(src, bo + QH), h1 = Simd.load16(src, bo + QH + 16);
             for (int g = 0; g < 4; g++) {
                 int xo = xOffset + b * BLOCK + 64 * g;
