@@ -64,7 +64,7 @@ public final class Architecture {
         return name;
     }
 
-    /** The HF {@code model_type} values that mean this family (mistral's checkpoints run as llama). */
+    /** The HF {@code model_type} values that mean this family. */
     public List<String> hfModelTypes() {
         return hfModelTypes;
     }

@@ -8,8 +8,9 @@ public final class Architectures {
     public static final Architecture QWEN2 = Qwen2.ARCH;
     public static final Architecture QWEN3 = Qwen3.ARCH;
     public static final Architecture GEMMA2 = Gemma2.ARCH;
+    public static final Architecture MISTRAL = Mistral.ARCH;
 
-    private static final List<Architecture> ALL = List.of(LLAMA, QWEN2, QWEN3, GEMMA2);
+    private static final List<Architecture> ALL = List.of(LLAMA, QWEN2, QWEN3, GEMMA2, MISTRAL);
 
     private Architectures() {}
 
@@ -20,8 +21,7 @@ public final class Architectures {
     /** The family of GGUF {@code general.architecture = name}, or null. */
     public static Architecture byGgufName(String name) {
         for (Architecture a : ALL) if (a.name().equals(name)) return a;
-        // llama.cpp writes mistral checkpoints as llama; older converters wrote "mistral"
-        return "mistral".equals(name) ? LLAMA : null;
+        return null;
     }
 
     /** The family of HF {@code model_type}, or null. */

@@ -3,13 +3,13 @@ package dev.tiller.models.arch;
 import static dev.tiller.models.arch.Weight.*;
 
 /**
- * Llama 2/3/3.1/3.2, Mistral, TinyLlama, SmolLM2, stories: the plain block (no biases, SiLU MLP). llama.cpp's
+ * Llama 2/3/3.1/3.2, TinyLlama, SmolLM2, stories: the plain block (no biases, SiLU MLP). llama.cpp's
  * converter permutes Q and K rows so GGUF rotates adjacent pairs; Llama 3.1's rope scaling arrives as the
  * {@code rope_freqs.weight} tensor (GGUF) or the {@code rope_scaling} recipe (HF).
  */
 public final class Llama {
     public static final Architecture ARCH = outputAndMlp(embeddingAndQkv(Architecture.builder("llama")
-            .hf("LlamaForCausalLM", "llama", "mistral")
+            .hf("LlamaForCausalLM", "llama")
             .ggufRope(RopeStyle.ADJACENT_PAIRS), false))
             .build();
 

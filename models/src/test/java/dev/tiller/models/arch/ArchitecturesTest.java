@@ -53,8 +53,10 @@ class ArchitecturesTest {
 
     @Test
     void lookups() {
-        assertSame(Architectures.LLAMA, Architectures.byHfModelType("mistral"));
-        assertSame(Architectures.LLAMA, Architectures.byGgufName("mistral"));
+        assertSame(Architectures.MISTRAL, Architectures.byHfModelType("mistral"));
+        assertSame(Architectures.MISTRAL, Architectures.byGgufName("mistral"));
+        assertTrue(Architectures.MISTRAL.isSlidingLayer(0) && Architectures.MISTRAL.isSlidingLayer(1));
+        assertEquals("mistral.attention.sliding_window", ConfigKey.SLIDING_WINDOW.ggufKey(Architectures.MISTRAL));
         assertSame(Architectures.GEMMA2, Architectures.byGgufName("gemma2"));
         assertSame(Architectures.QWEN3, Architectures.byHfModelType("qwen3"));
         assertNull(Architectures.byGgufName("gpt2"));
