@@ -1,5 +1,6 @@
 package dev.tiller.engine.api;
 
+import dev.tiller.testsupport.Shared;
 import dev.tiller.engine.generate.Generation;
 import dev.tiller.engine.generate.GenerationOptions;
 import dev.tiller.engine.generate.Generator;
@@ -15,7 +16,6 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** A class-path JVM started without the Vector API flags gets an error naming them, not a ClassNotFoundException. */
 class JvmFlagsTest {
-    static final Path SHARED = Path.of(System.getProperty("tiller.shared", "../shared"));
 
     /** Run in the child JVM: loads the model given as the argument. */
     public static void main(String[] args) {
@@ -28,7 +28,7 @@ class JvmFlagsTest {
     void loadWithoutTheFlagsNamesThem() throws Exception {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-                "-cp", cp, JvmFlagsTest.class.getName(), SHARED.resolve("models/stories260K.gguf").toString()))
+                "-cp", cp, JvmFlagsTest.class.getName(), Shared.DIR.resolve("models/stories260K.gguf").toString()))
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
@@ -41,7 +41,7 @@ class JvmFlagsTest {
 
     @Test
     void generationPrintsItsTokensAndTimings() {
-        try (Model m = Model.load(SHARED.resolve("models/stories260K.gguf"))) {
+        try (Model m = Model.load(Shared.DIR.resolve("models/stories260K.gguf"))) {
             Generation g = new Generator(m.newSession()).generate("Once upon a time", GenerationOptions.greedy(20), s -> { });
             String s = g.toString();
             assertFalse(s.contains("[I@"), s);
