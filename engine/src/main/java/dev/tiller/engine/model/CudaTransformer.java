@@ -35,6 +35,9 @@ import java.util.WeakHashMap;
  * <p>Hooks: a point with no hook costs nothing; a point whose hooks are all {@link RowVectorAdd} (steering) is
  * handled on the device; any other hook gets the activations copied to the host, runs there, and its changes are
  * copied back. The forward pass is serialised (one at a time per model).
+ *
+ * <p>Greedy steps ({@link #forward(Batch, Hooks, float[], int, boolean[], int[])}) end with {@code argmax_rows} on the
+ * device and copy back only the chosen ids, not the logits rows.
  */
 public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
