@@ -3,6 +3,9 @@ package dev.tiller.engine.cuda;
 import dev.tiller.engine.api.Device;
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.api.Session;
+import dev.tiller.engine.batch.BatchEngine;
+import dev.tiller.engine.batch.BatchRequest;
+import dev.tiller.engine.batch.BatchResult;
 import dev.tiller.engine.generate.Generation;
 import dev.tiller.engine.generate.GenerationOptions;
 import dev.tiller.engine.generate.Generator;
@@ -16,6 +19,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -105,6 +109,42 @@ class CudaGreedyDecodeTest {
             }
             assertArrayEquals(out[0], out[1]);
             assertNotEquals(-1, java.util.Arrays.stream(out[0]).filter(t -> t == 300).findFirst().orElse(-1), "the hook changed the choice");
+        }
+    }
+
+    /**
+     * The batch engine marks each row: a batch of greedy requests copies one id per generated token and no row; a
+     * sampled request in the batch gets its whole row each step. Every request's tokens equal the CPU batch's.
+     */
+    @Test
+    void aGreedyBatchCopiesOnlyIdsAndASampledRowStillComesBack() {
+        Path m = SHARED.resolve("models/stories260K.gguf");
+        String[] prompts = {"Once upon a time", "Tom and Lily", "The sun was"};
+        try (Model cpu = Model.load(m); Model gpu = loadCuda(m, true, true)) {
+            var pass = (CudaTransformer) gpu.forwardPass();
+            long vocab = gpu.config().vocabSize();
+            for (boolean mixed : new boolean[]{false, true}) {
+                List<BatchRequest> reqs = new java.util.ArrayList<>();
+                for (int i = 0; i < prompts.length; i++) {
+                    BatchRequest r = BatchRequest.ofPrompt("r" + i, prompts[i]).withMaxTokens(10 + 2 * i);
+                    reqs.add(mixed && i == 1 ? r.withTemperature(0.8f).withSeed(5L) : r.withTemperature(0f));
+                }
+                BatchEngine.Options o = BatchEngine.Options.defaults(128).withMaxConcurrent(3).withIgnoreEos(true);
+                List<BatchResult> want = new BatchEngine(cpu, o).runAll(reqs);
+                long before = pass.deviceToHostBytes();
+                List<BatchResult> got = new BatchEngine(gpu, o).runAll(reqs);
+                long copied = pass.deviceToHostBytes() - before, generated = 0, sampled = 0;
+                for (int i = 0; i < reqs.size(); i++) {
+                    assertArrayEquals(want.get(i).tokens(), got.get(i).tokens(), "request " + i + (mixed ? ", mixed batch" : ""));
+                    generated += got.get(i).tokens().length;
+                    if (mixed && i == 1) sampled = got.get(i).tokens().length;
+                }
+                if (!mixed) {
+                    assertEquals(4 * generated, copied, "a greedy batch copies one id per token");
+                } else { // the sampled row every step, plus at most one id per row of a step that has greedy rows
+                    assertTrue(copied >= 4 * vocab * sampled && copied <= 4 * vocab * sampled + 4 * generated, "copied " + copied);
+                }
+            }
         }
     }
 }
