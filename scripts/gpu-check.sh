@@ -6,14 +6,17 @@
 #   4. bench --device cuda (pp512 / tg128, decode at depth), steer-overhead
 #   5. quant: the weights-as-stored check on its own (GEMV and quantized-weight tests, CPU vs GPU text for Q8_0 / Q4_0,
 #      bench of F16 / Q8_0 / Q4_0 with the GEMV on and off, and the Q8_0 / Q4_0 decode speed relative to F16)
+#   6. argmax: greedy decode with the argmax on the device (one id copied per step) against the whole logits row
+#      copied and the argmax on the host (TILLER_CUDA_DEVICE_ARGMAX=1 / 0): its tests on the device, CPU vs GPU text,
+#      and bench tg128 both ways (about 3 minutes)
 # Logs go to $OUT (or /tmp/tiller-gpu-check); a summary is printed last. Sections: GPU_CHECK_SECTIONS="tests text
-# q4 bench ncu quant" (default: all but quant, whose runs the others include). GPU_CHECK_QUICK=1 skips the 1B model and
+# q4 bench argmax ncu quant" (default: all but quant, whose runs the others include). GPU_CHECK_QUICK=1 skips the 1B model and
 # the depth runs. A short session: GPU_CHECK_SECTIONS=quant (about 5 minutes).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${OUT:-/tmp/tiller-gpu-check}"
 mkdir -p "$out"
-sections="${GPU_CHECK_SECTIONS:-tests text q4 bench ncu}"
+sections="${GPU_CHECK_SECTIONS:-tests text q4 bench argmax ncu}"
 models="${TMPDIR:-/tmp}/tiller-gpu-models"
 mkdir -p "$models"
 JAVA="$here/jre/bin/java"
@@ -112,6 +115,29 @@ if [[ " $sections " == *" bench "* ]]; then
   TILLER_CUDA_FUSED=1 tiller bench --device cuda -m "$models/q05-f16.gguf" --batch 64 -n 128 2>&1 | grep -E '^\| q05|steered /|error' | sed 's/$/ (fused)/' | tee -a "$summary"
   tiller steer-overhead --device cuda -m "$S/models/stories260K.gguf" --vector "$S/reference/stories260K/happy_mean.gguf" -n 100 --rounds 5 > "$out/steer-overhead.txt" 2>&1
   note "   steer-overhead (stories260K, happy_mean on every block): $(tail -2 "$out/steer-overhead.txt" | tr '\n' ' ')"
+fi
+if [[ " $sections " == *" argmax "* ]]; then
+  note "-- argmax: greedy decode with the argmax on the device (TILLER_CUDA_DEVICE_ARGMAX=1) or the row copied (=0)"
+  cp=""
+  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
+  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
+    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
+    --scan-class-path "${cp#:}" --include-classname '.*(CudaArgmaxTest|CudaGreedyDecodeTest)' \
+    --reports-dir "$out/junit-argmax" > "$out/tests-argmax.log" 2>&1
+  note "   tests (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests-argmax.log" | tr -s ' ' | tr '\n' ';')"
+  grep -E "MethodSource|=> |Exception|expected" "$out/tests-argmax.log" | head -30 >> "$summary"
+  q05 f16
+  for a in 1 0; do
+    TILLER_CUDA_DEVICE_ARGMAX=$a tiller bench --device cuda -m "$models/q05-f16.gguf" -p 0 -n 128 -r 5 > "$out/bench-argmax$a.txt" 2>&1
+    grep -E '^\| q05|error' "$out/bench-argmax$a.txt" | sed "s/\$/ (TILLER_CUDA_DEVICE_ARGMAX=$a)/" | tee -a "$summary"
+    TILLER_CUDA_DEVICE_ARGMAX=$a tiller generate -m "$models/q05-f16.gguf" -p "The capital of France is" -n 32 --temp 0 --device cuda \
+      > "$out/text-argmax$a.txt" 2> "$out/text-argmax$a.err"
+  done
+  tiller generate -m "$models/q05-f16.gguf" -p "The capital of France is" -n 32 --temp 0 --device cpu > "$out/text-argmax-cpu.txt" 2>&1
+  for a in 1 0; do
+    if [ -s "$out/text-argmax-cpu.txt" ] && cmp -s "$out/text-argmax-cpu.txt" "$out/text-argmax$a.txt"; then note "   text q05-f16 (TILLER_CUDA_DEVICE_ARGMAX=$a): identical to the CPU's"
+    else note "   text q05-f16 (TILLER_CUDA_DEVICE_ARGMAX=$a): DIFFERS from the CPU's $(tail -1 "$out/text-argmax$a.err")"; fi
+  done
 fi
 if [[ " $sections " == *" quant "* ]]; then
   note "-- quant: weights read as stored (GEMV for decode, Q8_0 / Q4_0 kept quantized)"

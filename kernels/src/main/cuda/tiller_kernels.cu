@@ -632,3 +632,46 @@ extern "C" __global__ void add_row_table(float* y, const unsigned long long* vec
         if (v) y[i] = __fadd_rn(y[i], __fmul_rn(scales[r], v[i % width]));
     }
 }
+
+// ---------------------------------------------------------------- greedy decoding on the device
+// out[r] = the index of the largest of logits[r][0 .. cols): greedy decoding copies this id to the host instead of the
+// row (151,936 floats for Qwen). The answer is the host's Sampler.argmax, a scan from index 0 that takes a value only
+// when it is strictly larger: among equal values the lowest index wins (-0.0 equals +0.0), a NaN never wins, and a NaN
+// at index 0 (the scan's start, which nothing exceeds) gives 0, as does a row of NaNs. One block per row (blockDim.x a
+// multiple of 32, at most 1024); no host synchronisation, so decode graphs capture it.
+
+// Whether (v, i) beats (bv, bi): larger, or equal and earlier. False for a NaN v, so a NaN never becomes the best.
+__device__ __forceinline__ bool argmax_better(float v, int i, float bv, int bi) {
+    return v > bv || (v == bv && i < bi);
+}
+
+__device__ __forceinline__ void argmax_warp(float& bv, int& bi) {
+    for (int o = WARP / 2; o > 0; o >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (argmax_better(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+    }
+}
+
+extern "C" __global__ void argmax_rows(int* out, const float* logits, int cols) {
+    __shared__ float wv[32];
+    __shared__ int wi[32];
+    const float* row = logits + (long) blockIdx.x * cols;
+    const int none = 0x7fffffff;  // "no candidate yet": loses to any real index of an equal value
+    float bv = __int_as_float(0xff800000); int bi = none;  // (-inf, none): a -inf entry still takes it
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = row[c];
+        if (argmax_better(v, c, bv, bi)) { bv = v; bi = c; }
+    }
+    argmax_warp(bv, bi);
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    if (lane == 0) { wv[warp] = bv; wi[warp] = bi; }
+    __syncthreads();
+    if (warp == 0) {
+        int warps = (blockDim.x + WARP - 1) / WARP;
+        bv = lane < warps ? wv[lane] : __int_as_float(0xff800000);
+        bi = lane < warps ? wi[lane] : none;
+        argmax_warp(bv, bi);
+        if (lane == 0) out[blockIdx.x] = (bi == none || isnan(row[0])) ? 0 : bi;
+    }
+}

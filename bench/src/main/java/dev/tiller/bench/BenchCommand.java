@@ -113,8 +113,11 @@ public final class BenchCommand implements Callable<Integer> {
                     int tok = rnd.nextInt(c.vocabSize());
                     long t0 = System.nanoTime();
                     for (int i = 0; i < gen; i++) {
-                        s.decode(tok);
-                        tok = (tok * 31 + i + 1) % c.vocabSize(); // no sampling: time the forward pass only
+                        // a greedy step as generate takes it: the forward pass and the argmax (on the GPU the argmax
+                        // runs on the device and one id crosses, unless TILLER_CUDA_DEVICE_ARGMAX=0); the id is not fed
+                        // back, so every run decodes the same tokens
+                        s.decodeArgmax(tok);
+                        tok = (tok * 31 + i + 1) % c.vocabSize();
                     }
                     double sec = (System.nanoTime() - t0) / 1e9;
                     if (r >= 0) rates[r] = gen / sec;

@@ -89,6 +89,30 @@ public final class Session implements AutoCloseable {
         return lastLogits;
     }
 
+    private final boolean[] argmaxOnly = {true};
+    private final int[] argmaxId = new int[1];
+
+    /**
+     * Evaluates one token and returns the argmax of its logits (the lowest id among equal values), for greedy decoding.
+     * On a GPU only that id crosses to the host when no {@code logits} hook needs the row, so {@link #logits()} is then
+     * not this token's row: use {@link #decode} when the row is wanted. On the CPU it is the same as
+     * {@code Sampler.argmax(decode(token))}.
+     */
+    public int decodeArgmax(int token) {
+        int[] tokens = {token};
+        int start = cache.length();
+        checkContext(1);
+        MemoryBudget budget = model.memoryBudget();
+        budget.reserveForward(model.config(), 1, 1);
+        try {
+            pass.forward(Batch.ofSequence(tokens, 1, cache, 0, false), hooks, lastLogits, lastLogits.length, argmaxOnly, argmaxId);
+        } finally {
+            budget.release(MemoryBudget.forwardBytes(model.config(), 1, 1));
+        }
+        record(start, tokens);
+        return argmaxId[0];
+    }
+
     /** Like {@link #prefill} but returns the logits of every token, [tokens.length][vocab] row-major. */
     public float[] prefillAllLogits(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");

@@ -179,6 +179,8 @@ public final class BatchEngine {
         final Batch batch = new Batch(options.maxRowsPerStep());
         final int[] rowSlot = new int[options.maxRowsPerStep()];
         final boolean[] rowWants = new boolean[options.maxRowsPerStep()];
+        final boolean[] argmaxOnly = new boolean[options.maxRowsPerStep()]; // per logit row
+        final int[] argmaxIds = new int[options.maxRowsPerStep()];
         float[] logits = new float[vocab];
         int done;
         long generatedTokens, promptTokens;
@@ -219,17 +221,24 @@ public final class BatchEngine {
                 if (rows == 0) break;
                 int want = batch.logitRows();
                 if (logits.length < want * vocab) logits = new float[want * vocab];
+                // per step and row: a greedy slot with no processors needs only its row's argmax, which a GPU
+                // computes on the device (its row is then not copied to the host); the others get the whole row
+                int r = 0;
+                for (int i = 0; i < rows; i++) {
+                    if (rowWants[i]) argmaxOnly[r++] = slots[rowSlot[i]].decode.greedyOnly();
+                }
                 dev.tiller.engine.model.MemoryBudget budget = model.memoryBudget();
                 budget.reserveForward(model.config(), rows, want);
                 try {
-                    forwardPass.forward(batch, hooks, logits);
+                    forwardPass.forward(batch, hooks, logits, vocab, argmaxOnly, argmaxIds);
                 } finally {
                     budget.release(dev.tiller.engine.model.MemoryBudget.forwardBytes(model.config(), rows, want));
                 }
-                int r = 0;
+                r = 0;
                 for (int i = 0; i < rows; i++) {
                     if (!rowWants[i]) continue;
-                    step(slots[rowSlot[i]], r++ * vocab);
+                    step(slots[rowSlot[i]], r, r * vocab);
+                    r++;
                 }
                 progress.update(done, generatedTokens, promptTokens, System.nanoTime() - start);
             }
@@ -280,9 +289,12 @@ public final class BatchEngine {
             if (decode.ended()) finish(s); // max_tokens 0
         }
 
-        /** Picks the next token of a slot from its logits row at {@code offset}, and finishes the slot or queues the token. */
-        void step(Slot s, int offset) {
-            int token = s.decode.next(logits, offset, vocab);
+        /**
+         * Picks the next token of a slot from its logit row {@code row} (its argmax when only that was asked for, else
+         * the logits at {@code offset}), and finishes the slot or queues the token.
+         */
+        void step(Slot s, int row, int offset) {
+            int token = argmaxOnly[row] ? s.decode.nextGreedy(argmaxIds[row]) : s.decode.next(logits, offset, vocab);
             if (s.firstToken == 0) s.firstToken = System.nanoTime();
             generatedTokens++;
             if (s.decode.accept(token)) {

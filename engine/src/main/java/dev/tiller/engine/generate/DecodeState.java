@@ -77,6 +77,23 @@ public final class DecodeState {
     }
 
     /**
+     * Whether this step's token is just the argmax of the row: a greedy sampler without penalties and no logits
+     * processors (they edit the row and may replace the token). A caller may then have the forward pass return only the
+     * argmax ({@link dev.tiller.engine.model.ForwardPass#forward(dev.tiller.engine.model.Batch, dev.tiller.engine.hooks.Hooks,
+     * float[], int, boolean[], int[])}), so that a GPU copies one id instead of the row, and pass it to
+     * {@link #nextGreedy}. Asked every step; today its answer does not change during a sequence.
+     */
+    public boolean greedyOnly() {
+        return processors.length == 0 && sampler.greedy();
+    }
+
+    /** The next token when {@link #greedyOnly}: the row's argmax, computed wherever the row is; what {@link #next} gives. */
+    public int nextGreedy(int argmax) {
+        if (!greedyOnly()) throw new IllegalStateException("this sequence samples from the whole row (not greedy, penalties or processors)");
+        return argmax;
+    }
+
+    /**
      * Takes the token chosen for this step: records it, streams its text, and checks whether it ended the sequence.
      *
      * @return true when the sequence has ended (see {@link #finishReason()}); its text is then complete

@@ -51,14 +51,16 @@ public final class Generator {
         float[] logits = session.prefill(promptTokens);
         long t1 = System.nanoTime();
 
+        int token = state.ended() ? -1 : state.next(logits, 0, vocab);
         while (!state.ended()) {
-            int token = state.next(logits, 0, vocab);
             if (state.accept(token)) break;
             if (session.position() >= session.contextSize()) {
                 state.end("context");
                 break;
             }
-            logits = session.decode(token);
+            // decided each step: a greedy step with nothing else reading the row takes only the argmax, which a GPU
+            // computes on the device (one id copied instead of the row); any other step gets the whole row
+            token = state.greedyOnly() ? state.nextGreedy(session.decodeArgmax(token)) : state.next(session.decode(token), 0, vocab);
         }
         long t2 = System.nanoTime();
         return new Generation(state.text(), promptTokens, state.tokens(), state.finishReason(), t1 - t0, t2 - t1);

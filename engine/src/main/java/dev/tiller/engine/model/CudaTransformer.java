@@ -35,6 +35,9 @@ import java.util.WeakHashMap;
  * <p>Hooks: a point with no hook costs nothing; a point whose hooks are all {@link RowVectorAdd} (steering) is
  * handled on the device; any other hook gets the activations copied to the host, runs there, and its changes are
  * copied back. The forward pass is serialised (one at a time per model).
+ *
+ * <p>Greedy steps ({@link #forward(Batch, Hooks, float[], int, boolean[], int[])}) end with {@code argmax_rows} on the
+ * device and copy back only the chosen ids, not the logits rows.
  */
 public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -101,6 +104,9 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private int capacity;
     private long x, xn, q, k, v, qkv, attn, branch, gate, up, half, tokens, positions, index, baseK, baseV, logitsBuf;
     private long logitsCapacity;
+    /** The device argmax of each logit row (greedy steps), and its size in rows. */
+    private long idsBuf;
+    private int idsCapacity;
     private float[] hostScratch = new float[0];
 
     /** Uploads the weights; throws {@link dev.tiller.kernels.cuda.CudaUnavailableException} when there is no GPU. */
@@ -464,6 +470,48 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     @Override
     public synchronized void forward(Batch b, Hooks hooks, float[] logits) {
+        Step s = run(b, hooks, false);
+        if (s.rows() == 0) {
+            dev.synchronize();
+            return;
+        }
+        copyLogitRows(logits, 0, s.rows());
+        hooks.run(HookSite.LOGITS, -1, logits, s.rows(), c.vocabSize(), s.outPos(), s.outSeq());
+    }
+
+    /**
+     * Greedy rows take their argmax on the device ({@code argmax_rows}, part of the step and so of its graph) and only
+     * the ids are copied back; the other rows are copied in full. Decided per step: a {@code logits} hook reads (and
+     * may change) every row before the choice, so with one, or with the device argmax switched off, the whole rows come
+     * back and the host picks, exactly as on the CPU.
+     */
+    @Override
+    public synchronized void forward(Batch b, Hooks hooks, float[] logits, int vocab, boolean[] argmaxOnly, int[] ids) {
+        if (vocab != c.vocabSize()) throw new IllegalArgumentException("vocab " + vocab + ", the model has " + c.vocabSize());
+        int rows = b.logitRows();
+        boolean any = false;
+        for (int r = 0; r < rows; r++) any |= argmaxOnly[r];
+        if (!deviceArgmax || !any || hooks.has(HookSite.LOGITS, -1)) {
+            forward(b, hooks, logits);
+            ForwardPass.hostArgmax(rows, logits, vocab, argmaxOnly, ids);
+            return;
+        }
+        run(b, hooks, true);
+        dev.copyToHost(ids, 0, idsBuf, rows); // waits for the step (the legacy stream's copy follows its work)
+        deviceToHostBytes += 4L * rows;
+        for (int r = 0; r < rows; r++) {
+            if (!argmaxOnly[r]) copyLogitRows(logits, r, 1);
+        }
+    }
+
+    private void copyLogitRows(float[] logits, int row, int count) {
+        long at = (long) row * c.vocabSize(), n = (long) count * c.vocabSize();
+        dev.copyToHost(logits, Math.toIntExact(at), logitsBuf + 4 * at, Math.toIntExact(n));
+        deviceToHostBytes += 4 * n;
+    }
+
+    /** Runs the batch through the model on the device; its logit rows (and with {@code argmax} their ids) stay there. */
+    private Step run(Batch b, Hooks hooks, boolean argmax) {
         final int dim = c.dim(), kvDim = c.kvDim(), L = c.layers();
         final int n = b.size;
         b.validate(c.vocabSize()); // the same checks, and errors, as the CPU pass
@@ -504,6 +552,12 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 logitsCapacity = need;
                 dropGraphs();
             }
+            if (argmax && rows > idsCapacity) {
+                dev.free(idsBuf);
+                idsCapacity = Math.max(rows, GRAPH_MAX_ROWS);
+                idsBuf = dev.alloc(4L * idsCapacity);
+                dropGraphs();
+            }
         }
         // decode (few rows): each row's context is cut into chunks of SPLIT_CHUNK positions (more when that would make
         // over SPLIT_MAX chunks) that run as separate blocks; the cut changes every SPLIT_CHUNK positions, and with it
@@ -515,7 +569,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         if (splits > 1) ensureSplitWorkspace();
 
         rowTables = prepareRowTables(hooks, seq, n);
-        Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq);
+        Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq, argmax);
         List<Object> key = n <= GRAPH_MAX_ROWS && graphsEnabled ? graphKey(step) : null;
         Graph g = key == null ? null : graphs.get(key);
         if (g != null) {
@@ -535,12 +589,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             body(step);
         }
         for (int t = 0; t < n; t++) b.caches[t].setLength(Math.max(b.caches[t].length(), pos[t] + 1));
-        if (rows == 0) {
-            dev.synchronize();
-            return;
-        }
-        dev.copyToHost(logits, 0, logitsBuf, Math.toIntExact((long) rows * c.vocabSize()));
-        hooks.run(HookSite.LOGITS, -1, logits, rows, c.vocabSize(), outPos, outSeq);
+        return step;
     }
 
     // ------------------------------------------------------------------ per-request steering tables
@@ -625,11 +674,41 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
 
     /** One forward step's shape and hooks: what {@link #body} issues, and what a captured graph is keyed on. */
-    private record Step(int n, int rows, int splits, int chunk, Hooks hooks, int[] pos, int[] seq, int[] outPos, int[] outSeq) {}
+    private record Step(int n, int rows, int splits, int chunk, Hooks hooks, int[] pos, int[] seq, int[] outPos, int[] outSeq, boolean argmax) {}
 
     private final Map<List<Object>, Graph> graphs = new HashMap<>();
     private final java.util.Set<List<Object>> seenKeys = new java.util.HashSet<>();
-    private boolean graphsEnabled = !"0".equals(System.getenv("TILLER_CUDA_GRAPHS"));
+    private boolean graphsEnabled = graphsSelected();
+
+    /** Graphs are on unless {@code TILLER_CUDA_GRAPHS=0} / {@code -Dtiller.cuda.graphs=false} (tests run both ways). */
+    static boolean graphsSelected() {
+        String v = System.getProperty("tiller.cuda.graphs");
+        if (v == null) v = System.getenv("TILLER_CUDA_GRAPHS");
+        return v == null || !(v.equals("0") || v.equalsIgnoreCase("false"));
+    }
+
+    /**
+     * Greedy steps take the argmax on the device and copy back only the ids ({@code argmax_rows}); off with
+     * {@code TILLER_CUDA_DEVICE_ARGMAX=0} / {@code -Dtiller.cuda.deviceArgmax=false}, which copies every row and picks on
+     * the host, to measure the difference on a GPU.
+     */
+    private final boolean deviceArgmax = deviceArgmaxSelected();
+
+    static boolean deviceArgmaxSelected() {
+        String v = System.getProperty("tiller.cuda.deviceArgmax");
+        if (v == null) v = System.getenv("TILLER_CUDA_DEVICE_ARGMAX");
+        return v == null || !(v.equals("0") || v.equalsIgnoreCase("false"));
+    }
+
+    private long deviceToHostBytes;
+
+    /**
+     * Bytes copied from the device to the host by forward passes: logits rows, argmax ids, activations for host hooks
+     * (for tests and diagnostics: a greedy decode step copies 4 bytes, not the row).
+     */
+    public synchronized long deviceToHostBytes() {
+        return deviceToHostBytes;
+    }
     /**
      * The fused decode kernels (add_rmsnorm, qkv_rope_store, silu_mul_store) with the stacked q|k|v and gate|up GEMMs.
      * Off unless {@code -Dtiller.cuda.fused=true} / {@code TILLER_CUDA_FUSED=1}: they pass every test under the emulator
@@ -662,7 +741,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
      * device (uploading is a copy, which a capture must not contain; the uncaptured step uploads it).
      */
     private List<Object> graphKey(Step s) {
-        List<Object> key = new ArrayList<>(List.of(s.n(), s.rows(), s.splits(), s.chunk(), capacity, logitsBuf));
+        List<Object> key = new ArrayList<>(List.of(s.n(), s.rows(), s.splits(), s.chunk(), capacity, logitsBuf, s.argmax(), idsBuf));
         if (s.hooks().isEmpty()) return key;
         for (HookSite site : HookSite.values()) {
             if (site == HookSite.LOGITS) continue; // runs on the host copy of the logits, after the graph
@@ -829,6 +908,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         dev.rmsnorm(xn, branch, outputNorm, s.rows(), dim, c.rmsEps());
         hook(hooks, HookSite.LN_FINAL, -1, xn, s.rows(), dim, s.outPos(), s.outSeq());
         matmul(output, xn, s.rows(), logitsBuf);
+        if (s.argmax()) dev.argmaxRows(idsBuf, logitsBuf, s.rows(), c.vocabSize()); // inside the graph: no host sync
     }
 
     /**
@@ -860,6 +940,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         }
         int count = rows * width;
         hostHookRuns++;
+        deviceToHostBytes += 4L * count;
         if (hostScratch.length < count) hostScratch = new float[count];
         dev.copyToHost(hostScratch, 0, data, count);
         hooks.run(site, layer, hostScratch, rows, width, pos, seq);
@@ -882,5 +963,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         dev.free(logitsBuf);
         logitsBuf = 0;
         logitsCapacity = 0;
+        dev.free(idsBuf);
+        idsBuf = 0;
+        idsCapacity = 0;
     }
 }

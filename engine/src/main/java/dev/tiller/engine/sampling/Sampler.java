@@ -100,17 +100,35 @@ public final class Sampler {
         }
     }
 
-    /** Index of the largest logit; the lowest index wins ties. */
+    /**
+     * Index of the largest logit; the lowest index wins ties. NaNs: a NaN is never chosen, except that a NaN at index 0
+     * (which nothing exceeds) gives 0. The CUDA kernel {@code argmax_rows} gives the same answer for greedy decoding on
+     * the device.
+     */
     public static int argmax(float[] logits, int n) {
+        return argmax(logits, 0, n);
+    }
+
+    /** {@link #argmax(float[], int)} of the row {@code logits[offset .. offset + n)}, as an index into the row. */
+    public static int argmax(float[] logits, int offset, int n) {
         int best = 0;
-        float bestValue = logits[0];
+        float bestValue = logits[offset];
         for (int i = 1; i < n; i++) {
-            if (logits[i] > bestValue) {
-                bestValue = logits[i];
+            if (logits[offset + i] > bestValue) {
+                bestValue = logits[offset + i];
                 best = i;
             }
         }
         return best;
+    }
+
+    /**
+     * Whether {@link #sample} is the argmax of the row as given: greedy (temperature 0 or below) and no penalties. Then
+     * the row's argmax may be computed where the row lies (on the GPU) and the draw skipped: greedy draws nothing from
+     * the random stream, so the sampler's state is the same either way.
+     */
+    public boolean greedy() {
+        return config.temperature() <= 0f && !config.penalizes();
     }
 
     /**

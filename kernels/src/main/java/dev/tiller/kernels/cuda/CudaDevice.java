@@ -230,6 +230,11 @@ public final class CudaDevice {
         driver.copyToHost(MemorySegment.ofArray(dst).asSlice((long) from * Float.BYTES, (long) count * Float.BYTES), src, (long) count * Float.BYTES);
     }
 
+    public void copyToHost(int[] dst, int from, long src, int count) {
+        driver.copyToHost(MemorySegment.ofArray(dst).asSlice((long) from * Integer.BYTES, (long) count * Integer.BYTES), src,
+                (long) count * Integer.BYTES);
+    }
+
     public void copy(long dst, long src, long bytes) {
         driver.copyDeviceToDevice(dst, src, bytes);
     }
@@ -367,6 +372,18 @@ public final class CudaDevice {
 
     public void siluMul(long gate, long up, long n) {
         launch("silu_mul", grid(n), 1, THREADS, gate, up, n);
+    }
+
+    /** Threads per block of {@code argmax_rows}: a 151,936-float row is about 150 loads per thread. */
+    private static final int ARGMAX_THREADS = 1024;
+
+    /**
+     * {@code out[r]} = the index of the largest of {@code logits[r][0 .. cols)} for {@code rows} rows, with the host
+     * {@code Sampler.argmax}'s ties (lowest index) and NaNs (never chosen; a NaN at index 0 gives 0). Greedy decode
+     * copies these ids to the host instead of the rows.
+     */
+    public void argmaxRows(long out, long logits, int rows, int cols) {
+        launch("argmax_rows", rows, 1, ARGMAX_THREADS, out, logits, cols);
     }
 
     public void gatherRows(long dst, long src, long index, int rows, int width) {

@@ -83,7 +83,8 @@ final class ReferenceKernels {
             Map.entry("add_rmsnorm", new Kernel("ppppifi", ReferenceKernels::addRmsnorm)),
             Map.entry("qkv_rope_store", new Kernel("pippppppppiiiii", ReferenceKernels::qkvRopeStore)),
             Map.entry("silu_mul_store", new Kernel("ppili", ReferenceKernels::siluMulStore)),
-            Map.entry("add_row_table", new Kernel("pppii", ReferenceKernels::addRowTable)));
+            Map.entry("add_row_table", new Kernel("pppii", ReferenceKernels::addRowTable)),
+            Map.entry("argmax_rows", new Kernel("ppi", ArgmaxRows::run)));
 
     // ---------------------------------------------------------------- number formats
 
