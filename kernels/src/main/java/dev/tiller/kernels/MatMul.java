@@ -66,14 +66,17 @@ public final class MatMul {
         if (w3 != null) check(w3, x, n, y3, cols);
         Path path = n == 1 ? Path.ROWS : n < PackedGemm.MIN_TOKENS ? Path.TILES : Path.PACKED;
         float[] xp = path == Path.PACKED ? PackedGemm.pack(x, n, cols) : x;
+        // one token: x's block sums once for every matrix of the job (they share x), not once per chunk
+        boolean sumsUsed = w1.format().usesBlockSums() || (w2 != null && w2.format().usesBlockSums()) || (w3 != null && w3.format().usesBlockSums());
+        float[] sums = path == Path.ROWS && sumsUsed ? BlockSums.of(x, 0, cols) : null;
         int u1 = path.units(w1), u2 = w2 == null ? 0 : path.units(w2), u3 = w3 == null ? 0 : path.units(w3);
         long workPerUnit = (long) path.rowsPerUnit() * cols * n;
         int minUnits = (int) Math.max(1, MIN_ELEMENTS_PER_TASK / Math.max(1, workPerUnit));
         Parallel.forRange(u1 + u2 + u3, minUnits, (from, to) -> {
             // the range may span matrices: each takes its own part, in its own unit numbering
-            if (from < u1) path.run(w1, xp, n, y1, from, Math.min(to, u1));
-            if (to > u1 && from < u1 + u2) path.run(w2, xp, n, y2, Math.max(from, u1) - u1, Math.min(to, u1 + u2) - u1);
-            if (to > u1 + u2) path.run(w3, xp, n, y3, Math.max(from, u1 + u2) - u1 - u2, to - u1 - u2);
+            if (from < u1) path.run(w1, xp, sums, n, y1, from, Math.min(to, u1));
+            if (to > u1 && from < u1 + u2) path.run(w2, xp, sums, n, y2, Math.max(from, u1) - u1, Math.min(to, u1 + u2) - u1);
+            if (to > u1 + u2) path.run(w3, xp, sums, n, y3, Math.max(from, u1 + u2) - u1 - u2, to - u1 - u2);
         });
     }
 
@@ -85,8 +88,8 @@ public final class MatMul {
                 return 1;
             }
 
-            void run(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
-                rows(w, x, 0, w.format().usesBlockSums() ? BlockSums.of(x, 0, w.cols()) : null, y, 0, from, to);
+            void run(WeightMatrix w, float[] x, float[] sums, int n, float[] y, int from, int to) {
+                rows(w, x, 0, sums, y, 0, from, to);
             }
         },
         /** A few tokens: rows dequantized tile by tile, inner products four rows x four tokens. */
@@ -95,7 +98,7 @@ public final class MatMul {
                 return ROW_TILE;
             }
 
-            void run(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
+            void run(WeightMatrix w, float[] x, float[] sums, int n, float[] y, int from, int to) {
                 matmulTiles(w, x, n, y, from, to);
             }
         },
@@ -105,14 +108,15 @@ public final class MatMul {
                 return PackedGemm.ROW_BLOCK;
             }
 
-            void run(WeightMatrix w, float[] xp, int n, float[] y, int from, int to) {
+            void run(WeightMatrix w, float[] xp, float[] sums, int n, float[] y, int from, int to) {
                 PackedGemm.rowBlocks(w, xp, n, y, from, to);
             }
         };
 
         abstract int rowsPerUnit();
 
-        abstract void run(WeightMatrix w, float[] x, int n, float[] y, int from, int to);
+        /** {@code sums}: x's block sums for the one-token path (null when no matrix reads them, and for the others). */
+        abstract void run(WeightMatrix w, float[] x, float[] sums, int n, float[] y, int from, int to);
 
         int units(WeightMatrix w) {
             return (w.rows() + rowsPerUnit() - 1) / rowsPerUnit();

@@ -81,15 +81,12 @@ public final class WeightMatrix {
         return format.dot(tensor.data(), row * rowBytes, x, xOffset, sums, cols);
     }
 
-    /** {@link #dotRows4} given x's block sums ({@link dev.tiller.kernels.quant.BlockSums}). */
+    /**
+     * y[yOffset + r_i] = dot(W[r_i], x) for four rows at once, given x's block sums
+     * ({@link dev.tiller.kernels.quant.BlockSums}; see {@link QuantFormat#dot4}).
+     */
     public void dotRows4(int r0, int r1, int r2, int r3, float[] x, int xOffset, float[] sums, float[] y, int yOffset) {
         format.dot4(tensor.data(), r0 * rowBytes, r1 * rowBytes, r2 * rowBytes, r3 * rowBytes, x, xOffset, sums, cols,
-                y, yOffset + r0, yOffset + r1, yOffset + r2, yOffset + r3);
-    }
-
-    /** y[yOffset + r_i] = dot(W[r_i], x) for four rows at once (see {@link QuantFormat#dot4}). */
-    public void dotRows4(int r0, int r1, int r2, int r3, float[] x, int xOffset, float[] y, int yOffset) {
-        format.dot4(tensor.data(), r0 * rowBytes, r1 * rowBytes, r2 * rowBytes, r3 * rowBytes, x, xOffset, cols,
                 y, yOffset + r0, yOffset + r1, yOffset + r2, yOffset + r3);
     }
 }

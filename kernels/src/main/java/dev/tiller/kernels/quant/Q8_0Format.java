@@ -73,15 +73,9 @@ final class Q8_0Format implements QuantFormat {
         return true;
     }
 
-    /** Q8_0 has no offset term: the block sums are not needed. */
+    /** Q8_0 has no offset term: {@code sums} is not read. */
     @Override
     public void dot4(MemorySegment src, long o0, long o1, long o2, long o3, float[] x, int xOffset, float[] sums, int n,
-                     float[] y, int y0, int y1, int y2, int y3) {
-        dot4(src, o0, o1, o2, o3, x, xOffset, n, y, y0, y1, y2, y3);
-    }
-
-    @Override
-    public void dot4(MemorySegment src, long o0, long o1, long o2, long o3, float[] x, int xOffset, int n,
                      float[] y, int y0, int y1, int y2, int y3) {
         // One block of each row per step: four independent chains, and four memory streams in flight.
         FloatVector c0 = FloatVector.zero(F), c1 = FloatVector.zero(F), c2 = FloatVector.zero(F), c3 = FloatVector.zero(F);

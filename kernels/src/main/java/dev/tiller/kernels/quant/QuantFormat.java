@@ -29,9 +29,11 @@ public interface QuantFormat {
     }
 
     /**
-     * {@link #dot4} given x's block sums (see {@link #dot(MemorySegment, long, float[], int, float[], int)}); by
-     * default four single dots with the sums. A format with its own four-row kernel and no use for the sums
-     * overrides this to call that kernel.
+     * Four dot products with the same x (and its block sums, as for
+     * {@link #dot(MemorySegment, long, float[], int, float[], int)}), of the rows at byte offsets {@code o0..o3}, into
+     * {@code y[y0..y3]}. The rows are meant to lie far apart: decode is bound by how many cache misses are in flight,
+     * and four independent streams keep about 1.5x as many as one (measured single-threaded from DRAM, Q8_0: 10.2
+     * vs 6.8 GB/s). Formats without a four-row kernel take four single dots.
      */
     default void dot4(MemorySegment src, long o0, long o1, long o2, long o3, float[] x, int xOffset, float[] sums, int n,
                       float[] y, int y0, int y1, int y2, int y3) {
@@ -39,20 +41,6 @@ public interface QuantFormat {
         y[y1] = dot(src, o1, x, xOffset, sums, n);
         y[y2] = dot(src, o2, x, xOffset, sums, n);
         y[y3] = dot(src, o3, x, xOffset, sums, n);
-    }
-
-    /**
-     * Four dot products with the same x, of the rows at byte offsets {@code o0..o3}, into {@code y[y0..y3]}. The
-     * rows are meant to lie far apart: decode is bound by how many cache misses are in flight, and four
-     * independent streams keep about 1.5x as many as one (measured single-threaded from DRAM, Q8_0: 10.2 vs
-     * 6.8 GB/s). Formats without a four-row kernel take four single dots.
-     */
-    default void dot4(MemorySegment src, long o0, long o1, long o2, long o3, float[] x, int xOffset, int n,
-                      float[] y, int y0, int y1, int y2, int y3) {
-        y[y0] = dot(src, o0, x, xOffset, n);
-        y[y1] = dot(src, o1, x, xOffset, n);
-        y[y2] = dot(src, o2, x, xOffset, n);
-        y[y3] = dot(src, o3, x, xOffset, n);
     }
 
     /** Whether {@link #dot(MemorySegment, long, float[], int, float[], int)} reads the block sums (else they may be null). */

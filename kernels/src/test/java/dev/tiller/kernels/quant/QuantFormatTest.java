@@ -64,7 +64,8 @@ class QuantFormatTest {
         // the four-row kernel, rows given out of order and written to scattered outputs, against the same references
         int[] order = {2, 0, 3, 1}, at = {7, 1, 4, 0};
         float[] y = new float[9];
-        f.dot4(seg, order[0] * rowBytes, order[1] * rowBytes, order[2] * rowBytes, order[3] * rowBytes, x, 3, cols, y, at[0], at[1], at[2], at[3]);
+        f.dot4(seg, order[0] * rowBytes, order[1] * rowBytes, order[2] * rowBytes, order[3] * rowBytes, x, 3,
+                f.usesBlockSums() ? BlockSums.of(x, 3, cols) : null, cols, y, at[0], at[1], at[2], at[3]);
         for (int j = 0; j < 4; j++) assertDotWithinBound(type, bytes, order[j], cols, x, 3, y[at[j]], "dot4");
         if (cols % BlockSums.BLOCK != 0) return;
         // the same given x's block sums, as a matrix-vector product passes them

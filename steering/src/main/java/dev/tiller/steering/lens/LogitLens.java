@@ -2,6 +2,7 @@ package dev.tiller.steering.lens;
 
 import dev.tiller.engine.api.Model;
 import dev.tiller.engine.model.ModelWeights;
+import dev.tiller.kernels.MatMul;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -45,7 +46,7 @@ public final class LogitLens {
         float[] y = new float[x.length];
         for (int i = 0; i < x.length; i++) y[i] = x[i] * r * g[i];
         float[] logits = new float[model.config().vocabSize()];
-        for (int t = 0; t < logits.length; t++) logits[t] = w.output().dotRow(t, y, 0);
+        MatMul.matvec(w.output(), y, 0, logits, 0);
         return logits;
     }
 
