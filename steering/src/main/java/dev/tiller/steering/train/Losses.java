@@ -18,7 +18,7 @@ public final class Losses {
     /** Runs body over the rows in parallel and returns Σ terms[r] in row order. */
     private static double sumRows(int rows, int vocab, RowTerms body) {
         double[] terms = new double[rows];
-        Parallel.forRange(rows, DiffTransformer.minRows(vocab), (from, to) -> body.run(from, to, new double[vocab], terms));
+        Parallel.forRange(rows, CpuDoubleOps.minRows(vocab), (from, to) -> body.run(from, to, new double[vocab], terms));
         double sum = 0;
         for (double t : terms) sum += t;
         return sum;

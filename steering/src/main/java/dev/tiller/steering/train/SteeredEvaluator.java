@@ -54,10 +54,11 @@ public final class SteeredEvaluator {
                 System.arraycopy(g.tokens(), 0, seq, prompt.length, g.tokens().length);
                 boolean[] want = new boolean[seq.length];
                 for (int i = prompt.length - 1; i < seq.length - 1; i++) want[i] = true;
-                var pass = dt.forward(List.of(new DiffTransformer.Sequence(seq, want)), p == null ? none : p, null);
-                int rowsOut = pass.logits.length / V;
-                entropySum += Losses.meanEntropy(pass.logits, rowsOut, V, new double[pass.logits.length]) * rowsOut;
-                entropyRows += rowsOut;
+                try (var pass = dt.forward(List.of(new DiffTransformer.Sequence(seq, want)), p == null ? none : p, null)) {
+                    int rowsOut = pass.logits.length / V;
+                    entropySum += Losses.meanEntropy(pass.logits, rowsOut, V, new double[pass.logits.length]) * rowsOut;
+                    entropyRows += rowsOut;
+                }
             }
             String text = g.text();
             if (r.label() != null) {

@@ -247,7 +247,7 @@ public final class Trainer {
             engineCpu = Math.min(engineCpu, (mx.getCurrentThreadCpuTime() - c0) / 1e9);
             t0 = System.nanoTime();
             c0 = mx.getCurrentThreadCpuTime();
-            dt.forward(sd.seqs, p, null);
+            dt.forward(sd.seqs, p, null).close();
             fwd = Math.min(fwd, (System.nanoTime() - t0) / 1e9);
             fwdCpu = Math.min(fwdCpu, (mx.getCurrentThreadCpuTime() - c0) / 1e9);
             t0 = System.nanoTime();
@@ -446,7 +446,13 @@ public final class Trainer {
             return 0;
         }
         HookPoint read = cfg.objective == Objective.CONTRASTIVE ? readPoint() : null;
-        DiffTransformer.Pass pass = dt.forward(sd.seqs, p, read);
+        try (DiffTransformer.Pass pass = dt.forward(sd.seqs, p, read)) {
+            return lossAndGrad(sd, p, pass, gradOut);
+        }
+    }
+
+    private double lossAndGrad(StepData sd, SteeringParams p, DiffTransformer.Pass pass, double[][] gradOut) {
+        int V = model.config().vocabSize();
         int rows = sd.targets.length;
         double[] dLogits = new double[pass.logits.length];
         double loss = 0;
@@ -473,9 +479,10 @@ public final class Trainer {
         int V = dt.config().vocabSize(), rows = sd.targets.length;
         double loss = Losses.weightedNll(pass.logits, sd.targets, sd.weights, rows, V, Math.max(1, rows), dLogits);
         if (klBeta > 0) {
-            DiffTransformer.Pass ref = dt.forward(sd.seqs, new SteeringParams(p.dim, dt.config().layers(), null, new int[0], 0), null);
             double[] refLp = new double[rows];
-            for (int r = 0; r < rows; r++) refLp[r] = Losses.logProb(ref.logits, r, V, sd.targets[r]);
+            try (DiffTransformer.Pass ref = dt.forward(sd.seqs, new SteeringParams(p.dim, dt.config().layers(), null, new int[0], 0), null)) {
+                for (int r = 0; r < rows; r++) refLp[r] = Losses.logProb(ref.logits, r, V, sd.targets[r]);
+            }
             loss += Losses.k3Kl(pass.logits, sd.targets, refLp, rows, V, klBeta, dLogits);
         }
         return loss;
@@ -535,9 +542,10 @@ public final class Trainer {
         String[] prompts = {strong, weak};
         for (int i = 0; i < 2; i++) {
             int[] t = tok.encode(prompts[i], true, false);
-            DiffTransformer.Pass ps = dt.forward(List.of(new DiffTransformer.Sequence(t, new boolean[t.length])), none, readPoint());
-            int dim = model.config().dim();
-            out[i] = java.util.Arrays.copyOfRange(ps.readActs, (t.length - 1) * dim, t.length * dim);
+            try (DiffTransformer.Pass ps = dt.forward(List.of(new DiffTransformer.Sequence(t, new boolean[t.length])), none, readPoint())) {
+                int dim = model.config().dim();
+                out[i] = java.util.Arrays.copyOfRange(ps.readActs, (t.length - 1) * dim, t.length * dim);
+            }
         }
         return out;
     }

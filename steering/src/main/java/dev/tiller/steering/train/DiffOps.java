@@ -1,0 +1,114 @@
+package dev.tiller.steering.train;
+
+import dev.tiller.kernels.WeightMatrix;
+
+/**
+ * The ops of the differentiable forward pass ({@link DiffTransformer}) and their backwards, side by side: one
+ * implementation per number type and device, so that training's forward and backward are written once, as ggml
+ * writes its graph once for every backend. {@link CpuDoubleOps} is the float64 reference on the host;
+ * {@code CudaDiffOps} runs the same ops in float32 on the GPU.
+ *
+ * <p>Tensors are {@link Buf}s the backend owns: flat runs of numbers, row-major [rows][width] where an op says so.
+ * Weights are never copied by an op: a backend reads them where the model keeps them (the memory-mapped file, or the
+ * device copy of a CUDA model). Every backward op <em>adds</em> into its gradient outputs unless it says it writes.
+ */
+public interface DiffOps extends AutoCloseable {
+
+    /** A tensor held by the backend. */
+    interface Buf {
+        /** Numbers it holds. */
+        long length();
+    }
+
+    /** What the backend is, for logs ("CPU float64", the GPU's name). */
+    String describe();
+
+    // ---- memory ----
+
+    /** A new buffer of {@code n} zeros. */
+    Buf zeros(long n);
+
+    /** A new buffer holding {@code src}'s numbers. */
+    Buf copy(Buf src);
+
+    /** dst = src (same length). */
+    void copyInto(Buf dst, Buf src);
+
+    void zero(Buf b);
+
+    Buf upload(double[] host);
+
+    double[] download(Buf b);
+
+    /** Frees the buffer now (device memory); null is ignored. The host backend leaves it to the garbage collector. */
+    void release(Buf b);
+
+    /** The most memory the backend has held at once, in bytes, or -1 when it does not track it (the host). */
+    default long peakBytes() {
+        return -1;
+    }
+
+    @Override
+    default void close() {}
+
+    // ---- embedding, slices, adds ----
+
+    /** x[rows[i]] = token embedding of tokens[i], rows of width dim. */
+    void embed(WeightMatrix table, int[] tokens, int[] rows, Buf x, int dim);
+
+    /**
+     * For each i: dst[dstOff[i] .. + width) = (accumulate ? dst : 0) + src[srcOff[i] .. + width). Places prefix vectors
+     * into their rows, gathers the rows that want logits, and (accumulating) the backwards of both.
+     */
+    void slices(Buf dst, long[] dstOff, Buf src, long[] srcOff, int width, boolean accumulate);
+
+    /** y[r] += v[vOff .. vOff + width) for each of {@code rows} rows: a steering bias. */
+    void addRowVector(Buf y, int rows, Buf v, long vOff, int width);
+
+    /** y[r] += bias for each of {@code rows} rows: a frozen bias of the model. */
+    void addBias(Buf y, int rows, float[] bias);
+
+    /** out[outOff + c] += Σ_r y[r][c]: the backward of {@link #addRowVector} (the gradient of the vector). */
+    void addColumnSums(Buf out, long outOff, Buf y, int rows, int width);
+
+    /** y += x. */
+    void add(Buf y, Buf x);
+
+    // ---- RMSNorm ----
+
+    /**
+     * out[r] = x[r] / rms(x[r]) · weight for rows of width d (out may be x). Returns what {@link #rmsnormBackward} needs
+     * besides x (the host keeps each row's inverse RMS; a backend that recomputes it may return null).
+     */
+    Buf rmsnorm(Buf out, Buf x, float[] weight, int rows, int d, float eps);
+
+    /** dx += d rmsnorm(x) / dx · dy, given the input x and what {@link #rmsnorm} returned. */
+    void rmsnormBackward(Buf dx, Buf x, Buf saved, float[] weight, Buf dy, int rows, int d, float eps);
+
+    // ---- products with frozen weights ----
+
+    /** y[n][w.rows] = x[n][w.cols] · Wᵀ (writes y). */
+    void matmul(WeightMatrix w, Buf x, int n, Buf y);
+
+    /** dx[n][w.cols] += dy[n][w.rows] · W. */
+    void matmulTransposeAdd(WeightMatrix w, Buf dy, int n, Buf dx);
+
+    // ---- RoPE and attention over packed sequences ----
+
+    /** Rotates each of the {@code heads} heads of every row by its position; {@code inverse} turns back (the backward). */
+    void rope(Buf x, int heads, Packing pk, boolean inverse);
+
+    /** Causal grouped-query attention inside each sequence of the packing: out[t] = Σ_j softmax(q·k_j · scale) v_j (writes out). */
+    void attention(Buf q, Buf k, Buf v, Buf out, Packing pk);
+
+    /** dq, dk, dv += the backward of {@link #attention} given dOut, the probabilities recomputed. */
+    void attentionBackward(Buf q, Buf k, Buf v, Buf dOut, Buf dq, Buf dk, Buf dv, Packing pk);
+
+    // ---- SwiGLU ----
+
+    /** h = silu(gate) · up (writes h). */
+    void siluMul(Buf h, Buf gate, Buf up);
+
+    /** Writes dGate and dUp of {@link #siluMul} given dh. */
+    void siluMulBackward(Buf dGate, Buf dUp, Buf gate, Buf up, Buf dh);
+}
