@@ -40,11 +40,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--prefix", defaultValue = "0", description = "number of trainable prefix vectors at hook_embed") int prefix;
     @Option(names = "--prefix-init", paramLabel = "TEXT", description = "prefix vectors start as the embeddings of this text's tokens, cycled (default: BOS; special tokens like </s> are read)")
     String prefixInit;
-    @Option(names = "--steps", description = "optimizer steps (default: 60; grpo 40; entropy/contrastive 30)") Integer steps;
+    @Option(names = "--steps", description = "optimizer steps (default: 60; entropy/contrastive 30)") Integer steps;
     @Option(names = "--batch", description = "prompts per step (default: 32; grpo 8; entropy 16)") Integer batch;
     @Option(names = "--lr", description = "Adam learning rate (default: 0.05; grpo 0.02)") Double lr;
     @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW decoupled weight decay") double weightDecay;
-    @Option(names = "--clip", defaultValue = "0", description = "clip the gradient's global norm (0: off)") double clip;
+    @Option(names = "--clip", description = "clip the gradient's global norm (0: off; default: grpo 1, else 0)") Double clip;
     @Option(names = "--warmup", defaultValue = "0", description = "linear warm-up steps") int warmup;
     @Option(names = "--cosine", description = "cosine-decay the learning rate to 10%%") boolean cosine;
     @Option(names = "--seed", defaultValue = "1") long seed;
@@ -53,7 +53,7 @@ public final class TrainCommand implements Callable<Integer> {
     List<String> stop = new java.util.ArrayList<>();
     @Option(names = "--group", defaultValue = "8", description = "grpo: samples per prompt") int group;
     @Option(names = "--temp", defaultValue = "1.0", description = "sampling temperature of entropy/grpo generations") float temp;
-    @Option(names = "--kl", defaultValue = "0", description = "grpo: weight of the k3 KL to the unsteered model") double kl;
+    @Option(names = "--kl", description = "grpo: weight of the k3 KL to the unsteered model (default: 0.01)") Double kl;
     @Option(names = "--advantage", defaultValue = "std", description = "grpo: std ((r - mean)/std, GRPO) or center (r - mean, keeps the reward's scale)")
     String advantage;
     @Option(names = "--reward", defaultValue = "answer", description = "grpo: answer, contains:WORD, maxlen:L, length:L, joined by +") String reward;
@@ -87,12 +87,14 @@ public final class TrainCommand implements Callable<Integer> {
         if (profileReps < 1) throw new IllegalArgumentException("--profile-reps must be at least 1, got " + profileReps);
         c.prefix = prefix;
         c.prefixInit = prefixInit == null ? null : Escapes.unescape(prefixInit);
-        c.steps = steps != null ? steps : switch (c.objective) { case CE -> 60; case GRPO -> 40; default -> 30; };
+        // defaults per objective: for grpo the settings of the best documented arith-mini runs (docs/results/training-runs.md)
+        c.steps = steps != null ? steps : switch (c.objective) { case CE, GRPO -> 60; default -> 30; };
         c.batch = batch != null ? batch : switch (c.objective) { case CE, CONTRASTIVE -> 32; case GRPO -> 8; default -> 16; };
         c.lr = lr != null ? lr : c.objective == Trainer.Objective.GRPO ? 0.02 : 0.05;
         if (c.steps < 1 || c.batch < 1 || !(c.lr > 0)) throw new IllegalArgumentException("--steps, --batch and --lr must be positive");
         c.weightDecay = weightDecay;
-        c.clip = clip;
+        c.clip = clip != null ? clip : c.objective == Trainer.Objective.GRPO ? 1 : 0;
+        if (c.clip < 0) throw new IllegalArgumentException("--clip must be >= 0, got " + c.clip);
         c.warmup = warmup;
         c.cosine = cosine;
         c.seed = seed;
@@ -100,7 +102,8 @@ public final class TrainCommand implements Callable<Integer> {
         c.group = group;
         if (group < 2 && c.objective == Trainer.Objective.GRPO) throw new IllegalArgumentException("--group must be >= 2 for grpo");
         c.temperature = temp;
-        c.klBeta = kl;
+        c.klBeta = kl != null ? kl : c.objective == Trainer.Objective.GRPO ? 0.01 : 0;
+        if (c.klBeta < 0) throw new IllegalArgumentException("--kl must be >= 0, got " + c.klBeta);
         c.stdNormalize = switch (advantage) {
             case "std" -> true;
             case "center" -> false;
@@ -123,70 +126,85 @@ public final class TrainCommand implements Callable<Integer> {
                 for (int i = 0; i < parts.length; i++) c.layers[i] = Integer.parseInt(parts[i].trim());
             }
             if (c.objective == Trainer.Objective.GRPO) Rewards.parse(c.reward);   // reject a bad spec before any work
-            Trainer trainer = new Trainer(m, c);
-            SteeringParams p = trainer.newParams();
-            if (init != null) {
-                SteeringParams from = SteeringStore.load(init, m).params();
-                if (from.theta.length != p.theta.length || from.prefixLength != p.prefixLength || from.site != p.site || !java.util.Arrays.equals(from.layers, p.layers)) {
-                    throw new IllegalArgumentException("--init " + init + " has " + from.theta.length + " numbers (" + from.prefixLength
-                            + " prefix vectors); this run trains " + p.theta.length + " (" + p.prefixLength + ")");
-                }
-                System.arraycopy(from.theta, 0, p.theta, 0, p.theta.length);
+            try (Trainer trainer = new Trainer(m, c)) {
+                return run(m, trainer, c, rows);
             }
-            DiffTransformer dt = trainer.diff();
-            System.err.printf(Locale.ROOT, "train: %s on %s, %d rows; %d trainable numbers (%s%s); kept for backward: %d doubles = %.1f KiB per token%n",
-                    c.objective.name().toLowerCase(Locale.ROOT), m.path().getFileName(), rows.size(), p.size(),
-                    c.site == null ? "" : p.layers.length + " × " + m.config().dim() + " at " + c.site.suffix,
-                    prefix > 0 ? (c.site == null ? "" : " + ") + prefix + " prefix vectors" : "",
-                    dt.savedDoublesPerToken(), dt.savedDoublesPerToken() * 8 / 1024.0);
-            if (profile) {
-                double[] t = trainer.profile(rows, p, profileReps);
-                System.err.printf(Locale.ROOT, "profile: %d token rows; engine forward (float32) %.3f s; training forward (float64) %.3f s;"
-                        + " training step (forward + backward) %.3f s = %.2f x the engine forward, %.2f x the training forward%n",
-                        (int) t[3], t[0], t[1], t[2], t[2] / t[0], t[2] / t[1]);
-                if (dev.tiller.kernels.Parallel.threads() == 1) {
-                    System.err.printf(Locale.ROOT, "profile (CPU time, one thread): engine forward %.3f s; training forward %.3f s; training step %.3f s"
-                            + " = %.2f x the engine forward, %.2f x the training forward%n", t[4], t[5], t[6], t[6] / t[4], t[6] / t[5]);
-                }
-                return 0;
+        }
+    }
+
+    private int run(Model m, Trainer trainer, Trainer.Config c, List<TrainData.Row> rows) {
+        SteeringParams p = trainer.newParams();
+        if (init != null) {
+            SteeringParams from = SteeringStore.load(init, m).params();
+            if (from.theta.length != p.theta.length || from.prefixLength != p.prefixLength || from.site != p.site || !java.util.Arrays.equals(from.layers, p.layers)) {
+                throw new IllegalArgumentException("--init " + init + " has " + from.theta.length + " numbers (" + from.prefixLength
+                        + " prefix vectors); this run trains " + p.theta.length + " (" + p.prefixLength + ")");
             }
-            List<TrainData.Row> evalRows = eval == null ? null : TrainData.read(eval, tmpl, evalLimit);
-            Rewards.Reward evalReward = c.objective == Trainer.Objective.GRPO ? Rewards.parse(c.reward) : null;
-            String before = null;
-            if (evalRows != null) {
-                SteeredEvaluator.Result r = SteeredEvaluator.evaluate(m, null, evalRows, maxNew, c.stop, evalReward);
-                before = r.toString();
-                System.err.println("eval before: " + before);
-            }
-            Trainer.Result res = trainer.train(rows, p, System.err::println);
-            String after = null;
-            if (evalRows != null && res.completed()) {
-                SteeredEvaluator.Result r = SteeredEvaluator.evaluate(m, res.params(), evalRows, maxNew, c.stop, evalReward);
-                after = r.toString();
-                System.err.println("eval after:  " + after);
-            }
-            var pts = res.curve().points();
-            double lastLoss = pts.isEmpty() ? Double.NaN : pts.get(pts.size() - 1).loss();
-            Map<String, Object> metrics = new LinkedHashMap<>();
-            metrics.put("completed", res.completed());
-            metrics.put("steps", pts.size());
-            metrics.put("final_loss", Double.isFinite(lastLoss) ? lastLoss : null);
-            metrics.put("seconds", Math.round(res.seconds() * 10) / 10.0);
-            metrics.put("tokens", res.tokens());
-            if (before != null) metrics.put("eval_before", before);
-            if (after != null) metrics.put("eval_after", after);
-            SteeringStore.save(output, res.params(), c.toJson(), Trainer.json(metrics), m);
-            String base = output.getFileName().toString().replaceFirst("\\.steer$", "");
-            Path csv = output.resolveSibling(base + ".csv"), png = output.resolveSibling(base + ".png");
-            res.curve().writeCsv(csv);
-            LinePlot.curve(png, "tiller train --objective " + objective + " on " + m.path().getFileName(), res.curve());
-            System.err.println("wrote " + output + ", " + csv + ", " + png);
-            if (!res.completed()) {
-                System.err.println("error: " + res.message());
-                return 1;
+            System.arraycopy(from.theta, 0, p.theta, 0, p.theta.length);
+        }
+        DiffTransformer dt = trainer.diff();
+        boolean gpu = m.device() == dev.tiller.engine.api.Device.CUDA;
+        int bytesPer = gpu ? 4 : 8;
+        System.err.printf(Locale.ROOT, "train: %s on %s, %d rows; %d trainable numbers (%s%s); forward and backward on %s; kept for backward: %d numbers = %.1f KiB per token%n",
+                c.objective.name().toLowerCase(Locale.ROOT), m.path().getFileName(), rows.size(), p.size(),
+                c.site == null ? "" : p.layers.length + " × " + m.config().dim() + " at " + c.site.suffix,
+                prefix > 0 ? (c.site == null ? "" : " + ") + prefix + " prefix vectors" : "",
+                dt.ops().describe(), dt.savedDoublesPerToken(), dt.savedDoublesPerToken() * bytesPer / 1024.0);
+        if (profile) {
+            double[] t = trainer.profile(rows, p, profileReps);
+            System.err.printf(Locale.ROOT, "profile: %d token rows; engine forward (float32) %.3f s; training forward (%s) %.3f s;"
+                    + " training step (forward + backward) %.3f s = %.2f x the engine forward, %.2f x the training forward%n",
+                    (int) t[3], t[0], dt.ops().describe(), t[1], t[2], t[2] / t[0], t[2] / t[1]);
+            printPeak(dt);
+            if (dev.tiller.kernels.Parallel.threads() == 1) {
+                System.err.printf(Locale.ROOT, "profile (CPU time, one thread): engine forward %.3f s; training forward %.3f s; training step %.3f s"
+                        + " = %.2f x the engine forward, %.2f x the training forward%n", t[4], t[5], t[6], t[6] / t[4], t[6] / t[5]);
             }
             return 0;
         }
+        List<TrainData.Row> evalRows = eval == null ? null : TrainData.read(eval, tmpl, evalLimit);
+        Rewards.Reward evalReward = c.objective == Trainer.Objective.GRPO ? Rewards.parse(c.reward) : null;
+        String before = null;
+        if (evalRows != null) {
+            SteeredEvaluator.Result r = SteeredEvaluator.evaluate(m, null, evalRows, maxNew, c.stop, evalReward);
+            before = r.toString();
+            System.err.println("eval before: " + before);
+        }
+        Trainer.Result res = trainer.train(rows, p, System.err::println);
+        printPeak(dt);
+        String after = null;
+        if (evalRows != null && res.completed()) {
+            SteeredEvaluator.Result r = SteeredEvaluator.evaluate(m, res.params(), evalRows, maxNew, c.stop, evalReward);
+            after = r.toString();
+            System.err.println("eval after:  " + after);
+        }
+        var pts = res.curve().points();
+        double lastLoss = pts.isEmpty() ? Double.NaN : pts.get(pts.size() - 1).loss();
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("completed", res.completed());
+        metrics.put("steps", pts.size());
+        metrics.put("final_loss", Double.isFinite(lastLoss) ? lastLoss : null);
+        metrics.put("seconds", Math.round(res.seconds() * 10) / 10.0);
+        metrics.put("tokens", res.tokens());
+        if (before != null) metrics.put("eval_before", before);
+        if (after != null) metrics.put("eval_after", after);
+        SteeringStore.save(output, res.params(), c.toJson(), Trainer.json(metrics), m);
+        String base = output.getFileName().toString().replaceFirst("\\.steer$", "");
+        Path csv = output.resolveSibling(base + ".csv"), png = output.resolveSibling(base + ".png");
+        res.curve().writeCsv(csv);
+        LinePlot.curve(png, "tiller train --objective " + objective + " on " + m.path().getFileName(), res.curve());
+        System.err.println("wrote " + output + ", " + csv + ", " + png);
+        if (!res.completed()) {
+            System.err.println("error: " + res.message());
+            return 1;
+        }
+        return 0;
+    }
+
+    /** On the GPU: the most device memory training held at once, besides the model's weights. */
+    private static void printPeak(DiffTransformer dt) {
+        long peak = dt.ops().peakBytes();
+        if (peak >= 0) System.err.printf(Locale.ROOT, "peak GPU memory of training: %.1f MiB (activations, gradients and scratch; the weights not counted)%n", peak / 1048576.0);
     }
 
     static HookSite parseSite(String s) {

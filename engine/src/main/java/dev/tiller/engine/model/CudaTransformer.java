@@ -10,6 +10,7 @@ import dev.tiller.kernels.cuda.Cublas;
 import dev.tiller.kernels.cuda.CudaDevice;
 import dev.tiller.kernels.cuda.CudaDevice.Graph;
 import dev.tiller.kernels.cuda.DeviceFormat;
+import dev.tiller.kernels.cuda.DeviceMatrix;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.models.arch.RopeFrequencies;
 
@@ -41,18 +42,6 @@ import java.util.WeakHashMap;
  */
 public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
-
-    /**
-     * A weight matrix on the device: {@code rows} x {@code cols} row-major in {@code format}; {@code scales} the f16
-     * block scales of a quantized one (0 otherwise), {@code name} the tensor's (for errors).
-     */
-    record DeviceMatrix(String name, long ptr, long scales, int rows, int cols, DeviceFormat format) {
-        /** Rows r0 .. r0+count-1 as a matrix of their own (the q, k, v of a stacked q|k|v). */
-        DeviceMatrix view(String viewName, int r0, int count) {
-            return new DeviceMatrix(viewName, ptr + r0 * format.rowBytes(cols), scales == 0 ? 0 : scales + r0 * format.scaleBytes(cols), count, cols,
-                    format);
-        }
-    }
 
     /**
      * One block's weights on the device. {@code wqkv} holds wq, wk and wv as one matrix (rows stacked) and
@@ -93,6 +82,9 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     private final long outputNorm, ropeFreqs;
     private final Map<KVCache, DeviceKV> caches = new WeakHashMap<>();
     private final Map<float[], Long> steeringVectors = new IdentityHashMap<>();
+    /** Every host weight's device copy, by identity (views of stacked matrices included), for {@link #deviceMatrix}. */
+    private final Map<WeightMatrix, DeviceMatrix> byHost = new IdentityHashMap<>();
+    private final Map<float[], Long> vectors = new IdentityHashMap<>();
     private final long weightBytes;
     /** F16 scratch for prefill products of quantized weights (0 when the model has none), and its size in elements. */
     private long dequantScratch;
@@ -218,6 +210,36 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         return dev.describe() + ", weights " + (weightBytes >> 20) + " MiB on the device " + formats + "; " + products + quant;
     }
 
+    // ---- the device weights, for other code that computes with them on the device (training's float32 ops) ----
+
+    public CudaDevice device() {
+        return dev;
+    }
+
+    /**
+     * The device copy of one of this model's weight matrices (a view into a stacked q|k|v or gate|up where it is one),
+     * found by identity; IllegalArgumentException for a matrix that is not this model's.
+     */
+    public DeviceMatrix deviceMatrix(WeightMatrix m) {
+        DeviceMatrix d = byHost.get(m);
+        if (d == null) throw new IllegalArgumentException("weight matrix " + m.tensor().name() + " is not one of this model's device weights");
+        return d;
+    }
+
+    /** The device copy (float32) of one of this model's norm weights or biases, found by identity. */
+    public long weightVector(float[] v) {
+        Long p = vectors.get(v);
+        if (p == null) throw new IllegalArgumentException("vector of " + v.length + " numbers is not one of this model's device weights");
+        return p;
+    }
+
+    /** out[i] = the token embedding of tokens[i] for {@code rows} rows (tokens: a device int array), float32. */
+    public void embed(long out, long tokens, int rows) {
+        int dim = c.dim();
+        if (embedding.format().quantized()) dev.embedQuantized(out, embedding.format(), embedding.ptr(), embedding.scales(), tokens, rows, dim);
+        else dev.embed(out, embedding.ptr(), CudaDevice.storeType(embedding.format().cublasType), tokens, rows, dim);
+    }
+
     /** Whether decode products use the GEMV kernels: on unless {@code TILLER_CUDA_GEMV=0} / {@code -Dtiller.cuda.gemv=false}. */
     static boolean gemvSelected() {
         String v = System.getProperty("tiller.cuda.gemv");
@@ -231,7 +253,12 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
 
     private long vector(float[] v) {
-        return v == null ? 0 : track(dev.upload(v));
+        if (v == null) return 0;
+        Long done = vectors.get(v);
+        if (done != null) return done;
+        long p = track(dev.upload(v));
+        vectors.put(v, p);
+        return p;
     }
 
     /** Allocates a {@code rows} x {@code cols} matrix in {@code format}: quants (or elements) first, then the scales. */
@@ -248,6 +275,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         DeviceMatrix d = allocate(m.tensor().name(), m.rows(), m.cols(), DeviceFormat.of(m.tensor()), bytes);
         uploadInto(m, d);
         uploaded.put(m, d);
+        byHost.put(m, d);
         return d;
     }
 
@@ -277,6 +305,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         for (int i = 0; i < ms.length; i++) {
             out[i] = all.view(ms[i].tensor().name(), r0, ms[i].rows());
             uploadInto(ms[i], out[i]);
+            byHost.put(ms[i], out[i]);
             r0 += ms[i].rows();
         }
         out[ms.length] = all;
@@ -818,8 +847,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         final int n = s.n(), splits = s.splits(), chunk = s.chunk();
         final Hooks hooks = s.hooks();
         final int[] pos = s.pos(), seq = s.seq();
-        if (embedding.format().quantized()) dev.embedQuantized(x, embedding.format(), embedding.ptr(), embedding.scales(), tokens, n, dim);
-        else dev.embed(x, embedding.ptr(), CudaDevice.storeType(embedding.format().cublasType), tokens, n, dim);
+        embed(x, tokens, n);
         hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
         final float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         long pending = 0; // a branch output not yet added to x: the add is fused into the next RMSNorm

@@ -23,6 +23,9 @@ public interface DiffOps extends AutoCloseable {
     /** What the backend is, for logs ("CPU float64", the GPU's name). */
     String describe();
 
+    /** Called on the thread that is about to run a forward or a backward (a GPU backend makes its context current). */
+    default void begin() {}
+
     // ---- memory ----
 
     /** A new buffer of {@code n} zeros. */

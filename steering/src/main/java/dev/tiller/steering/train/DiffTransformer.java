@@ -1,7 +1,10 @@
 package dev.tiller.steering.train;
 
+import dev.tiller.engine.api.Device;
+import dev.tiller.engine.api.Model;
 import dev.tiller.engine.hooks.HookPoint;
 import dev.tiller.engine.hooks.HookSite;
+import dev.tiller.engine.model.CudaTransformer;
 import dev.tiller.engine.model.LayerWeights;
 import dev.tiller.engine.model.ModelConfig;
 import dev.tiller.engine.model.ModelWeights;
@@ -26,7 +29,7 @@ import java.util.List;
  * scalar per head; then the final residual (dim). Everything else (normed inputs, attention probabilities, SwiGLU
  * output) is recomputed. See {@link #savedDoublesPerToken}.
  */
-public final class DiffTransformer {
+public final class DiffTransformer implements AutoCloseable {
     private final ModelConfig c;
     private final ModelWeights w;
     private final DiffOps ops;
@@ -49,8 +52,28 @@ public final class DiffTransformer {
         this.ops = ops != null ? ops : new CpuDoubleOps(config);
     }
 
+    /**
+     * For a loaded model: on the GPU in float32 ({@link CudaFloatOps}, reading the model's device weights) when the
+     * model was loaded with {@link Device#CUDA}, else on the host in float64.
+     */
+    public static DiffTransformer of(Model model) {
+        DiffOps ops = null;
+        if (model.device() == Device.CUDA) {
+            // the architecture check comes first: a gemma2 model is refused by name, not by a missing device weight
+            new DiffTransformer(model.config(), model.weights(), new CpuDoubleOps(model.config()));
+            ops = new CudaFloatOps(model.config(), (CudaTransformer) model.forwardPass());
+        }
+        return new DiffTransformer(model.config(), model.weights(), ops);
+    }
+
     public ModelConfig config() {
         return c;
+    }
+
+    /** Frees the backend's own memory (a GPU backend's scratch); the model's weights are the model's. */
+    @Override
+    public void close() {
+        ops.close();
     }
 
     /** The backend the ops run on. */
@@ -153,6 +176,7 @@ public final class DiffTransformer {
         if (sp.dim != dim) throw new IllegalArgumentException("steering vectors have width " + sp.dim + ", the model " + dim);
         Pass P = new Pass(sp, read, seqs);
         final int n = P.n;
+        ops.begin();
         try {
             P.theta = P.keep(ops.upload(sp.theta));
             DiffOps.Buf x = P.keep(ops.zeros((long) n * dim));        // the residual stream
@@ -259,6 +283,7 @@ public final class DiffTransformer {
         final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), n = P.n;
         final float eps = c.rmsEps();
         List<DiffOps.Buf> temp = new java.util.ArrayList<>();
+        ops.begin();
         try {
             DiffOps.Buf grad = temp(temp, ops.zeros(P.params.size()));
             DiffOps.Buf dReadBuf = dRead == null ? null : temp(temp, ops.upload(dRead));

@@ -37,11 +37,17 @@ public final class SteeredEvaluator {
 
     /** As above; generation also ends at any of the {@code stop} strings (the token that completes one is kept). */
     public static Result evaluate(Model model, SteeringParams p, List<TrainData.Row> rows, int maxNew, List<String> stop, Rewards.Reward reward) {
+        try (DiffTransformer dt = DiffTransformer.of(model)) {
+            return evaluate(model, dt, p, rows, maxNew, stop, reward);
+        }
+    }
+
+    private static Result evaluate(Model model, DiffTransformer dt, SteeringParams p, List<TrainData.Row> rows, int maxNew, List<String> stop,
+                                   Rewards.Reward reward) {
         int correct = 0, worked = 0, labelled = 0;
         long tokens = 0;
         double rewardSum = 0, entropySum = 0;
         long entropyRows = 0;
-        DiffTransformer dt = new DiffTransformer(model.config(), model.weights());
         SteeringParams none = new SteeringParams(model.config().dim(), model.config().layers(), null, new int[0], 0);
         int V = model.config().vocabSize();
         for (TrainData.Row r : rows) {

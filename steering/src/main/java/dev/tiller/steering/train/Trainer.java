@@ -32,7 +32,7 @@ import java.util.function.Consumer;
  * A step whose loss or gradient is not finite, or whose reward throws, stops training; the vectors of the last good
  * step are kept.
  */
-public final class Trainer {
+public final class Trainer implements AutoCloseable {
     public enum Objective { CE, ENTROPY, GRPO, CONTRASTIVE }
 
     public static final class Config {
@@ -115,7 +115,7 @@ public final class Trainer {
 
     public Trainer(Model model, Config cfg) {
         this.model = model;
-        this.dt = new DiffTransformer(model.config(), model.weights());
+        this.dt = DiffTransformer.of(model);
         this.tok = model.tokenizer();
         this.cfg = cfg;
         this.reward = cfg.objective == Objective.GRPO ? Rewards.parse(cfg.reward) : null;
@@ -123,6 +123,12 @@ public final class Trainer {
 
     public DiffTransformer diff() {
         return dt;
+    }
+
+    /** Frees the training backend's own memory (GPU scratch); the model stays open. */
+    @Override
+    public void close() {
+        dt.close();
     }
 
     public SteeringParams newParams() {

@@ -1,0 +1,378 @@
+package dev.tiller.steering.train;
+
+import dev.tiller.engine.model.CudaTransformer;
+import dev.tiller.engine.model.ModelConfig;
+import dev.tiller.kernels.WeightMatrix;
+import dev.tiller.kernels.cuda.Cublas;
+import dev.tiller.kernels.cuda.CudaDevice;
+import dev.tiller.kernels.cuda.DeviceFormat;
+import dev.tiller.kernels.cuda.DeviceMatrix;
+import dev.tiller.models.arch.RopeFrequencies;
+
+/**
+ * {@link DiffOps} on the GPU in float32: activations and gradients live on the device, the weights are the CUDA
+ * model's own device copies ({@link CudaTransformer#deviceMatrix}), so training a model that was loaded with
+ * {@code --device cuda} costs no second copy of it.
+ *
+ * <p><b>Products.</b> Every product is a float32 cuBLAS GEMM ({@code CUBLAS_COMPUTE_32F}, no TF32): the weight is
+ * widened, a tile of rows at a time, from its device format (F16, BF16, or Q8_0 / Q4_0 quants with their scales) into
+ * a float32 scratch exactly ({@code widen_f32}), and the activations stay float32. The inference path instead rounds
+ * the activations to F16 for tensor-core speed; here gradients can be as small as 1e-8, below F16's range, and the
+ * gradients must agree with the float64 reference to 1e-3.
+ *
+ * <p><b>Attention</b> reuses the inference kernel: packed rows are a KV cache whose base, for row r, is the first row
+ * of r's sequence, so row r sees exactly rows rowStart[r] .. r. Its backward ({@code attention_backward}) recomputes the
+ * probabilities and adds into dk and dv atomically (rows and heads of a group share them).
+ *
+ * <p>Memory is accounted per buffer: {@link #peakBytes} is the most this backend held at once (weights not counted).
+ */
+public final class CudaFloatOps implements DiffOps {
+    private final ModelConfig c;
+    private final CudaTransformer model;
+    private final CudaDevice dev;
+    private final Cublas blas;
+    private final long freqs, inverseFreqs;   // device doubles: RoPE's frequencies, and negated for the backward
+    private final long tile;                  // float32 scratch that weights are widened into
+    private final long tileFloats;
+    private long live, peak;
+
+    /** The packing whose rows' positions and sequence starts are on the device now (uploaded once per pass). */
+    private Packing packing;
+    private long positions, rowStarts, baseK, baseV;
+
+    /** Tiles of at most this many weights (64 MiB of float32), or {@code -Dtiller.cuda.trainTile=N}. */
+    static long tileLimit() {
+        return Long.getLong("tiller.cuda.trainTile", 1L << 24);
+    }
+
+    public CudaFloatOps(ModelConfig config, CudaTransformer model) {
+        this.c = config;
+        this.model = model;
+        this.dev = model.device();
+        this.blas = dev.blas();
+        dev.makeCurrent();
+        double[] f = RopeFrequencies.inverse(c.ropeDims(), c.ropeTheta(), c.ropeFreqScale(), c.ropeFreqFactors());
+        double[] nf = new double[f.length];
+        for (int i = 0; i < f.length; i++) nf[i] = -f[i];   // a rotation by -angle undoes one by +angle
+        long widest = Math.max((long) c.vocabSize() * c.dim(), (long) c.ffnDim() * c.dim());
+        this.tileFloats = Math.max(Math.max(c.dim(), c.ffnDim()), Math.min(widest, tileLimit()));
+        long fr = 0, inv = 0, t = 0;
+        try {
+            fr = dev.upload(f);
+            inv = dev.upload(nf);
+            t = dev.alloc(4 * tileFloats);
+        } catch (RuntimeException e) {
+            dev.free(fr);
+            dev.free(inv);
+            throw e;
+        }
+        freqs = fr;
+        inverseFreqs = inv;
+        tile = t;
+    }
+
+    /** A device buffer of float32. */
+    static final class Dev implements Buf {
+        final long ptr, n;
+        boolean freed;
+
+        Dev(long ptr, long n) {
+            this.ptr = ptr;
+            this.n = n;
+        }
+
+        @Override
+        public long length() {
+            return n;
+        }
+    }
+
+    private static long p(Buf b) {
+        Dev d = (Dev) b;
+        if (d.freed) throw new IllegalStateException("device buffer used after it was released");
+        return d.ptr;
+    }
+
+    private static long n(Buf b) {
+        return ((Dev) b).n;
+    }
+
+    @Override
+    public String describe() {
+        return dev.name() + " float32";
+    }
+
+    @Override
+    public void begin() {
+        dev.makeCurrent();
+    }
+
+    @Override
+    public long peakBytes() {
+        return peak;
+    }
+
+    /** Device bytes held now by buffers not yet released. */
+    long liveBytes() {
+        return live;
+    }
+
+    // ---- memory ----
+
+    private Dev allocate(long n) {
+        long ptr = dev.alloc(4 * Math.max(1, n));
+        live += 4 * Math.max(1, n);
+        peak = Math.max(peak, live);
+        return new Dev(ptr, n);
+    }
+
+    @Override
+    public Buf zeros(long n) {
+        Dev d = allocate(n);
+        dev.zero(d.ptr, Math.max(1, n));
+        return d;
+    }
+
+    @Override
+    public Buf copy(Buf src) {
+        Dev d = allocate(n(src));
+        dev.copy(d.ptr, p(src), 4 * n(src));
+        return d;
+    }
+
+    @Override
+    public void copyInto(Buf dst, Buf src) {
+        dev.copy(p(dst), p(src), 4 * n(src));
+    }
+
+    @Override
+    public void zero(Buf b) {
+        dev.zero(p(b), n(b));
+    }
+
+    @Override
+    public Buf upload(double[] host) {
+        Dev d = allocate(host.length);
+        float[] f = new float[host.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) host[i];
+        dev.copyToDevice(d.ptr, f, 0, f.length);
+        return d;
+    }
+
+    @Override
+    public double[] download(Buf b) {
+        float[] f = new float[Math.toIntExact(n(b))];
+        dev.copyToHost(f, 0, p(b), f.length);
+        double[] out = new double[f.length];
+        for (int i = 0; i < f.length; i++) out[i] = f[i];
+        return out;
+    }
+
+    @Override
+    public void release(Buf b) {
+        if (b == null) return;
+        Dev d = (Dev) b;
+        if (d.freed) return;
+        d.freed = true;
+        dev.free(d.ptr);
+        live -= 4 * Math.max(1, d.n);
+    }
+
+    @Override
+    public void close() {
+        dev.makeCurrent();
+        freePacking();
+        dev.free(tile);
+        dev.free(freqs);
+        dev.free(inverseFreqs);
+    }
+
+    /** A short-lived device copy of host ints or longs, freed by the caller. */
+    private long ints(int[] a) {
+        long ptr = dev.alloc(4L * Math.max(1, a.length));
+        if (a.length > 0) dev.copyToDevice(ptr, a, 0, a.length);
+        return ptr;
+    }
+
+    private long longs(long[] a) {
+        long ptr = dev.alloc(8L * Math.max(1, a.length));
+        if (a.length > 0) dev.copyToDevice(ptr, a, a.length);
+        return ptr;
+    }
+
+    // ---- embedding, slices, adds ----
+
+    @Override
+    public void embed(WeightMatrix table, int[] tokens, int[] rows, Buf x, int dim) {
+        if (tokens.length == 0) return;
+        model.deviceMatrix(table);   // refuses a table that is not the model's
+        long tok = ints(tokens);
+        Dev gathered = allocate((long) tokens.length * dim);
+        try {
+            model.embed(gathered.ptr, tok, tokens.length);
+            long[] dst = new long[rows.length], src = new long[rows.length];
+            for (int i = 0; i < rows.length; i++) {
+                dst[i] = (long) rows[i] * dim;
+                src[i] = (long) i * dim;
+            }
+            slices(x, dst, gathered, src, dim, false);
+        } finally {
+            dev.free(tok);
+            release(gathered);
+        }
+    }
+
+    @Override
+    public void slices(Buf dst, long[] dstOff, Buf src, long[] srcOff, int width, boolean accumulate) {
+        if (dstOff.length == 0) return;
+        long d = longs(dstOff), s = longs(srcOff);
+        try {
+            dev.slices(p(dst), d, p(src), s, dstOff.length, width, accumulate);
+        } finally {
+            dev.free(d);
+            dev.free(s);
+        }
+    }
+
+    @Override
+    public void addRowVector(Buf y, int rows, Buf v, long vOff, int width) {
+        dev.addRowVector(p(y), p(v) + 4 * vOff, 1f, rows, width);
+    }
+
+    @Override
+    public void addBias(Buf y, int rows, float[] bias) {
+        dev.addRowVector(p(y), model.weightVector(bias), 1f, rows, bias.length);
+    }
+
+    @Override
+    public void addColumnSums(Buf out, long outOff, Buf y, int rows, int width) {
+        dev.addColumnSums(p(out) + 4 * outOff, p(y), rows, width);
+    }
+
+    @Override
+    public void add(Buf y, Buf x) {
+        dev.add(p(y), p(x), n(y));
+    }
+
+    // ---- RMSNorm: the kernel's backward recomputes 1/rms from x, so nothing is saved ----
+
+    @Override
+    public Buf rmsnorm(Buf out, Buf x, float[] weight, int rows, int d, float eps) {
+        dev.rmsnorm(p(out), p(x), model.weightVector(weight), rows, d, eps);
+        return null;
+    }
+
+    @Override
+    public void rmsnormBackward(Buf dx, Buf x, Buf saved, float[] weight, Buf dy, int rows, int d, float eps) {
+        dev.rmsnormBackward(p(dx), 0, p(dy), p(x), model.weightVector(weight), rows, d, eps);
+    }
+
+    // ---- products: float32 GEMMs over tiles of widened weight rows ----
+
+    private int tileRows(DeviceMatrix w) {
+        return (int) Math.max(1, Math.min(w.rows(), tileFloats / w.cols()));
+    }
+
+    @Override
+    public void matmul(WeightMatrix wm, Buf x, int n, Buf y) {
+        DeviceMatrix w = model.deviceMatrix(wm);
+        if (w.format() == DeviceFormat.F32) {
+            blas.matmulRowMajor(w.ptr(), w.rows(), w.cols(), Cublas.CUDA_R_32F, p(x), n, p(y));
+            return;
+        }
+        int step = tileRows(w);
+        for (int r0 = 0; r0 < w.rows(); r0 += step) {
+            int rows = Math.min(step, w.rows() - r0);
+            DeviceMatrix t = w.view(w.name(), r0, rows);
+            dev.widenToFloat(w.format(), tile, t.ptr(), t.scales(), (long) rows * w.cols());
+            // y[:, r0 .. r0+rows) = x · tileᵀ: this tile's columns of y (leading dimension the full row count)
+            blas.gemm(Cublas.OP_T, Cublas.OP_N, rows, n, w.cols(), tile, w.cols(), p(x), w.cols(), Cublas.CUDA_R_32F, p(y) + 4L * r0, w.rows(), false);
+        }
+    }
+
+    @Override
+    public void matmulTransposeAdd(WeightMatrix wm, Buf dy, int n, Buf dx) {
+        DeviceMatrix w = model.deviceMatrix(wm);
+        if (w.format() == DeviceFormat.F32) {
+            blas.matmulTransposedRowMajor(w.ptr(), w.rows(), w.cols(), Cublas.CUDA_R_32F, p(dy), n, p(dx), true);
+            return;
+        }
+        int step = tileRows(w);
+        for (int r0 = 0; r0 < w.rows(); r0 += step) {
+            int rows = Math.min(step, w.rows() - r0);
+            DeviceMatrix t = w.view(w.name(), r0, rows);
+            dev.widenToFloat(w.format(), tile, t.ptr(), t.scales(), (long) rows * w.cols());
+            // dx += dy[:, r0 .. r0+rows) · tile
+            blas.gemm(Cublas.OP_N, Cublas.OP_N, w.cols(), n, rows, tile, w.cols(), p(dy) + 4L * r0, w.rows(), Cublas.CUDA_R_32F, p(dx), w.cols(), true);
+        }
+    }
+
+    // ---- RoPE and attention ----
+
+    /** Uploads the rows' positions and sequence starts once per pass. */
+    private void use(Packing pk) {
+        if (pk == packing) return;
+        freePacking();
+        positions = ints(pk.pos());
+        rowStarts = ints(pk.rowStart());
+        baseK = dev.alloc(8L * Math.max(1, pk.rows()));
+        baseV = dev.alloc(8L * Math.max(1, pk.rows()));
+        packing = pk;
+    }
+
+    private void freePacking() {
+        for (long ptr : new long[]{positions, rowStarts, baseK, baseV}) dev.free(ptr);
+        positions = rowStarts = baseK = baseV = 0;
+        packing = null;
+    }
+
+    @Override
+    public void rope(Buf x, int heads, Packing pk, boolean inverse) {
+        use(pk);
+        dev.rope(p(x), positions, inverse ? inverseFreqs : freqs, pk.rows(), heads, c.headDim(), c.ropeDims(), c.ropeNeox());
+    }
+
+    private float scale() {
+        return (float) (1.0 / Math.sqrt(c.headDim()));
+    }
+
+    @Override
+    public void attention(Buf q, Buf k, Buf v, Buf out, Packing pk) {
+        use(pk);
+        int rows = pk.rows(), kvDim = c.kvDim();
+        long[] bk = new long[rows], bv = new long[rows];
+        for (int r = 0; r < rows; r++) {
+            bk[r] = p(k) + 4L * pk.rowStart()[r] * kvDim;
+            bv[r] = p(v) + 4L * pk.rowStart()[r] * kvDim;
+        }
+        dev.copyToDevice(baseK, bk, rows);
+        dev.copyToDevice(baseV, bv, rows);
+        dev.attention(p(out), p(q), baseK, baseV, positions, rows, c.heads(), c.kvHeads(), c.headDim(), scale());
+    }
+
+    @Override
+    public void attentionBackward(Buf q, Buf k, Buf v, Buf dOut, Buf dq, Buf dk, Buf dv, Packing pk) {
+        use(pk);
+        int stride = pk.maxLength();
+        Dev scratch = allocate(2L * pk.rows() * c.heads() * stride);
+        try {
+            dev.attentionBackward(p(dq), p(dk), p(dv), p(dOut), p(q), p(k), p(v), rowStarts, positions, pk.rows(), c.heads(), c.kvHeads(),
+                    c.headDim(), scale(), scratch.ptr, stride);
+        } finally {
+            release(scratch);
+        }
+    }
+
+    // ---- SwiGLU ----
+
+    @Override
+    public void siluMul(Buf h, Buf gate, Buf up) {
+        dev.copy(p(h), p(gate), 4 * n(gate));
+        dev.siluMul(p(h), p(up), n(h));
+    }
+
+    @Override
+    public void siluMulBackward(Buf dGate, Buf dUp, Buf gate, Buf up, Buf dh) {
+        dev.siluMulBackward(p(dGate), p(dUp), p(dh), p(gate), p(up), n(dh));
+    }
+}

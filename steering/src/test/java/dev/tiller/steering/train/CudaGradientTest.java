@@ -1,0 +1,171 @@
+package dev.tiller.steering.train;
+
+import dev.tiller.engine.api.Device;
+import dev.tiller.engine.api.Model;
+import dev.tiller.engine.hooks.HookPoint;
+import dev.tiller.engine.hooks.HookSite;
+import dev.tiller.kernels.cuda.CudaDevice;
+import dev.tiller.loader.GGMLType;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Training on the GPU: the float32 device backend ({@link CudaFloatOps}) running {@link DiffTransformer}'s one forward
+ * and backward, against the float64 host reference on the same model file. The reference is itself checked against
+ * finite differences ({@link GradientCheckTest}). Runs under the CUDA emulator in CI and on a real GPU with
+ * {@code -Dtiller.cuda=device}; skipped, with the reason, where neither can be used.
+ */
+class CudaGradientTest {
+    static final String UNAVAILABLE = CudaDevice.unavailableReason();
+    static final double TOLERANCE = 1e-3;
+
+    @BeforeEach
+    void needsCuda() {
+        assumeTrue(UNAVAILABLE == null, () -> "skipped, no CUDA device: " + UNAVAILABLE);
+    }
+
+    /** max |a − b| / max |b|: the error relative to the gradient's scale. */
+    static double relative(double[] a, double[] b) {
+        assertEquals(b.length, a.length, "gradient lengths");
+        double err = 0, scale = 0;
+        for (int i = 0; i < a.length; i++) {
+            err = Math.max(err, Math.abs(a[i] - b[i]));
+            scale = Math.max(scale, Math.abs(b[i]));
+        }
+        assertTrue(scale > 0, "the reference gradient is identically zero");
+        return err / scale;
+    }
+
+    /** A step's sequences, targets and parameters drawn from one seed, identical for both backends. */
+    record Problem(List<DiffTransformer.Sequence> seqs, int[] targets, double[] readCoef, SteeringParams params) {
+        static Problem draw(DiffTransformer dt, HookSite site, int prefix, long seed, int... lengths) {
+            var c = dt.config();
+            Random rnd = new Random(seed);
+            int[] layers = new int[c.layers()];
+            for (int i = 0; i < layers.length; i++) layers[i] = i;
+            SteeringParams p = new SteeringParams(c.dim(), c.layers(), site, layers, prefix);
+            for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.3;
+            List<DiffTransformer.Sequence> seqs = new ArrayList<>();
+            for (int n : lengths) seqs.add(GradientCheckTest.seq(rnd, c.vocabSize(), n));
+            int wanted = 0;
+            for (var s : seqs) for (boolean b : s.wantLogits()) if (b) wanted++;
+            int[] targets = new int[wanted];
+            for (int i = 0; i < wanted; i++) targets[i] = rnd.nextInt(c.vocabSize());
+            double[] readCoef = new double[c.dim()];
+            for (int i = 0; i < readCoef.length; i++) readCoef[i] = rnd.nextGaussian() * 0.1;
+            return new Problem(seqs, targets, readCoef, p);
+        }
+    }
+
+    /** Loss and gradient of {@link GradientCheckTest#loss} (CE + entropy + a function of the read point) on a model. */
+    static double[] gradient(Model m, Problem pr, HookPoint read, double[] lossOut) {
+        try (DiffTransformer dt = DiffTransformer.of(m)) {
+            double[][] g = new double[1][];
+            lossOut[0] = GradientCheckTest.loss(dt, pr.seqs, pr.params, read, pr.readCoef, pr.targets, g);
+            return g[0];
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1} {2} prefix {3}")
+    @CsvSource({
+            "tiny-llama, F32, RESID_POST, 0",
+            "tiny-qwen2, F32, RESID_MID, 1",
+            "tiny-qwen3, F32, ATTN_OUT, 2",
+            "tiny-llama, F16, MLP_OUT, 0",
+            "tiny-qwen2, F16, RESID_PRE, 0",
+            "tiny-qwen3, F16, EMBED, 1",
+            "tiny-llama, Q8_0, RESID_PRE, 2",
+            "tiny-qwen2, Q8_0, ATTN_OUT, 0",
+            "tiny-qwen3, Q8_0, RESID_POST, 0",
+            "tiny-llama, Q4_K, EMBED, 0",
+            "tiny-qwen2, Q4_K, MLP_OUT, 2",
+            "tiny-qwen3, Q4_K, RESID_MID, 0",
+            "tiny-qwen3, Q4_0, RESID_POST, 1"})
+    void gpuGradientsMatchTheFloat64Reference(String preset, GGMLType type, HookSite site, int prefix) {
+        Path file = TestModels.synthetic(preset, type);
+        HookPoint read = new HookPoint(HookSite.RESID_POST, 0);
+        try (Model cpu = Model.load(file); Model gpu = Model.load(file, Device.CUDA); DiffTransformer ref = DiffTransformer.of(cpu)) {
+            Problem pr = Problem.draw(ref, site, prefix, preset.hashCode() * 31L + site.ordinal(), 6, 4, 9);
+            double[] lr = new double[1], lg = new double[1];
+            double[] want = gradient(cpu, pr, read, lr);
+            double[] got = gradient(gpu, pr, read, lg);
+            double err = relative(got, want);
+            System.err.printf("%s %s %s prefix %d: GPU float32 vs CPU float64 gradient, max error relative to max |g| %.2e; loss %.6f vs %.6f%n",
+                    preset, type, site, prefix, err, lg[0], lr[0]);
+            assertTrue(err <= TOLERANCE, preset + " " + type + " " + site + ": GPU gradient differs by " + err + " of its scale");
+            assertEquals(lr[0], lg[0], 1e-4 * Math.max(1, Math.abs(lr[0])), "loss");
+        }
+    }
+
+    /**
+     * The GRPO objective's own loss (advantage-weighted NLL plus the k3 KL to the unsteered model, which runs a second
+     * forward pass between this pass's forward and backward) on both backends.
+     */
+    @Test
+    void grpoPolicyLossGradientMatches() {
+        Path file = TestModels.synthetic("tiny-qwen2", GGMLType.Q8_0);
+        try (Model cpu = Model.load(file); Model gpu = Model.load(file, Device.CUDA); DiffTransformer ref = DiffTransformer.of(cpu)) {
+            Problem pr = Problem.draw(ref, HookSite.RESID_POST, 0, 11, 7, 5, 8, 3);
+            double[] weights = new double[pr.targets.length];
+            Random rnd = new Random(4);
+            for (int i = 0; i < weights.length; i++) weights[i] = rnd.nextGaussian();
+            Trainer.StepData sd = new Trainer.StepData(pr.seqs, pr.targets, weights);
+            double[][] g = new double[2][];
+            double[] loss = new double[2];
+            Model[] models = {cpu, gpu};
+            for (int i = 0; i < 2; i++) {
+                try (DiffTransformer dt = DiffTransformer.of(models[i]); DiffTransformer.Pass pass = dt.forward(pr.seqs, pr.params, null)) {
+                    double[] dLogits = new double[pass.logits.length];
+                    loss[i] = Trainer.policyLoss(dt, sd, pr.params, pass, 0.05, dLogits);
+                    g[i] = dt.backward(pass, dLogits, null);
+                }
+            }
+            double err = relative(g[1], g[0]);
+            System.err.printf("grpo (KL 0.05): GPU vs CPU gradient error %.2e, loss %.6f vs %.6f%n", err, loss[1], loss[0]);
+            assertTrue(err <= TOLERANCE, "GRPO gradient differs by " + err);
+        }
+    }
+
+    /** The stories260K model (a real trained one, F32, tied embeddings) at a longer length: prefix + bias at resid_post. */
+    @Test
+    void stories260KGradientMatches() {
+        Path file = TestModels.stories();
+        assumeTrue(java.nio.file.Files.exists(file), "no " + file);
+        try (Model cpu = Model.load(file); Model gpu = Model.load(file, Device.CUDA); DiffTransformer ref = DiffTransformer.of(cpu)) {
+            Problem pr = Problem.draw(ref, HookSite.RESID_POST, 2, 5, 21, 13);
+            HookPoint read = new HookPoint(HookSite.RESID_MID, 3);
+            double[] lr = new double[1], lg = new double[1];
+            double err = relative(gradient(gpu, pr, read, lg), gradient(cpu, pr, read, lr));
+            System.err.printf("stories260K: GPU vs CPU gradient error %.2e, loss %.6f vs %.6f%n", err, lg[0], lr[0]);
+            assertTrue(err <= TOLERANCE, "stories260K gradient differs by " + err);
+        }
+    }
+
+    /** A forward pass that fails midway frees what it allocated: device memory held returns to where it was. */
+    @Test
+    void aRejectedPassFreesItsDeviceMemory() {
+        Path file = TestModels.synthetic("tiny-llama", GGMLType.F16);
+        try (Model gpu = Model.load(file, Device.CUDA); DiffTransformer dt = DiffTransformer.of(gpu)) {
+            Problem pr = Problem.draw(dt, HookSite.RESID_POST, 1, 3, 5, 4);
+            try (DiffTransformer.Pass pass = dt.forward(pr.seqs, pr.params, null)) {
+                assertTrue(pass.logits.length > 0);
+            }
+            var bad = List.of(new DiffTransformer.Sequence(new int[]{1, 999_999}, new boolean[]{true, true}));
+            var e = assertThrows(IllegalArgumentException.class, () -> dt.forward(bad, pr.params, null));
+            assertTrue(e.getMessage().contains("999999"), e.getMessage());
+            CudaFloatOps ops = (CudaFloatOps) dt.ops();
+            assertEquals(0, ops.liveBytes(), "device bytes still held after both passes closed");
+            assertTrue(ops.peakBytes() > 0);
+        }
+    }
+}
