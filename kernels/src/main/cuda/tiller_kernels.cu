@@ -332,7 +332,8 @@ extern "C" __global__ void rmsnorm(float* out, const float* x, const float* w, i
 }
 
 // Backward of y = rmsnorm(x) * w for one row per block, with r = rsqrt(mean(x^2) + eps):
-//   dx = r * (dy*w) - x * r^3 / n * sum(dy*w*x)      and, when dw != 0, dw += dy * x * r  (atomically over rows)
+//   dx += r * (dy*w) - x * r^3 / n * sum(dy*w*x)     and, when dw != 0, dw += dy * x * r  (atomically over rows)
+// Both accumulate: x usually also feeds a residual branch whose gradient is already in dx (zero dx first otherwise).
 extern "C" __global__ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int width, float eps) {
     long base = (long) blockIdx.x * width;
     float ss = 0.0f, dot = 0.0f;
@@ -347,7 +348,7 @@ extern "C" __global__ void rmsnorm_backward(float* dx, float* dw, const float* d
     float c = r * r * r / width * dot;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
         float xi = x[base + i], g = dy[base + i];
-        dx[base + i] = r * g * w[i] - xi * c;
+        dx[base + i] += r * g * w[i] - xi * c;
         if (dw) atomicAdd(&dw[i], g * xi * r);
     }
 }

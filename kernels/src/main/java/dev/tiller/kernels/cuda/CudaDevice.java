@@ -420,7 +420,11 @@ public final class CudaDevice {
         launch("rmsnorm", rows, 1, THREADS, out, x, w, width, eps);
     }
 
-    /** dx of RMSNorm, and dw += (when dw != 0). */
+    /**
+     * Backward of RMSNorm for {@code rows} rows of {@code width}: ADDS the gradient of x into {@code dx} (which holds,
+     * typically, the residual branch's gradient already; zero it first for the gradient alone), and adds the gradient
+     * of w into {@code dw} when dw != 0.
+     */
     public void rmsnormBackward(long dx, long dw, long dy, long x, long w, int rows, int width, float eps) {
         launch("rmsnorm_backward", rows, 1, THREADS, dx, dw, dy, x, w, width, eps);
     }

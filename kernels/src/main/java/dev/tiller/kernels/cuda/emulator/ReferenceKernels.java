@@ -258,7 +258,7 @@ final class ReferenceKernels {
         });
     }
 
-    /** dx = r (dy w) - x r^3 / n sum(dy w x); dw += dy x r when dw is given (rows summed in order). */
+    /** dx += r (dy w) - x r^3 / n sum(dy w x); dw += dy x r when dw is given (rows summed in order). */
     static void rmsnormBackward(Launch l) {
         MemorySegment dx = l.p(0), dw = l.pOrNull(1), dy = l.p(2), x = l.p(3), w = l.p(4);
         int width = l.i(5);
@@ -275,7 +275,7 @@ final class ReferenceKernels {
             float c = r * r * r / width * dot;
             for (int i = 0; i < width; i++) {
                 float xi = f(x, base + i), g = f(dy, base + i);
-                f(dx, base + i, r * g * f(w, i) - xi * c);
+                f(dx, base + i, f(dx, base + i) + (r * g * f(w, i) - xi * c));
                 if (dw != null) f(dw, i, f(dw, i) + g * xi * r);
             }
         }
