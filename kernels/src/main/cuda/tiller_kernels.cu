@@ -30,6 +30,20 @@ __device__ float block_sum(float v) {
     return warp_sum(s);
 }
 
+// Max over the whole block, as block_sum (its own shared array; the barrier at the start lets it follow another
+// reduction directly): every thread gets the result.
+__device__ float block_max(float v) {
+    __shared__ float partial_max[32];
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) partial_max[warp] = v;
+    __syncthreads();
+    int warps = (blockDim.x + WARP - 1) / WARP;
+    float m = lane < warps ? partial_max[lane] : -INFINITY;
+    return warp_max(m);
+}
+
 // ---------------------------------------------------------------- conversions
 
 extern "C" __global__ void f32_to_f16(__half* out, const float* in, long n) {
@@ -332,7 +346,8 @@ extern "C" __global__ void rmsnorm(float* out, const float* x, const float* w, i
 }
 
 // Backward of y = rmsnorm(x) * w for one row per block, with r = rsqrt(mean(x^2) + eps):
-//   dx = r * (dy*w) - x * r^3 / n * sum(dy*w*x)      and, when dw != 0, dw += dy * x * r  (atomically over rows)
+//   dx += r * (dy*w) - x * r^3 / n * sum(dy*w*x)     and, when dw != 0, dw += dy * x * r  (atomically over rows)
+// Both accumulate: x usually also feeds a residual branch whose gradient is already in dx (zero dx first otherwise).
 extern "C" __global__ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int width, float eps) {
     long base = (long) blockIdx.x * width;
     float ss = 0.0f, dot = 0.0f;
@@ -347,7 +362,7 @@ extern "C" __global__ void rmsnorm_backward(float* dx, float* dw, const float* d
     float c = r * r * r / width * dot;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
         float xi = x[base + i], g = dy[base + i];
-        dx[base + i] = r * g * w[i] - xi * c;
+        dx[base + i] += r * g * w[i] - xi * c;
         if (dw) atomicAdd(&dw[i], g * xi * r);
     }
 }
@@ -673,5 +688,129 @@ extern "C" __global__ void argmax_rows(int* out, const float* logits, int cols) 
         bi = lane < warps ? wi[lane] : none;
         argmax_warp(bv, bi);
         if (lane == 0) out[blockIdx.x] = (bi == none || isnan(row[0])) ? 0 : bi;
+    }
+}
+
+// ---------------------------------------------------------------- training: backward through activations
+// Steering-vector training backpropagates through the frozen model: gradients flow to the activations (and from
+// there to the steering vectors), never to the weights. The forward of training runs over packed sequences (all the
+// batch's rows in one [rows][width] matrix, no KV cache); these kernels are what its backward adds to the ones above
+// (rmsnorm_backward, silu_mul_backward, and the cuBLAS products with float32 weights from widen_f32).
+
+// Backward of causal grouped-query attention over packed sequences: q, dq and dOut are [rows][heads*headDim], k, v,
+// dk and dv [rows][kvHeads*headDim]. Row t is at position positions[t] of the sequence whose first row is seqStart[t]
+// (t == seqStart[t] + positions[t]) and attends to rows seqStart[t] + j, j = 0..positions[t], through kv head
+// h / (heads/kvHeads). Forward: s_j = scale * q_t.k_j, p = softmax(s), out_t = sum_j p_j v_j. Given dOut this ADDS
+//   dq_t += sum_j ds_j k_j,   dk_j += ds_j q_t,   dv_j += p_j dOut_t,
+// where dp_j = dOut_t.v_j and ds_j = p_j (dp_j - sum_i p_i dp_i) * scale.
+// Block (head h, row t), 128 threads (ATT_WARPS warps), headDim <= 256. The probabilities are recomputed as the
+// forward computes them (max subtracted) and kept, with dp then ds, in the block's slot of `scratch`: p[0..pos] at
+// scratch + (t*heads + h) * 2 * stride, dp/ds[0..pos] `stride` floats further (stride >= the largest position + 1).
+//   1. warp w takes positions j = w, w+4, ...: lanes over the head's dims (coalesced reads of k_j and v_j), s_j and
+//      dp_j by shuffle sums;
+//   2. block max of s, p_j = e^(s_j - max), block sum, p_j normalised, block sum of p_j dp_j, then ds_j;
+//   3. threads over dims: dq_t += sum_j ds_j k_j (only this block writes row t, head h of dq);
+//   4. threads over (j, dim): atomicAdd into dk_j and dv_j, which the group's heads and the sequence's later rows share.
+extern "C" __global__ void attention_backward(float* dq, float* dk, float* dv, const float* dOut, const float* q, const float* k,
+                                              const float* v, const int* seqStart, const int* positions, int heads, int kvHeads,
+                                              int headDim, float scale, float* scratch, int stride) {
+    __shared__ float qs[ATT_MAX_PER_LANE * WARP], gs[ATT_MAX_PER_LANE * WARP]; // q_t and dOut_t of this head
+    int h = blockIdx.x, t = blockIdx.y;
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP, warps = blockDim.x / WARP;
+    int pos = positions[t];
+    long qOff = (long) t * heads * headDim + (long) h * headDim;
+    long kv0 = (long) seqStart[t] * kvHeads * headDim + (long) (h / (heads / kvHeads)) * headDim; // the sequence's row 0, this kv head
+    long kvDim = (long) kvHeads * headDim;
+    float* P = scratch + ((long) t * heads + h) * 2 * stride;
+    float* D = P + stride;
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) { qs[d] = q[qOff + d]; gs[d] = dOut[qOff + d]; }
+    __syncthreads();
+
+    float m = -INFINITY;
+    for (int j = warp; j <= pos; j += warps) {
+        const float* kj = k + kv0 + j * kvDim;
+        const float* vj = v + kv0 + j * kvDim;
+        float s = 0.0f, dp = 0.0f;
+        for (int d = lane; d < headDim; d += WARP) { s += qs[d] * kj[d]; dp += gs[d] * vj[d]; }
+        s = warp_sum(s) * scale;
+        dp = warp_sum(dp);
+        if (lane == 0) { P[j] = s; D[j] = dp; }
+        m = fmaxf(m, s);
+    }
+    m = block_max(m); // its barriers also make P and D, written by each warp's lane 0, visible to the whole block
+    float l = 0.0f;
+    for (int j = threadIdx.x; j <= pos; j += blockDim.x) { float e = expf(P[j] - m); P[j] = e; l += e; }
+    l = block_sum(l);
+    float pdp = 0.0f;
+    for (int j = threadIdx.x; j <= pos; j += blockDim.x) { float p = P[j] / l; P[j] = p; pdp += p * D[j]; }
+    pdp = block_sum(pdp);
+    for (int j = threadIdx.x; j <= pos; j += blockDim.x) D[j] = P[j] * (D[j] - pdp) * scale; // dp_j -> ds_j, same thread
+    __syncthreads();
+
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float a = 0.0f;
+        for (int j = 0; j <= pos; j++) a += D[j] * k[kv0 + j * kvDim + d];
+        dq[qOff + d] += a;
+    }
+    for (long i = threadIdx.x; i < (long) (pos + 1) * headDim; i += blockDim.x) {
+        int j = (int) (i / headDim), d = (int) (i % headDim);
+        long at = kv0 + j * kvDim + d;
+        atomicAdd(&dk[at], D[j] * qs[d]);
+        atomicAdd(&dv[at], P[j] * gs[d]);
+    }
+}
+
+// A weight matrix (or a view of its rows) in its device format -> float32: out[i] = element i of the row-major matrix
+// at w, i < n. format is DeviceFormat's ordinal: 0 F32 (a copy), 1 F16, 2 BF16, 3 Q8_0, 4 Q4_0; Q8_0 / Q4_0 as
+// repacked (quants at w, f16 scales at scales, scales[i/32] for element i, read as dequant_q8_0_f16 / dequant_q4_0_f16
+// read them) and widened exactly: the f16 scale times the quant in float, with no f16 rounding of the product, so the
+// backward multiplies by the same weights as the CPU's forward. Grid-stride loop, one element per thread.
+extern "C" __global__ void widen_f32(float* out, const void* w, const __half* scales, int format, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        float x;
+        if (format == 0) x = reinterpret_cast<const float*>(w)[i];
+        else if (format == 1) x = __half2float(reinterpret_cast<const __half*>(w)[i]);
+        else if (format == 2) x = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(w)[i]);
+        else if (format == 3) x = __half2float(scales[i / 32]) * (float) reinterpret_cast<const int8_t*>(w)[i];
+        else {
+            uint8_t q = reinterpret_cast<const uint8_t*>(w)[(i / 32) * 16 + i % 16];
+            x = __half2float(scales[i / 32]) * (float) ((i % 32 < 16 ? (q & 0x0F) : (q >> 4)) - 8);
+        }
+        out[i] = x;
+    }
+}
+
+// Many equal-width slices between two float buffers in one launch: for slice b = blockIdx.x (gridDim.x of them) and
+// i < width, dst[dstOffsets[b] + i] = (accumulate ? dst[dstOffsets[b] + i] : 0) + src[srcOffsets[b] + i]. Offsets are
+// device int64, in floats. Training gathers rows or pieces of rows (a position's residual, a head) into a compact buffer
+// and scatters their gradients back; one block per slice, threads over its width.
+extern "C" __global__ void slices(float* dst, const long long* dstOffsets, const float* src, const long long* srcOffsets, int width,
+                                  int accumulate) {
+    float* d = dst + dstOffsets[blockIdx.x];
+    const float* s = src + srcOffsets[blockIdx.x];
+    for (int i = threadIdx.x; i < width; i += blockDim.x) d[i] = accumulate ? d[i] + s[i] : s[i];
+}
+
+#define COLSUM_WARPS 8
+
+// out[c] += sum_r y[r][c] for c < width over `rows` rows of y: the gradient of a vector added to every row (a steering
+// vector). Rows are many (~20000) and columns ~1536, so blocks split both: block (column tile x of 32 columns, row
+// chunk y of ceil(rows / gridDim.y) rows), COLSUM_WARPS warps. Lane = column within the tile, so a warp reads 128
+// contiguous bytes of a row; warp w sums rows w, w + COLSUM_WARPS, ... of the chunk, shared memory adds the warps'
+// sums, and one atomicAdd per column and chunk goes into out.
+extern "C" __global__ void column_sums(float* out, const float* y, int rows, int width) {
+    __shared__ float part[COLSUM_WARPS][WARP];
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    int c = blockIdx.x * WARP + lane;
+    int chunk = (rows + gridDim.y - 1) / gridDim.y, r0 = blockIdx.y * chunk, r1 = min(rows, r0 + chunk);
+    float s = 0.0f;
+    if (c < width)
+        for (int r = r0 + warp; r < r1; r += COLSUM_WARPS) s += y[(long) r * width + c];
+    part[warp][lane] = s;
+    __syncthreads();
+    if (warp == 0 && c < width && r0 < r1) {
+        float a = 0.0f;
+        for (int w = 0; w < COLSUM_WARPS; w++) a += part[w][lane];
+        atomicAdd(&out[c], a);
     }
 }

@@ -420,7 +420,11 @@ public final class CudaDevice {
         launch("rmsnorm", rows, 1, THREADS, out, x, w, width, eps);
     }
 
-    /** dx of RMSNorm, and dw += (when dw != 0). */
+    /**
+     * Backward of RMSNorm for {@code rows} rows of {@code width}: ADDS the gradient of x into {@code dx} (which holds,
+     * typically, the residual branch's gradient already; zero it first for the gradient alone), and adds the gradient
+     * of w into {@code dw} when dw != 0.
+     */
     public void rmsnormBackward(long dx, long dw, long dy, long x, long w, int rows, int width, float eps) {
         launch("rmsnorm_backward", rows, 1, THREADS, dx, dw, dy, x, w, width, eps);
     }
@@ -455,5 +459,55 @@ public final class CudaDevice {
         if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
         launch3("attention_partial", heads, rows, splits, 128, partial, ml, q, baseK, baseV, positions, heads, kvHeads, headDim, scale, chunk);
         launch("attention_merge", heads, rows, 64, out, partial, ml, heads, headDim, splits);
+    }
+
+    // ------------------------------------------------------------------ training: backward through activations
+
+    /**
+     * Backward of causal grouped-query attention over packed sequences (no KV cache): ADDS into {@code dq}
+     * ([rows][heads*headDim]), {@code dk} and {@code dv} ([rows][kvHeads*headDim]) the gradients of
+     * {@code out_t = sum_j softmax_j(scale q_t.k_j) v_j} given {@code dOut}. Row t is at position {@code positions[t]}
+     * of the sequence whose first row is {@code seqStart[t]} (both device int arrays of {@code rows}) and attends to
+     * its rows 0..positions[t] through kv head h / (heads/kvHeads). {@code scratch} is device memory of at least
+     * rows*heads*2*stride floats, {@code stride} at least the largest position + 1 (the kernel keeps each row and
+     * head's probabilities and dp/ds there).
+     */
+    public void attentionBackward(long dq, long dk, long dv, long dOut, long q, long k, long v, long seqStart, long positions, int rows, int heads,
+                                  int kvHeads, int headDim, float scale, long scratch, int stride) {
+        if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
+        if (kvHeads < 1 || heads % kvHeads != 0) throw new IllegalArgumentException("attention: " + heads + " heads over " + kvHeads + " kv heads");
+        if (rows > 65535) throw new IllegalArgumentException("attentionBackward of " + rows + " rows; a launch takes at most 65535");
+        if (rows < 1) return;
+        launch("attention_backward", heads, rows, 128, dq, dk, dv, dOut, q, k, v, seqStart, positions, heads, kvHeads, headDim, scale, scratch, stride);
+    }
+
+    /**
+     * out = float32 of the first {@code n} elements of a matrix (or a view of its rows) held in device format {@code f}
+     * at {@code w} ({@code scales}: the f16 scales of Q8_0 / Q4_0, element i's at scales[i/32]; unused otherwise):
+     * exactly the stored values, quantized ones as the f16 scale times the quant in float (no f16 rounding).
+     */
+    public void widenToFloat(DeviceFormat f, long out, long w, long scales, long n) {
+        if (f.quantized() && scales == 0) throw new IllegalArgumentException("widenToFloat of " + f + " weights without their scales");
+        if (n < 1) return;
+        launch("widen_f32", grid(n), 1, THREADS, out, w, scales, f.ordinal(), n);
+    }
+
+    /**
+     * For b < count and i < width: {@code dst[dstOffsets[b] + i] = (accumulate ? dst[dstOffsets[b] + i] : 0) +
+     * src[srcOffsets[b] + i]}, offsets device int64 arrays of {@code count}, in floats (one block per slice).
+     */
+    public void slices(long dst, long dstOffsets, long src, long srcOffsets, int count, int width, boolean accumulate) {
+        if (count < 1 || width < 1) return;
+        launch("slices", count, 1, THREADS, dst, dstOffsets, src, srcOffsets, width, accumulate ? 1 : 0);
+    }
+
+    /** Warps of a {@code column_sums} block, and the rows a block sums at most (fewer when the chunks would pass 65535). */
+    private static final int COLSUM_WARPS = 8, COLSUM_ROWS = 512;
+
+    /** {@code out[c] += sum_{r < rows} y[r*width + c]} for c < width (float32): the gradient of a vector added to every row. */
+    public void addColumnSums(long out, long y, int rows, int width) {
+        if (rows < 1 || width < 1) return;
+        int chunks = (int) Math.min(65535, (rows + COLSUM_ROWS - 1) / COLSUM_ROWS);
+        launch("column_sums", (width + 31) / 32, chunks, COLSUM_WARPS * 32, out, y, rows, width);
     }
 }

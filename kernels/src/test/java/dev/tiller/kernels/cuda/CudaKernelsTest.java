@@ -63,6 +63,7 @@ class CudaKernelsTest {
         float eps = 1e-5f;
         float[] x = random(w), g = random(w), c = random(w);
         long dx = dev.alloc(4L * w), dw = dev.alloc(4L * w);
+        dev.zero(dx, w); // both accumulate
         dev.zero(dw, w);
         dev.rmsnormBackward(dx, dw, dev.upload(c), dev.upload(x), dev.upload(g), 1, w, eps);
         float[] gx = download(dx, w), gw = download(dw, w);

@@ -84,7 +84,11 @@ final class ReferenceKernels {
             Map.entry("qkv_rope_store", new Kernel("pippppppppiiiii", ReferenceKernels::qkvRopeStore)),
             Map.entry("silu_mul_store", new Kernel("ppili", ReferenceKernels::siluMulStore)),
             Map.entry("add_row_table", new Kernel("pppii", ReferenceKernels::addRowTable)),
-            Map.entry("argmax_rows", new Kernel("ppi", ArgmaxRows::run)));
+            Map.entry("argmax_rows", new Kernel("ppi", ArgmaxRows::run)),
+            Map.entry("attention_backward", new Kernel("pppppppppiiifpi", ReferenceKernels::attentionBackward)),
+            Map.entry("widen_f32", new Kernel("pppil", ReferenceKernels::widenF32)),
+            Map.entry("slices", new Kernel("ppppii", ReferenceKernels::slices)),
+            Map.entry("column_sums", new Kernel("ppii", ReferenceKernels::columnSums)));
 
     // ---------------------------------------------------------------- number formats
 
@@ -258,7 +262,7 @@ final class ReferenceKernels {
         });
     }
 
-    /** dx = r (dy w) - x r^3 / n sum(dy w x); dw += dy x r when dw is given (rows summed in order). */
+    /** dx += r (dy w) - x r^3 / n sum(dy w x); dw += dy x r when dw is given (rows summed in order). */
     static void rmsnormBackward(Launch l) {
         MemorySegment dx = l.p(0), dw = l.pOrNull(1), dy = l.p(2), x = l.p(3), w = l.p(4);
         int width = l.i(5);
@@ -275,7 +279,7 @@ final class ReferenceKernels {
             float c = r * r * r / width * dot;
             for (int i = 0; i < width; i++) {
                 float xi = f(x, base + i), g = f(dy, base + i);
-                f(dx, base + i, r * g * f(w, i) - xi * c);
+                f(dx, base + i, f(dx, base + i) + (r * g * f(w, i) - xi * c));
                 if (dw != null) f(dw, i, f(dw, i) + g * xi * r);
             }
         }
@@ -527,6 +531,120 @@ final class ReferenceKernels {
                 f(y, (long) r * width + c, f(y, (long) r * width + c) + prod);
             }
         }
+    }
+
+    // ---------------------------------------------------------------- training: backward through activations
+
+    /**
+     * Backward of causal GQA attention over packed sequences, grid (heads, rows): for row t (position positions[t] of
+     * the sequence starting at row seqStart[t]) and head h, with kv head h / (heads/kvHeads) and j = 0..positions[t]
+     * over rows seqStart[t] + j: s_j = (q_t.k_j) * scale, p = softmax(s) (max subtracted), dp_j = dOut_t.v_j,
+     * ds_j = p_j (dp_j - sum_i p_i dp_i) * scale; dq_t += sum_j ds_j k_j, dk_j += ds_j q_t, dv_j += p_j dOut_t. Like the
+     * kernel it leaves p in the (row, head)'s scratch slot (rows*heads*2*stride floats) and ds `stride` floats after it;
+     * a position past stride - 1, which the kernel would write over the next slot, is an error here. kv heads run in
+     * parallel (each owns its columns of dk, dv), rows and the group's heads in order.
+     */
+    static void attentionBackward(Launch l) {
+        MemorySegment dq = l.p(0), dk = l.p(1), dv = l.p(2), dOut = l.p(3), q = l.p(4), k = l.p(5), v = l.p(6), seqStart = l.p(7),
+                positions = l.p(8), scratch = l.p(13);
+        int heads = l.i(9), kvHeads = l.i(10), headDim = l.i(11), stride = l.i(14);
+        float scale = l.f(12);
+        int group = heads / kvHeads, qDim = heads * headDim, kvDim = kvHeads * headDim, rows = l.gridY();
+        if (l.gridX() != heads) throw new IllegalArgumentException("attention_backward: gridDim.x " + l.gridX() + " != heads " + heads);
+        for (int t = 0; t < rows; t++) {
+            int pos = positions.getAtIndex(I32, t);
+            if (pos < 0 || pos >= stride) throw new IllegalArgumentException("attention_backward: row " + t + " at position " + pos + ", scratch stride " + stride);
+        }
+        IntStream.range(0, kvHeads).parallel().forEach(kvh -> {
+            for (int t = 0; t < rows; t++) {
+                int pos = positions.getAtIndex(I32, t);
+                long kv0 = (long) seqStart.getAtIndex(I32, t) * kvDim + (long) kvh * headDim;
+                for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                    long qOff = (long) t * qDim + (long) h * headDim, slot = ((long) t * heads + h) * 2 * stride;
+                    float[] p = new float[pos + 1], ds = new float[pos + 1];
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j <= pos; j++) {
+                        float s = 0, dp = 0;
+                        for (int d = 0; d < headDim; d++) {
+                            s += f(q, qOff + d) * f(k, kv0 + (long) j * kvDim + d);
+                            dp += f(dOut, qOff + d) * f(v, kv0 + (long) j * kvDim + d);
+                        }
+                        p[j] = s * scale;
+                        ds[j] = dp;
+                        max = Math.max(max, p[j]);
+                    }
+                    float sum = 0;
+                    for (int j = 0; j <= pos; j++) {
+                        p[j] = (float) Math.exp(p[j] - max);
+                        sum += p[j];
+                    }
+                    float pdp = 0;
+                    for (int j = 0; j <= pos; j++) {
+                        p[j] /= sum;
+                        pdp += p[j] * ds[j];
+                    }
+                    for (int j = 0; j <= pos; j++) {
+                        ds[j] = p[j] * (ds[j] - pdp) * scale;
+                        f(scratch, slot + j, p[j]);
+                        f(scratch, slot + stride + j, ds[j]);
+                    }
+                    for (int d = 0; d < headDim; d++) {
+                        float a = 0;
+                        for (int j = 0; j <= pos; j++) a += ds[j] * f(k, kv0 + (long) j * kvDim + d);
+                        f(dq, qOff + d, f(dq, qOff + d) + a);
+                    }
+                    for (int j = 0; j <= pos; j++) {
+                        for (int d = 0; d < headDim; d++) {
+                            long at = kv0 + (long) j * kvDim + d;
+                            f(dk, at, f(dk, at) + ds[j] * f(q, qOff + d));
+                            f(dv, at, f(dv, at) + p[j] * f(dOut, qOff + d));
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * out[i] = element i < n of a matrix in device format `format` (DeviceFormat's ordinal: 0 F32, 1 F16, 2 BF16, 3
+     * Q8_0, 4 Q4_0, the last two repacked), quantized ones as the float product of the f16 scale and the quant.
+     */
+    static void widenF32(Launch l) {
+        MemorySegment out = l.p(0), w = l.p(1), scales = l.pOrNull(2);
+        int format = l.i(3);
+        long n = l.l(4);
+        for (long i = 0; i < n; i++) {
+            float x = switch (format) {
+                case 0 -> f(w, i);
+                case 1 -> half(w.getAtIndex(F16, i));
+                case 2 -> bf16(w.getAtIndex(F16, i));
+                case 3 -> q8_0(w, scales, i);
+                default -> q4_0(w, scales, i);
+            };
+            f(out, i, x);
+        }
+    }
+
+    /** dst[dstOffsets[b] + i] = (accumulate ? dst[..] : 0) + src[srcOffsets[b] + i] for slices b < gridDim.x, i < width. */
+    static void slices(Launch l) {
+        MemorySegment dst = l.p(0), dstOffsets = l.p(1), src = l.p(2), srcOffsets = l.p(3);
+        int width = l.i(4);
+        boolean accumulate = l.i(5) != 0;
+        for (int b = 0; b < l.gridX(); b++) {
+            long d = dstOffsets.getAtIndex(U64, b), s = srcOffsets.getAtIndex(U64, b);
+            for (int i = 0; i < width; i++) f(dst, d + i, accumulate ? f(dst, d + i) + f(src, s + i) : f(src, s + i));
+        }
+    }
+
+    /** out[c] += sum over r < rows of y[r][c], for c < width (rows summed in order). */
+    static void columnSums(Launch l) {
+        MemorySegment out = l.p(0), y = l.p(1);
+        int rows = l.i(2), width = l.i(3);
+        IntStream.range(0, width).parallel().forEach(c -> {
+            float s = 0;
+            for (int r = 0; r < rows; r++) s += f(y, (long) r * width + c);
+            f(out, c, f(out, c) + s);
+        });
     }
 
     private ReferenceKernels() {}
