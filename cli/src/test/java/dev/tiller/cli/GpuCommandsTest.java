@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every command that runs forward passes takes {@code --device cuda} and prints what it prints on the CPU: generate
- * (chat), batch, eval, extract, lens (under the emulator in {@code mvn verify}; on a GPU in the GPU check).
+ * (chat), batch, eval, extract, lens, train (under the emulator in {@code mvn verify}; on a GPU in the GPU check).
  */
 class GpuCommandsTest {
     static final Path SHARED = dev.tiller.testsupport.Shared.DIR;
@@ -126,5 +126,69 @@ class GpuCommandsTest {
         String[] out = both("lens", "-m", STORIES.toString(), "-p", "Once upon a time");
         assertFalse(out[0].isBlank());
         assertEquals(out[0], out[1]);
+    }
+
+    /** The stderr of a command, which train writes its progress to. */
+    static String runCapturingStderr(String... args) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            run(args);
+        } finally {
+            System.setErr(old);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+
+    /** The loss column of a training curve (step,loss,reward,...). */
+    static double[] losses(Path csv) throws Exception {
+        return Files.readAllLines(csv).stream().skip(1).mapToDouble(l -> Double.parseDouble(l.split(",")[1])).toArray();
+    }
+
+    /**
+     * {@code train --device cuda}: the same flags, forward and backward on the device in float32; the loss curve and
+     * the trained vectors equal the CPU's float64 run to float rounding, and the run reports its peak GPU memory.
+     */
+    @Test
+    void trainFollowsTheSameCurveOnBothDevices(@TempDir Path tmp) throws Exception {
+        Path data = Files.writeString(tmp.resolve("d.jsonl"),
+                "{\"prompt\":\"Once upon a time, there was a little girl named Lily.\",\"completion\":\" She liked to eat green frogs.\"}\n"
+                        + "{\"prompt\":\"The dog ran to the park.\",\"completion\":\" He saw a big red ball.\"}\n");
+        String[] err = new String[2];
+        String[] devices = {"cpu", "cuda"};
+        for (int i = 0; i < 2; i++) {
+            err[i] = runCapturingStderr("train", "-m", STORIES.toString(), "--data", data.toString(), "-o", tmp.resolve(devices[i] + ".steer").toString(),
+                    "--steps", "6", "--batch", "2", "--lr", "0.1", "--prefix", "1", "--device", devices[i]);
+        }
+        assertTrue(err[0].contains("forward and backward on CPU float64"), err[0]);
+        assertTrue(err[1].contains("float32") && err[1].contains("peak GPU memory of training"), err[1]);
+        double[] a = losses(tmp.resolve("cpu.csv")), b = losses(tmp.resolve("cuda.csv"));
+        assertEquals(6, a.length);
+        assertEquals(a.length, b.length);
+        for (int i = 0; i < a.length; i++) assertEquals(a[i], b[i], 1e-3 * Math.max(1, Math.abs(a[i])), "loss at step " + (i + 1));
+        assertTrue(a[a.length - 1] < a[0], "training lowered the loss");
+        try (var m = dev.tiller.engine.api.Model.load(STORIES)) {
+            double[] x = dev.tiller.steering.train.SteeringStore.load(tmp.resolve("cpu.steer"), m).params().theta;
+            double[] y = dev.tiller.steering.train.SteeringStore.load(tmp.resolve("cuda.steer"), m).params().theta;
+            double scale = 0, diff = 0;
+            for (int i = 0; i < x.length; i++) {
+                scale = Math.max(scale, Math.abs(x[i]));
+                diff = Math.max(diff, Math.abs(x[i] - y[i]));
+            }
+            assertTrue(diff <= 1e-3 * scale, "trained vectors differ by " + diff + " of " + scale);
+        }
+    }
+
+    /** GRPO on the device: rollouts by the CUDA model with the current vectors, then the float32 step; it completes. */
+    @Test
+    void grpoTrainsOnTheDevice(@TempDir Path tmp) throws Exception {
+        Path data = tmp.resolve("train.jsonl");
+        Files.write(data, Files.readAllLines(SHARED.resolve("data/arith/train.jsonl")).subList(0, 4));
+        String err = runCapturingStderr("train", "--objective", "grpo", "-m", SHARED.resolve("models/arith-mini.gguf").toString(), "--data",
+                data.toString(), "-o", tmp.resolve("g.steer").toString(), "--steps", "2", "--batch", "2", "--group", "3", "--max-new", "12",
+                "--device", "cuda");
+        assertTrue(err.contains("step 2/2") && err.contains("peak GPU memory of training"), err);
+        assertTrue(Files.size(tmp.resolve("g.steer")) > 0);
     }
 }

@@ -162,7 +162,7 @@ public final class TrainCommand implements Callable<Integer> {
             }
             return 0;
         }
-        List<TrainData.Row> evalRows = eval == null ? null : TrainData.read(eval, tmpl, evalLimit);
+        List<TrainData.Row> evalRows = eval == null ? null : TrainData.read(eval, c.template, evalLimit);
         Rewards.Reward evalReward = c.objective == Trainer.Objective.GRPO ? Rewards.parse(c.reward) : null;
         String before = null;
         if (evalRows != null) {

@@ -493,7 +493,7 @@ public final class CudaDevice {
     }
 
     /**
-     * For b < count and i < width: {@code dst[dstOffsets[b] + i] = (accumulate ? dst[dstOffsets[b] + i] : 0) +
+     * For b &lt; count and i &lt; width: {@code dst[dstOffsets[b] + i] = (accumulate ? dst[dstOffsets[b] + i] : 0) +
      * src[srcOffsets[b] + i]}, offsets device int64 arrays of {@code count}, in floats (one block per slice).
      */
     public void slices(long dst, long dstOffsets, long src, long srcOffsets, int count, int width, boolean accumulate) {
@@ -504,7 +504,7 @@ public final class CudaDevice {
     /** Warps of a {@code column_sums} block, and the rows a block sums at most (fewer when the chunks would pass 65535). */
     private static final int COLSUM_WARPS = 8, COLSUM_ROWS = 512;
 
-    /** {@code out[c] += sum_{r < rows} y[r*width + c]} for c < width (float32): the gradient of a vector added to every row. */
+    /** {@code out[c] += sum_{r < rows} y[r*width + c]} for c &lt; width (float32): the gradient of a vector added to every row. */
     public void addColumnSums(long out, long y, int rows, int width) {
         if (rows < 1 || width < 1) return;
         int chunks = (int) Math.min(65535, (rows + COLSUM_ROWS - 1) / COLSUM_ROWS);

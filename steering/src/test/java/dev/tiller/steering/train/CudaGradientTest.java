@@ -27,7 +27,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class CudaGradientTest {
     static final String UNAVAILABLE = CudaDevice.unavailableReason();
-    static final double TOLERANCE = 1e-3;
+    /**
+     * The required agreement is 1e-3 of the gradient's scale; the float32 device pass reaches ~1e-7 where the device
+     * holds the file's exact weights (F32, F16, BF16, Q8_0, Q4_0), so the check is that much tighter there and a subtly
+     * wrong op cannot hide under a loose bound. K-quants are held on the device as F16 (the weights themselves differ
+     * by F16 rounding): ~2e-5 measured.
+     */
+    static final double TOLERANCE = 1e-3, EXACT_WEIGHTS = 1e-5, F16_HELD_WEIGHTS = 1e-4;
 
     @BeforeEach
     void needsCuda() {
@@ -102,8 +108,10 @@ class CudaGradientTest {
             double err = relative(got, want);
             System.err.printf("%s %s %s prefix %d: GPU float32 vs CPU float64 gradient, max error relative to max |g| %.2e; loss %.6f vs %.6f%n",
                     preset, type, site, prefix, err, lg[0], lr[0]);
-            assertTrue(err <= TOLERANCE, preset + " " + type + " " + site + ": GPU gradient differs by " + err + " of its scale");
-            assertEquals(lr[0], lg[0], 1e-4 * Math.max(1, Math.abs(lr[0])), "loss");
+            double bound = dev.tiller.kernels.cuda.DeviceFormat.of(type).name().equals(type.name()) ? EXACT_WEIGHTS : F16_HELD_WEIGHTS;
+            assertTrue(err <= bound, preset + " " + type + " " + site + ": GPU gradient differs by " + err + " of its scale (bound " + bound + ")");
+            // 1e-3: K-quants are held on the device as F16 (the weights themselves differ by F16 rounding)
+            assertEquals(lr[0], lg[0], TOLERANCE * Math.max(1, Math.abs(lr[0])), "loss");
         }
     }
 
@@ -132,7 +140,7 @@ class CudaGradientTest {
             }
             double err = relative(g[1], g[0]);
             System.err.printf("grpo (KL 0.05): GPU vs CPU gradient error %.2e, loss %.6f vs %.6f%n", err, loss[1], loss[0]);
-            assertTrue(err <= TOLERANCE, "GRPO gradient differs by " + err);
+            assertTrue(err <= EXACT_WEIGHTS, "GRPO gradient differs by " + err);
         }
     }
 
@@ -147,7 +155,7 @@ class CudaGradientTest {
             double[] lr = new double[1], lg = new double[1];
             double err = relative(gradient(gpu, pr, read, lg), gradient(cpu, pr, read, lr));
             System.err.printf("stories260K: GPU vs CPU gradient error %.2e, loss %.6f vs %.6f%n", err, lg[0], lr[0]);
-            assertTrue(err <= TOLERANCE, "stories260K gradient differs by " + err);
+            assertTrue(err <= EXACT_WEIGHTS, "stories260K gradient differs by " + err);
         }
     }
 
