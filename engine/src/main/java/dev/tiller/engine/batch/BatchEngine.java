@@ -96,6 +96,7 @@ public final class BatchEngine {
     private final List<SteeringResolver> resolvers = new ArrayList<>();
     private final Map<String, RowSteering> steeringCache = new HashMap<>();
     private Function<BatchRequest, List<LogitsProcessor>> extraProcessors = r -> List.of();
+    private Function<BatchRequest, int[]> givenPrompts = r -> null;
 
     public BatchEngine(Model model, Options options) {
         this.model = model;
@@ -367,7 +368,19 @@ public final class BatchEngine {
         }
     }
 
+    /**
+     * Requests whose prompt the caller has already tokenized: {@code f} returns a request's prompt tokens, or null to
+     * tokenize its text as usual. A trainer uses it so that the sampled tokens follow exactly the prompt tokens its
+     * loss is computed on.
+     */
+    public BatchEngine withPromptTokens(Function<BatchRequest, int[]> f) {
+        this.givenPrompts = f;
+        return this;
+    }
+
     int[] promptTokens(BatchRequest req) {
+        int[] given = givenPrompts.apply(req);
+        if (given != null) return given.clone();
         if (req.prompt() != null && req.messages() != null) throw new IllegalArgumentException("give either prompt or messages, not both");
         if (req.messages() != null) {
             if (req.messages().isEmpty()) throw new IllegalArgumentException("messages is empty");

@@ -3,6 +3,11 @@ package dev.tiller.steering.train;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiller.engine.api.Model;
+import dev.tiller.engine.batch.BatchEngine;
+import dev.tiller.engine.batch.BatchRequest;
+import dev.tiller.engine.batch.BatchResult;
+import dev.tiller.engine.batch.RowHook;
+import dev.tiller.engine.batch.RowSteering;
 import dev.tiller.engine.generate.Generation;
 import dev.tiller.engine.generate.GenerationOptions;
 import dev.tiller.engine.hooks.HookPoint;
@@ -314,24 +319,28 @@ public final class Trainer implements AutoCloseable {
                 }
             }
             case ENTROPY -> {
-                int k = 0;
-                for (TrainData.Row r : batch) {
-                    int[] prompt = tok.encode(r.prompt(), true, false);
-                    Generation g = SteeredEvaluator.generate(model, p, r.prompt(), sampling(step * 1000L + k++));
+                List<int[]> prompts = new ArrayList<>();
+                for (TrainData.Row r : batch) prompts.add(tok.encode(r.prompt(), true, false));
+                List<Sample> samples = samples(batch, prompts, 1, p, k -> step * 1000L + k);
+                for (int i = 0; i < batch.size(); i++) {
+                    Sample g = samples.get(i);
                     if (g.tokens().length == 0) continue;
-                    int[] seq = concat(prompt, g.tokens());
-                    addSequence(seqs, targets, weights, seq, prompt.length, 1.0);
+                    int[] seq = concat(prompts.get(i), g.tokens());
+                    addSequence(seqs, targets, weights, seq, prompts.get(i).length, 1.0);
                     tokens += seq.length + p.prefixLength;
                 }
             }
             case GRPO -> {
-                int k = 0;
-                for (TrainData.Row r : batch) {
-                    int[] prompt = tok.encode(r.prompt(), true, false);
+                List<int[]> prompts = new ArrayList<>();
+                for (TrainData.Row r : batch) prompts.add(tok.encode(r.prompt(), true, false));
+                List<Sample> samples = samples(batch, prompts, cfg.group, p, k -> step * 100_000L + k);
+                for (int i = 0; i < batch.size(); i++) {
+                    TrainData.Row r = batch.get(i);
+                    int[] prompt = prompts.get(i);
                     int[][] outs = new int[cfg.group][];
                     double[] rw = new double[cfg.group];
                     for (int gi = 0; gi < cfg.group; gi++) {
-                        Generation g = SteeredEvaluator.generate(model, p, r.prompt(), sampling(step * 100_000L + k++));
+                        Sample g = samples.get(i * cfg.group + gi);
                         outs[gi] = g.tokens();
                         int len = g.tokens().length;
                         double score;
@@ -369,6 +378,69 @@ public final class Trainer implements AutoCloseable {
         }
         return new StepData(seqs, t, w, rewardCount == 0 ? Double.NaN : rewardSum / rewardCount, tokens, batch,
                 cfg.objective == Objective.GRPO ? groupsWithSignal : -1, rewardCount == 0 ? Double.NaN : sampleTokens / (double) rewardCount);
+    }
+
+    /** A sampled continuation: its text and token ids (with the end-of-generation token when one ended it). */
+    record Sample(String text, int[] tokens) {}
+
+    /** The steering spec under which {@link #samples} hands the current bias vectors to the batch engine. */
+    private static final String CURRENT_VECTORS = "tiller-train:current-vectors";
+
+    /**
+     * {@code n} samples of the steered model for each prompt, in prompt order (prompt i's at i·n .. i·n+n−1), sample k
+     * drawn with the sampler seeded by {@code salt(k)} at the run's temperature, stop strings and token limit.
+     *
+     * <p>With bias vectors only, every prompt × sample decodes together in one batch ({@link BatchEngine}: one forward
+     * pass per step for all rows, which on a CUDA model is the batched device decode with the vectors added on the
+     * device). Prefix vectors need placeholder rows that the batch engine does not place, so those samples decode one
+     * at a time. The prompt tokens are the trainer's own, so the loss scores exactly the sequences that were sampled.
+     */
+    List<Sample> samples(List<TrainData.Row> rows, List<int[]> prompts, int n, SteeringParams p, java.util.function.LongUnaryOperator salt) {
+        List<Sample> out = new ArrayList<>();
+        if (p.prefixLength > 0) {
+            for (int i = 0; i < rows.size(); i++) {
+                for (int g = 0; g < n; g++) {
+                    Generation gen = SteeredEvaluator.generate(model, p, rows.get(i).prompt(), sampling(salt.applyAsLong((long) i * n + g)));
+                    out.add(new Sample(gen.text(), gen.tokens()));
+                }
+            }
+            return out;
+        }
+        Map<String, int[]> promptOf = new HashMap<>();
+        List<BatchRequest> requests = new ArrayList<>();
+        int longest = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            longest = Math.max(longest, prompts.get(i).length);
+            for (int g = 0; g < n; g++) {
+                String id = i + "/" + g;
+                promptOf.put(id, prompts.get(i));
+                requests.add(BatchRequest.ofPrompt(id, rows.get(i).prompt()).withSeed(sampling(salt.applyAsLong((long) i * n + g)).sampler().seed())
+                        .withMaxTokens(cfg.maxNewTokens).withStop(cfg.stop).withSteer(p.layers.length > 0 ? List.of(CURRENT_VECTORS) : List.of()));
+            }
+        }
+        int ctx = Math.min(model.config().contextLength(), longest + cfg.maxNewTokens + 1);
+        BatchEngine.Options o = BatchEngine.Options.defaults(ctx).withMaxConcurrent(Math.min(requests.size(), MAX_ROLLOUTS_AT_ONCE))
+                .withSampler(sampling(0).sampler()).withMaxTokens(cfg.maxNewTokens);
+        RowSteering current = currentVectors(p);
+        BatchEngine engine = new BatchEngine(model, o).withPromptTokens(r -> promptOf.get(r.id()))
+                .addResolver((spec, m) -> spec.equals(CURRENT_VECTORS) ? current : null);
+        for (BatchResult r : engine.runAll(requests)) {
+            if (r.isError()) throw new IllegalStateException("sampling failed for prompt " + r.id() + ": " + r.error());
+            out.add(new Sample(r.text(), r.tokens()));
+        }
+        return out;
+    }
+
+    /** Sequences decoding together in a rollout batch (a GRPO step of 8 prompts × 8 samples is one batch). */
+    static final int MAX_ROLLOUTS_AT_ONCE = 64;
+
+    /** The bias vectors as per-row adds at their hook points, as {@link SteeringParams#install} adds them. */
+    private static RowSteering currentVectors(SteeringParams p) {
+        Map<HookPoint, List<RowHook>> hooks = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < p.layers.length; i++) {
+            hooks.computeIfAbsent(new HookPoint(p.site, p.layers[i]), k -> new ArrayList<>()).add(RowSteering.addVector(p.bias(i), 1f));
+        }
+        return new RowSteering(hooks);
     }
 
     /**

@@ -157,4 +157,41 @@ class TrainerTest {
         double len = Double.parseDouble(logs.get(1).replaceFirst(".*len ([0-9.]+).*", "$1"));
         assertTrue(len < 40, logs.get(1));
     }
+
+    /**
+     * GRPO/entropy rollouts with bias vectors decode all prompts × samples together in one batch; greedy (temperature
+     * 0) they must be exactly the samples the one-at-a-time generation gives with the same vectors, and the vectors must
+     * act (the unsteered samples differ).
+     */
+    @Test
+    void batchedRolloutsAreTheSteeredGenerationsOneAtATime() {
+        Trainer.Config c = new Trainer.Config();
+        c.objective = Trainer.Objective.GRPO;
+        c.temperature = 0;
+        c.maxNewTokens = 12;
+        c.stop = List.of(".");
+        try (Trainer t = new Trainer(model, c)) {
+            SteeringParams p = t.newParams();
+            java.util.Random rnd = new java.util.Random(7);
+            for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.4;
+            List<String> texts = List.of(PROMPT, "The dog ran to the park.", "Tom had a red ball");
+            List<TrainData.Row> rows = new java.util.ArrayList<>();
+            List<int[]> prompts = new java.util.ArrayList<>();
+            for (int i = 0; i < texts.size(); i++) {
+                rows.add(new TrainData.Row(i, texts.get(i), null, null, null));
+                prompts.add(model.tokenizer().encode(texts.get(i), true, false));
+            }
+            List<Trainer.Sample> batched = t.samples(rows, prompts, 2, p, k -> k);
+            assertEquals(6, batched.size());
+            int changed = 0;
+            for (int i = 0; i < 6; i++) {
+                GenerationOptions greedy = GenerationOptions.greedy(12).withStop(List.of("."));
+                var one = SteeredEvaluator.generate(model, p, texts.get(i / 2), greedy);
+                assertArrayEquals(one.tokens(), batched.get(i).tokens(), "sample " + i + ": " + one.text() + " | " + batched.get(i).text());
+                assertEquals(one.text(), batched.get(i).text());
+                if (!SteeredEvaluator.generate(model, null, texts.get(i / 2), greedy).text().equals(one.text())) changed++;
+            }
+            assertTrue(changed > 0, "the vectors changed no sample");
+        }
+    }
 }
