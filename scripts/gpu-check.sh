@@ -9,8 +9,11 @@
 #   6. argmax: greedy decode with the argmax on the device (one id copied per step) against the whole logits row
 #      copied and the argmax on the host (TILLER_CUDA_DEVICE_ARGMAX=1 / 0): its tests on the device, CPU vs GPU text,
 #      and bench tg128 both ways (about 3 minutes)
+#   7. train: steering-vector training on the GPU (float32) against the CPU float64 reference: its tests on the
+#      device, one CE step of 32 rows x 128 tokens and one GRPO step of 8 prompts x 8 samples (<= 256 new tokens) on
+#      the Qwen2.5-1.5B shape (F16), and default GRPO on arith-mini on the GPU and on this machine's CPU (about 6 minutes)
 # Logs go to $OUT (or /tmp/tiller-gpu-check); a summary is printed last. Sections: GPU_CHECK_SECTIONS="tests text
-# q4 bench argmax ncu quant" (default: all but quant, whose runs the others include). GPU_CHECK_QUICK=1 skips the 1B model and
+# q4 bench argmax ncu quant train" (default: all but quant and train, whose runs the others include or that are long). GPU_CHECK_QUICK=1 skips the 1B model and
 # the depth runs. A short session: GPU_CHECK_SECTIONS=quant (about 5 minutes).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -190,6 +193,39 @@ for r in rows[1:]:
 s = sum(tot.values())
 for name, t in tot.most_common(12): print(f"   {name:60s} {cnt[name]:4d} launches {t/1e3:9.1f} us {100*t/s:5.1f}%")
 PY
+  done
+fi
+if [[ " $sections " == *" train "* ]]; then
+  note "-- train: forward and backward on the GPU in float32 (CudaFloatOps) vs the CPU float64 reference"
+  cp=""
+  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
+  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
+    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
+    --scan-class-path "${cp#:}" --include-classname '.*(CudaGradientTest|CudaTrainingKernelsTest|GpuCommandsTest)' \
+    --reports-dir "$out/junit-train" > "$out/tests-train.log" 2>&1
+  note "   tests (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests-train.log" | tr -s ' ' | tr '\n' ';')"
+  grep -E "MethodSource|=> |Exception|expected|GPU float32 vs|gradient error" "$out/tests-train.log" | head -30 >> "$summary"
+  [ -f "$models/q15-f16.gguf" ] || tiller models write --preset qwen2.5-1.5b --type f16 --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q15-f16.gguf" > /dev/null
+  words="$(printf 'the little dog ran to see a big red ball and %.0s' $(seq 1 7))"
+  : > "$out/ce.jsonl"; : > "$out/grpo.jsonl"
+  for i in $(seq 1 32); do echo "{\"prompt\":\"$i $words\",\"completion\":\" $words $i\"}" >> "$out/ce.jsonl"; done
+  for i in $(seq 1 8); do echo "{\"prompt\":\"$i once upon a time\"}" >> "$out/grpo.jsonl"; done
+  # CE, 32 rows of ~128 tokens: the step against the engine forward (the target: <= 1 s, backward <= 3x forward)
+  tiller train --device cuda -m "$models/q15-f16.gguf" --data "$out/ce.jsonl" --batch 32 --profile --profile-reps 3 -o "$out/ce.steer" \
+    > "$out/train-ce.txt" 2>&1
+  grep -E '^(train:|profile|peak|error)' "$out/train-ce.txt" | sed 's/^/   ce q15-f16: /' | tee -a "$summary"
+  # GRPO, 8 prompts x 8 samples, up to 256 new tokens (a random model: the reward is the length level, and 'q' stops a
+  # sample, so lengths and rewards vary within a group; the target is <= 10 s per step)
+  tiller train --device cuda --objective grpo -m "$models/q15-f16.gguf" --data "$out/grpo.jsonl" --steps 3 --batch 8 --group 8 \
+    --max-new 256 --reward length:128 --stop q -o "$out/grpo.steer" > "$out/train-grpo.txt" 2>&1
+  grep -E '^(train:|step|peak|error)' "$out/train-grpo.txt" | sed 's/^/   grpo q15-f16: /' | tee -a "$summary"
+  # arith-mini, default GRPO (60 steps), GPU and this machine's CPU: the same dev accuracy, and which is faster
+  for d in cuda cpu; do
+    start=$(date +%s)
+    tiller train --objective grpo -m "$S/models/arith-mini.gguf" --data "$S/data/arith/train.jsonl" --limit 2000 \
+      --eval "$S/data/arith/dev.jsonl" --device $d -o "$out/arith-$d.steer" > "$out/train-arith-$d.txt" 2>&1
+    note "   arith-mini grpo --device $d: $(grep -E '^eval after' "$out/train-arith-$d.txt") $(( $(date +%s) - start )) s wall" \
+      "$(grep -E '^peak' "$out/train-arith-$d.txt")"
   done
 fi
 note "== done"

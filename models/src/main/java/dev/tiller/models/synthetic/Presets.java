@@ -29,6 +29,9 @@ public final class Presets {
         // Qwen/Qwen2.5-0.5B
         add(new ModelShape("qwen2.5-0.5b", Architectures.QWEN2, 896, 24, 14, 2, 64, 4864, 151936, 32768, 1_000_000.0, 1e-6,
                 true, null, null, 151643, 151643));
+        // Qwen/Qwen2.5-1.5B (and Qwen2.5-Math-1.5B, the bias-only RL steering paper's model)
+        add(new ModelShape("qwen2.5-1.5b", Architectures.QWEN2, 1536, 28, 12, 2, 128, 8960, 151936, 32768, 1_000_000.0, 1e-6,
+                true, null, null, 151643, 151643));
         // HuggingFaceTB/SmolLM2-135M
         add(new ModelShape("smollm2-135m", Architectures.LLAMA, 576, 30, 9, 3, 64, 1536, 49152, 8192, 100_000.0, 1e-5,
                 true, null, null, 0, 0));

@@ -193,13 +193,20 @@ class SyntheticModelTest {
 
     @Test
     void realShapePresetsMatchTheirCheckpoints() {
-        // tensor counts of the published GGUF conversions: Qwen2.5-0.5B 290, SmolLM2-135M 272, Llama-3.2-1B 147
+        // tensor counts of the published GGUF conversions: Qwen2.5-0.5B 290, Qwen2.5-1.5B 338, SmolLM2-135M 272, Llama-3.2-1B 147
         assertEquals(290, SyntheticModel.preset("qwen2.5-0.5b").ggufTensorNames(null).size());
+        assertEquals(338, SyntheticModel.preset("qwen2.5-1.5b").ggufTensorNames(null).size());
         assertEquals(272, SyntheticModel.preset("smollm2-135m").ggufTensorNames(null).size());
         assertEquals(147, SyntheticModel.preset("llama-3.2-1b").ggufTensorNames(null).size());
         ModelShape q = Presets.get("qwen2.5-0.5b");
         assertEquals(896, q.embd());
         assertEquals(64, q.headDim());
+        // Qwen2.5-1.5B's model card: 1.54B parameters (1,543,714,304 with the tied embedding counted once)
+        ModelShape q15 = Presets.get("qwen2.5-1.5b");
+        long perLayer = 2L * q15.embd() + (long) q15.embd() * q15.heads() * q15.headDim() + q15.heads() * q15.headDim()
+                + 2L * ((long) q15.embd() * q15.kvHeads() * q15.headDim() + q15.kvHeads() * q15.headDim())
+                + (long) q15.heads() * q15.headDim() * q15.embd() + 3L * q15.embd() * q15.ff();
+        assertEquals(1_543_714_304L, perLayer * q15.layers() + (long) q15.vocab() * q15.embd() + q15.embd());
         ModelShape l = Presets.get("llama-3.2-1b");
         float[] f = llama3Factors(l);
         assertEquals(32, f.length);
