@@ -66,6 +66,9 @@ public final class TrainCommand implements Callable<Integer> {
     Path init;
     @Option(names = "--eval", paramLabel = "FILE.jsonl", description = "greedy-evaluate on these rows before and after training") Path eval;
     @Option(names = "--eval-limit", defaultValue = "200") int evalLimit;
+    @Option(names = "--checkpoint", defaultValue = "auto", paramLabel = "auto|on|off",
+            description = "drop each block's activations after the forward and recompute them in the backward (on), never (off), or when keeping them would take over half the free memory (auto, default)")
+    String checkpoint;
     @Option(names = "--profile", description = "only time one training step against one engine forward on the first batch, then exit")
     boolean profile;
     @Option(names = "--profile-reps", defaultValue = "3", description = "--profile: repetitions; each time reported is the best of them")
@@ -126,7 +129,14 @@ public final class TrainCommand implements Callable<Integer> {
                 for (int i = 0; i < parts.length; i++) c.layers[i] = Integer.parseInt(parts[i].trim());
             }
             if (c.objective == Trainer.Objective.GRPO) Rewards.parse(c.reward);   // reject a bad spec before any work
+            DiffTransformer.Checkpointing mode = switch (checkpoint.toLowerCase(Locale.ROOT)) {
+                case "auto" -> DiffTransformer.Checkpointing.AUTO;
+                case "on" -> DiffTransformer.Checkpointing.ON;
+                case "off" -> DiffTransformer.Checkpointing.OFF;
+                default -> throw new IllegalArgumentException("--checkpoint must be auto, on or off, got '" + checkpoint + "'");
+            };
             try (Trainer trainer = new Trainer(m, c)) {
+                trainer.diff().checkpointing(mode);
                 return run(m, trainer, c, rows);
             }
         }
@@ -150,6 +160,10 @@ public final class TrainCommand implements Callable<Integer> {
                 c.site == null ? "" : p.layers.length + " × " + m.config().dim() + " at " + c.site.suffix,
                 prefix > 0 ? (c.site == null ? "" : " + ") + prefix + " prefix vectors" : "",
                 dt.ops().describe(), dt.savedDoublesPerToken(), dt.savedDoublesPerToken() * bytesPer / 1024.0);
+        long perRow = dt.savedDoublesPerToken() * dt.ops().bytesPerNumber();
+        System.err.printf(Locale.ROOT, "checkpointing %s (%s; with it %.1f KiB per token)%n", checkpoint.toLowerCase(Locale.ROOT),
+                checkpoint.equalsIgnoreCase("auto") ? "on for passes over " + Math.max(1, dt.ops().availableBytes() / 2 / perRow) + " token rows" : "every pass",
+                dt.checkpointedNumbersPerToken() * dt.ops().bytesPerNumber() / 1024.0);
         if (profile) {
             double[] t = trainer.profile(rows, p, profileReps);
             System.err.printf(Locale.ROOT, "profile: %d token rows; engine forward (float32) %.3f s; training forward (%s) %.3f s;"

@@ -51,6 +51,17 @@ public final class CpuDoubleOps implements DiffOps {
     // ---- memory ----
 
     @Override
+    public int bytesPerNumber() {
+        return Double.BYTES;
+    }
+
+    @Override
+    public long availableBytes() {
+        Runtime r = Runtime.getRuntime();
+        return r.maxMemory() - (r.totalMemory() - r.freeMemory());
+    }
+
+    @Override
     public Buf zeros(long n) {
         return new Host(new double[Math.toIntExact(n)]);
     }

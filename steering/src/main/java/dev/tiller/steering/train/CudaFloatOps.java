@@ -119,6 +119,16 @@ public final class CudaFloatOps implements DiffOps {
 
     // ---- memory ----
 
+    @Override
+    public int bytesPerNumber() {
+        return Float.BYTES;
+    }
+
+    @Override
+    public long availableBytes() {
+        return dev.freeMemory();
+    }
+
     private Dev allocate(long n) {
         long ptr = dev.alloc(4 * Math.max(1, n));
         live += 4 * Math.max(1, n);

@@ -46,6 +46,12 @@ public interface DiffOps extends AutoCloseable {
     /** Frees the buffer now (device memory); null is ignored. The host backend leaves it to the garbage collector. */
     void release(Buf b);
 
+    /** Bytes one number takes (8 for float64, 4 for float32). */
+    int bytesPerNumber();
+
+    /** Memory the backend could still use now, in bytes (the device's free memory, or the heap's headroom). */
+    long availableBytes();
+
     /** The most memory the backend has held at once, in bytes, or -1 when it does not track it (the host). */
     default long peakBytes() {
         return -1;

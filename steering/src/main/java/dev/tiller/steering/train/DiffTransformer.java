@@ -81,6 +81,38 @@ public final class DiffTransformer implements AutoCloseable {
         return ops;
     }
 
+    /** When the blocks' activations are dropped after the forward and recomputed in the backward. */
+    public enum Checkpointing {
+        /** Never: every block keeps its activations (fastest). */
+        OFF,
+        /** Always: one block's input per token is kept; the backward runs each block's forward again (about +1/3 time). */
+        ON,
+        /** When keeping everything would take more than half of the backend's available memory. */
+        AUTO
+    }
+
+    private Checkpointing checkpointing = Checkpointing.AUTO;
+
+    public DiffTransformer checkpointing(Checkpointing mode) {
+        this.checkpointing = mode;
+        return this;
+    }
+
+    /** Whether a pass of {@code rows} token rows drops and recomputes the blocks' activations. */
+    public boolean checkpoints(long rows) {
+        return switch (checkpointing) {
+            case OFF -> false;
+            case ON -> true;
+            case AUTO -> savedDoublesPerToken() * rows * ops.bytesPerNumber() > ops.availableBytes() / 2;
+        };
+    }
+
+    /** Numbers kept per token row between forward and backward with checkpointing: each block's input, one block's rest. */
+    public long checkpointedNumbersPerToken() {
+        long all = savedDoublesPerToken(), perLayer = (all - c.dim() - 1) / c.layers();
+        return (long) c.layers() * c.dim() + (perLayer - c.dim()) + c.dim() + 1;
+    }
+
     /** Numbers kept per token row between forward and backward. */
     public long savedDoublesPerToken() {
         long perLayer = 2L * c.dim() + c.qDim() + 2L * c.kvDim() + 2L * c.ffnDim() + 2;
@@ -109,6 +141,10 @@ public final class DiffTransformer implements AutoCloseable {
         final DiffOps.Buf[] xPre, xMid, q, k, v, gate, up, qRaw, kRaw;
         final DiffOps.Buf[] rstdAttn, rstdFfn, rstdQ, rstdK;
         DiffOps.Buf theta, xo, rstdFinal, readBuf;
+        /** Whether the blocks' activations are dropped after the forward and recomputed in the backward. */
+        boolean checkpointed;
+        /** Set while the backward runs a block again: the read point was read by the forward already. */
+        boolean recomputing;
         private final java.util.ArrayList<DiffOps.Buf> held = new java.util.ArrayList<>();
         /** [rowsOut][vocab] */
         public double[] logits;
@@ -137,6 +173,15 @@ public final class DiffTransformer implements AutoCloseable {
             xPre = new DiffOps.Buf[L]; xMid = new DiffOps.Buf[L]; q = new DiffOps.Buf[L]; k = new DiffOps.Buf[L]; v = new DiffOps.Buf[L];
             gate = new DiffOps.Buf[L]; up = new DiffOps.Buf[L]; qRaw = new DiffOps.Buf[L]; kRaw = new DiffOps.Buf[L];
             rstdAttn = new DiffOps.Buf[L]; rstdFfn = new DiffOps.Buf[L]; rstdQ = new DiffOps.Buf[L]; rstdK = new DiffOps.Buf[L];
+        }
+
+        /** Frees what block l kept for its backward except its input xPre (checkpointing). */
+        void dropBlock(int l) {
+            for (DiffOps.Buf[] a : List.of(xMid, q, k, v, gate, up, qRaw, kRaw, rstdAttn, rstdFfn, rstdQ, rstdK)) {
+                ops.release(a[l]);
+                held.remove(a[l]);
+                a[l] = null;
+            }
         }
 
         /** Keeps a buffer until {@link #close}. */
@@ -176,62 +221,23 @@ public final class DiffTransformer implements AutoCloseable {
         if (sp.dim != dim) throw new IllegalArgumentException("steering vectors have width " + sp.dim + ", the model " + dim);
         Pass P = new Pass(sp, read, seqs);
         final int n = P.n;
+        P.checkpointed = checkpoints(n);
         ops.begin();
         try {
             P.theta = P.keep(ops.upload(sp.theta));
             DiffOps.Buf x = P.keep(ops.zeros((long) n * dim));        // the residual stream
-            DiffOps.Buf xn = ops.zeros((long) n * dim);               // normed input of a sub-block
-            DiffOps.Buf attn = ops.zeros((long) n * qDim);            // attention-weighted values, heads concatenated
-            DiffOps.Buf branch = ops.zeros((long) n * dim);           // attn_out, then mlp_out
-            DiffOps.Buf h = ops.zeros((long) n * ffn);                // silu(gate) * up, recomputed in the backward
+            Work work = new Work(n);
             try {
                 // token embeddings; prefix rows are the prefix vectors themselves
                 embed(P, seqs, x);
                 site(P, HookSite.EMBED, -1, x);
 
                 for (int l = 0; l < c.layers(); l++) {
-                    LayerWeights lw = w.layers()[l];
                     site(P, HookSite.RESID_PRE, l, x);
                     P.xPre[l] = P.keep(ops.copy(x));
-
-                    // --- attention ---
-                    P.rstdAttn[l] = P.keep(ops.rmsnorm(xn, x, lw.attnNorm(), n, dim, eps));
-                    DiffOps.Buf q = P.keep(ops.zeros((long) n * qDim)), k = P.keep(ops.zeros((long) n * kvDim)), v = P.keep(ops.zeros((long) n * kvDim));
-                    ops.matmul(lw.wq(), xn, n, q);
-                    ops.matmul(lw.wk(), xn, n, k);
-                    ops.matmul(lw.wv(), xn, n, v);
-                    if (lw.bq() != null) ops.addBias(q, n, lw.bq());
-                    if (lw.bk() != null) ops.addBias(k, n, lw.bk());
-                    if (lw.bv() != null) ops.addBias(v, n, lw.bv());
-                    if (lw.qNorm() != null) {
-                        P.qRaw[l] = P.keep(ops.copy(q));
-                        P.rstdQ[l] = P.keep(ops.rmsnorm(q, q, lw.qNorm(), n * c.heads(), c.headDim(), eps));
-                    }
-                    if (lw.kNorm() != null) {
-                        P.kRaw[l] = P.keep(ops.copy(k));
-                        P.rstdK[l] = P.keep(ops.rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim(), eps));
-                    }
-                    ops.rope(q, c.heads(), P.pk, false);
-                    ops.rope(k, c.kvHeads(), P.pk, false);
-                    P.q[l] = q; P.k[l] = k; P.v[l] = v;
-                    ops.attention(q, k, v, attn, P.pk);
-                    ops.matmul(lw.wo(), attn, n, branch);
-                    site(P, HookSite.ATTN_OUT, l, branch);
-                    ops.add(x, branch);
-                    site(P, HookSite.RESID_MID, l, x);
-                    P.xMid[l] = P.keep(ops.copy(x));
-
-                    // --- SwiGLU MLP ---
-                    P.rstdFfn[l] = P.keep(ops.rmsnorm(xn, x, lw.ffnNorm(), n, dim, eps));
-                    DiffOps.Buf gate = P.keep(ops.zeros((long) n * ffn)), up = P.keep(ops.zeros((long) n * ffn));
-                    ops.matmul(lw.wGate(), xn, n, gate);
-                    ops.matmul(lw.wUp(), xn, n, up);
-                    P.gate[l] = gate; P.up[l] = up;
-                    ops.siluMul(h, gate, up);
-                    ops.matmul(lw.wDown(), h, n, branch);
-                    site(P, HookSite.MLP_OUT, l, branch);
-                    ops.add(x, branch);
-                    site(P, HookSite.RESID_POST, l, x);
+                    block(P, l, x, work);
+                    // checkpointing: keep only the block's input; the backward runs the block again from it
+                    if (P.checkpointed) P.dropBlock(l);
                 }
 
                 // --- final norm and unembedding, only for the rows that want logits ---
@@ -249,13 +255,80 @@ public final class DiffTransformer implements AutoCloseable {
                 }
                 if (P.readBuf != null) P.readActs = ops.download(P.readBuf);
             } finally {
-                for (DiffOps.Buf b : new DiffOps.Buf[]{xn, attn, branch, h}) ops.release(b);
+                work.close();
             }
         } catch (RuntimeException | Error e) {
             P.close();
             throw e;
         }
         return P;
+    }
+
+    /** Buffers one block overwrites and nobody keeps, allocated once per pass (or per recomputation). */
+    private final class Work implements AutoCloseable {
+        final DiffOps.Buf xn, attn, branch, h;
+
+        Work(int n) {
+            xn = ops.zeros((long) n * c.dim());          // normed input of a sub-block
+            attn = ops.zeros((long) n * c.qDim());       // attention-weighted values, heads concatenated
+            branch = ops.zeros((long) n * c.dim());      // attn_out, then mlp_out
+            h = ops.zeros((long) n * c.ffnDim());        // silu(gate) * up, recomputed in the backward
+        }
+
+        @Override
+        public void close() {
+            for (DiffOps.Buf b : new DiffOps.Buf[]{xn, attn, branch, h}) ops.release(b);
+        }
+    }
+
+    /**
+     * Block l, from x = its steered hook_resid_pre to x = its steered hook_resid_post, keeping in P what the backward
+     * needs. The forward runs it once per block; with checkpointing the backward runs it again from the kept input.
+     */
+    private void block(Pass P, int l, DiffOps.Buf x, Work wk) {
+        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), n = P.n;
+        final float eps = c.rmsEps();
+        LayerWeights lw = w.layers()[l];
+        DiffOps.Buf xn = wk.xn, attn = wk.attn, branch = wk.branch, h = wk.h;
+
+        // --- attention ---
+        P.rstdAttn[l] = P.keep(ops.rmsnorm(xn, x, lw.attnNorm(), n, dim, eps));
+        DiffOps.Buf q = P.keep(ops.zeros((long) n * qDim)), k = P.keep(ops.zeros((long) n * kvDim)), v = P.keep(ops.zeros((long) n * kvDim));
+        ops.matmul(lw.wq(), xn, n, q);
+        ops.matmul(lw.wk(), xn, n, k);
+        ops.matmul(lw.wv(), xn, n, v);
+        if (lw.bq() != null) ops.addBias(q, n, lw.bq());
+        if (lw.bk() != null) ops.addBias(k, n, lw.bk());
+        if (lw.bv() != null) ops.addBias(v, n, lw.bv());
+        if (lw.qNorm() != null) {
+            P.qRaw[l] = P.keep(ops.copy(q));
+            P.rstdQ[l] = P.keep(ops.rmsnorm(q, q, lw.qNorm(), n * c.heads(), c.headDim(), eps));
+        }
+        if (lw.kNorm() != null) {
+            P.kRaw[l] = P.keep(ops.copy(k));
+            P.rstdK[l] = P.keep(ops.rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim(), eps));
+        }
+        ops.rope(q, c.heads(), P.pk, false);
+        ops.rope(k, c.kvHeads(), P.pk, false);
+        P.q[l] = q; P.k[l] = k; P.v[l] = v;
+        ops.attention(q, k, v, attn, P.pk);
+        ops.matmul(lw.wo(), attn, n, branch);
+        site(P, HookSite.ATTN_OUT, l, branch);
+        ops.add(x, branch);
+        site(P, HookSite.RESID_MID, l, x);
+        P.xMid[l] = P.keep(ops.copy(x));
+
+        // --- SwiGLU MLP ---
+        P.rstdFfn[l] = P.keep(ops.rmsnorm(xn, x, lw.ffnNorm(), n, dim, eps));
+        DiffOps.Buf gate = P.keep(ops.zeros((long) n * ffn)), up = P.keep(ops.zeros((long) n * ffn));
+        ops.matmul(lw.wGate(), xn, n, gate);
+        ops.matmul(lw.wUp(), xn, n, up);
+        P.gate[l] = gate; P.up[l] = up;
+        ops.siluMul(h, gate, up);
+        ops.matmul(lw.wDown(), h, n, branch);
+        site(P, HookSite.MLP_OUT, l, branch);
+        ops.add(x, branch);
+        site(P, HookSite.RESID_POST, l, x);
     }
 
     /** Token rows get their embeddings, prefix rows the prefix vectors (rows of x start at zero). */
@@ -307,6 +380,7 @@ public final class DiffTransformer implements AutoCloseable {
             DiffOps.Buf dqRaw = null, dkRaw = null;
             for (int l = c.layers() - 1; l >= 0; l--) {
                 LayerWeights lw = w.layers()[l];
+                if (P.checkpointed) recompute(P, l);
                 // site(RESID_POST)
                 siteBackward(P, HookSite.RESID_POST, l, dx, dReadBuf, grad);
                 // add(x, branch): the MLP branch receives dx unchanged
@@ -366,6 +440,7 @@ public final class DiffTransformer implements AutoCloseable {
                 ops.rmsnormBackward(dx, P.xPre[l], P.rstdAttn[l], lw.attnNorm(), dxn, n, dim, eps);
                 // site(RESID_PRE)
                 siteBackward(P, HookSite.RESID_PRE, l, dx, dReadBuf, grad);
+                if (P.checkpointed) P.dropBlock(l);
             }
             // site(EMBED)
             siteBackward(P, HookSite.EMBED, -1, dx, dReadBuf, grad);
@@ -374,6 +449,18 @@ public final class DiffTransformer implements AutoCloseable {
             return ops.download(grad);
         } finally {
             for (DiffOps.Buf b : temp) ops.release(b);
+        }
+    }
+
+    /** Checkpointing: block l's forward again from its kept input, refilling what its backward reads. */
+    private void recompute(Pass P, int l) {
+        DiffOps.Buf x = ops.copy(P.xPre[l]);
+        P.recomputing = true;
+        try (Work wk = new Work(P.n)) {
+            block(P, l, x, wk);
+        } finally {
+            P.recomputing = false;
+            ops.release(x);
         }
     }
 
@@ -388,7 +475,7 @@ public final class DiffTransformer implements AutoCloseable {
     private void site(Pass P, HookSite s, int layer, DiffOps.Buf y) {
         int off = P.params.biasOffset(s, layer);
         if (off >= 0) ops.addRowVector(y, P.n, P.theta, off, c.dim());
-        if (P.read != null && P.read.site() == s && P.read.layer() == layer) P.readBuf = P.keep(ops.copy(y));
+        if (!P.recomputing && P.read != null && P.read.site() == s && P.read.layer() == layer) P.readBuf = P.keep(ops.copy(y));
     }
 
     private void siteBackward(Pass P, HookSite s, int layer, DiffOps.Buf dy, DiffOps.Buf dRead, DiffOps.Buf grad) {

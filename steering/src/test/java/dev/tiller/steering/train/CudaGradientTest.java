@@ -176,4 +176,30 @@ class CudaGradientTest {
             assertTrue(ops.peakBytes() > 0);
         }
     }
+
+    /** Checkpointing on the device: the same gradient, and less device memory held at the peak. */
+    @Test
+    void checkpointingOnTheDeviceGivesTheSameGradientInLessMemory() {
+        Path file = TestModels.synthetic("tiny-qwen3", GGMLType.F16);
+        try (Model gpu = Model.load(file, Device.CUDA)) {
+            double[][] g = new double[2][];
+            long[] peak = new long[2];
+            DiffTransformer.Checkpointing[] modes = {DiffTransformer.Checkpointing.OFF, DiffTransformer.Checkpointing.ON};
+            for (int i = 0; i < 2; i++) {
+                try (DiffTransformer dt = DiffTransformer.of(gpu).checkpointing(modes[i])) {
+                    Problem pr = Problem.draw(dt, HookSite.RESID_POST, 1, 21, 30, 26);
+                    double[] l = new double[1];
+                    g[i] = new double[0];
+                    double[][] out = new double[1][];
+                    l[0] = GradientCheckTest.loss(dt, pr.seqs, pr.params, new HookPoint(HookSite.RESID_MID, 1), pr.readCoef, pr.targets, out);
+                    g[i] = out[0];
+                    peak[i] = dt.ops().peakBytes();
+                }
+            }
+            double err = relative(g[1], g[0]);
+            System.err.printf("checkpointing on the device: gradient difference %.2e, peak %d -> %d bytes%n", err, peak[0], peak[1]);
+            assertTrue(err <= 1e-6, "checkpointed gradient differs by " + err);
+            assertTrue(peak[1] < peak[0], "checkpointing did not lower the peak: " + peak[0] + " -> " + peak[1]);
+        }
+    }
 }
