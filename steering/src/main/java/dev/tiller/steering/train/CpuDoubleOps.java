@@ -363,6 +363,53 @@ public final class CpuDoubleOps implements DiffOps {
         }
     }
 
+    // ---- losses (row by row on the worker pool; the softmax is Losses.logSoftmax) ----
+
+    @Override
+    public double[] logProbs(Buf logits, int rows, int vocab, int[] targets) {
+        double[] z = a(logits), out = new double[rows];
+        Parallel.forRange(rows, minRows(vocab), (from, to) -> {
+            double[] lp = new double[vocab];
+            for (int r = from; r < to; r++) {
+                Losses.logSoftmax(z, r * vocab, vocab, lp);
+                out[r] = lp[targets[r]];
+            }
+        });
+        return out;
+    }
+
+    @Override
+    public void addLogProbGradient(Buf dLogits, Buf logits, int rows, int vocab, int[] targets, double[] coef) {
+        double[] z = a(logits), d = a(dLogits);
+        Parallel.forRange(rows, minRows(vocab), (from, to) -> {
+            double[] lp = new double[vocab];
+            for (int r = from; r < to; r++) {
+                if (coef[r] == 0) continue;
+                int o = r * vocab;
+                Losses.logSoftmax(z, o, vocab, lp);
+                for (int i = 0; i < vocab; i++) d[o + i] -= coef[r] * Math.exp(lp[i]);
+                d[o + targets[r]] += coef[r];
+            }
+        });
+    }
+
+    @Override
+    public double[] entropies(Buf logits, int rows, int vocab, double[] coef, Buf dLogits) {
+        double[] z = a(logits), d = dLogits == null ? null : a(dLogits), out = new double[rows];
+        Parallel.forRange(rows, minRows(vocab), (from, to) -> {
+            double[] lp = new double[vocab];
+            for (int r = from; r < to; r++) {
+                int o = r * vocab;
+                Losses.logSoftmax(z, o, vocab, lp);
+                double h = 0;
+                for (int i = 0; i < vocab; i++) h -= Math.exp(lp[i]) * lp[i];
+                out[r] = h;
+                if (d != null) for (int i = 0; i < vocab; i++) d[o + i] += coef[r] * -Math.exp(lp[i]) * (lp[i] + h);
+            }
+        });
+        return out;
+    }
+
     // ---- SwiGLU ----
 
     static double sigmoid(double g) {

@@ -373,6 +373,59 @@ public final class CudaFloatOps implements DiffOps {
         }
     }
 
+    // ---- losses: one block per row of logits on the device; one float per row comes back ----
+
+    private long floats(double[] a) {
+        float[] f = new float[a.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) a[i];
+        long ptr = dev.alloc(4L * Math.max(1, f.length));
+        if (f.length > 0) dev.copyToDevice(ptr, f, 0, f.length);
+        return ptr;
+    }
+
+    private double[] rowsBack(long ptr, int rows) {
+        float[] f = new float[rows];
+        if (rows > 0) dev.copyToHost(f, 0, ptr, rows);
+        double[] out = new double[rows];
+        for (int i = 0; i < rows; i++) out[i] = f[i];
+        return out;
+    }
+
+    @Override
+    public double[] logProbs(Buf logits, int rows, int vocab, int[] targets) {
+        long t = ints(targets), out = dev.alloc(4L * Math.max(1, rows));
+        try {
+            dev.logProbs(out, p(logits), t, rows, vocab);
+            return rowsBack(out, rows);
+        } finally {
+            dev.free(t);
+            dev.free(out);
+        }
+    }
+
+    @Override
+    public void addLogProbGradient(Buf dLogits, Buf logits, int rows, int vocab, int[] targets, double[] coef) {
+        long t = ints(targets), cf = floats(coef);
+        try {
+            dev.addLogProbGradient(p(dLogits), p(logits), t, cf, rows, vocab);
+        } finally {
+            dev.free(t);
+            dev.free(cf);
+        }
+    }
+
+    @Override
+    public double[] entropies(Buf logits, int rows, int vocab, double[] coef, Buf dLogits) {
+        long cf = coef == null ? 0 : floats(coef), out = dev.alloc(4L * Math.max(1, rows));
+        try {
+            dev.entropies(out, dLogits == null ? 0 : p(dLogits), p(logits), cf, rows, vocab);
+            return rowsBack(out, rows);
+        } finally {
+            dev.free(cf);
+            dev.free(out);
+        }
+    }
+
     // ---- SwiGLU ----
 
     @Override

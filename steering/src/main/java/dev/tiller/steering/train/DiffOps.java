@@ -113,6 +113,21 @@ public interface DiffOps extends AutoCloseable {
     /** dq, dk, dv += the backward of {@link #attention} given dOut, the probabilities recomputed. */
     void attentionBackward(Buf q, Buf k, Buf v, Buf dOut, Buf dq, Buf dk, Buf dv, Packing pk);
 
+    // ---- losses: the rows of logits stay where the backend holds them (152k-wide rows of thousands of tokens would
+    //      not fit the host as doubles); only one number per row comes back ----
+
+    /** log softmax(logits[r])[targets[r]] for each of {@code rows} rows of width vocab. */
+    double[] logProbs(Buf logits, int rows, int vocab, int[] targets);
+
+    /** dLogits[r] += coef[r] · ∂ log p_r(targets[r]) / ∂ logits[r] = coef[r] · (onehot(targets[r]) − softmax(logits[r])). */
+    void addLogProbGradient(Buf dLogits, Buf logits, int rows, int vocab, int[] targets, double[] coef);
+
+    /**
+     * The entropy H_r = −Σ p log p of softmax(logits[r]) for each row; when dLogits is not null, dLogits[r] += coef[r] ·
+     * ∂H_r/∂logits[r] = coef[r] · (−p (log p + H_r)).
+     */
+    double[] entropies(Buf logits, int rows, int vocab, double[] coef, Buf dLogits);
+
     // ---- SwiGLU ----
 
     /** h = silu(gate) · up (writes h). */

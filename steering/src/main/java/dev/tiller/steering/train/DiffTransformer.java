@@ -140,14 +140,13 @@ public final class DiffTransformer implements AutoCloseable {
         final int[] outRow;          // row index of each logits row
         final DiffOps.Buf[] xPre, xMid, q, k, v, gate, up, qRaw, kRaw;
         final DiffOps.Buf[] rstdAttn, rstdFfn, rstdQ, rstdK;
-        DiffOps.Buf theta, xo, rstdFinal, readBuf;
+        DiffOps.Buf theta, xo, rstdFinal, readBuf, logitsBuf;
         /** Whether the blocks' activations are dropped after the forward and recomputed in the backward. */
         boolean checkpointed;
         /** Set while the backward runs a block again: the read point was read by the forward already. */
         boolean recomputing;
         private final java.util.ArrayList<DiffOps.Buf> held = new java.util.ArrayList<>();
-        /** [rowsOut][vocab] */
-        public double[] logits;
+        private double[] logits;
         /** [n][dim] activations at the read point (null when none), row order as {@link #row}. */
         public double[] readActs;
 
@@ -192,6 +191,22 @@ public final class DiffTransformer implements AutoCloseable {
 
         public int rows() {
             return n;
+        }
+
+        /** Rows that want logits (the rows of {@link #logitsBuffer}). */
+        public int logitRows() {
+            return rowsOut;
+        }
+
+        /** [logitRows][vocab] where the backend holds them: losses run there ({@link DiffOps#logProbs} &amp;c.). */
+        public DiffOps.Buf logitsBuffer() {
+            return logitsBuf;
+        }
+
+        /** [logitRows][vocab] on the host, copied on first use (small models and tests; a big model's are gigabytes). */
+        public double[] logits() {
+            if (logits == null) logits = ops.download(logitsBuf);
+            return logits;
         }
 
         /** Packed row of token t (0-based, not counting prefix rows) of sequence s. */
@@ -244,14 +259,12 @@ public final class DiffTransformer implements AutoCloseable {
                 P.xo = P.keep(ops.zeros((long) P.rowsOut * dim));
                 ops.slices(P.xo, outputOffsets(P), x, rowOffsets(P.outRow), dim, false);
                 DiffOps.Buf xno = ops.zeros((long) P.rowsOut * dim);
-                DiffOps.Buf logits = ops.zeros((long) P.rowsOut * c.vocabSize());
+                P.logitsBuf = P.keep(ops.zeros((long) P.rowsOut * c.vocabSize()));
                 try {
                     P.rstdFinal = P.keep(ops.rmsnorm(xno, P.xo, w.outputNorm(), P.rowsOut, dim, eps));
-                    if (P.rowsOut > 0) ops.matmul(w.output(), xno, P.rowsOut, logits);
-                    P.logits = ops.download(logits);
+                    if (P.rowsOut > 0) ops.matmul(w.output(), xno, P.rowsOut, P.logitsBuf);
                 } finally {
                     ops.release(xno);
-                    ops.release(logits);
                 }
                 if (P.readBuf != null) P.readActs = ops.download(P.readBuf);
             } finally {
@@ -353,6 +366,16 @@ public final class DiffTransformer implements AutoCloseable {
      * null) and dLoss/dActivations at the read point ([n][dim], may be null).
      */
     public double[] backward(Pass P, double[] dLogits, double[] dRead) {
+        DiffOps.Buf dl = dLogits == null ? null : ops.upload(dLogits);
+        try {
+            return backward(P, dl, dRead);
+        } finally {
+            ops.release(dl);
+        }
+    }
+
+    /** {@link #backward(Pass, double[], double[])} with dLoss/dLogits where the backend holds it (losses computed there). */
+    public double[] backward(Pass P, DiffOps.Buf dLogits, double[] dRead) {
         final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), n = P.n;
         final float eps = c.rmsEps();
         List<DiffOps.Buf> temp = new java.util.ArrayList<>();
@@ -364,7 +387,7 @@ public final class DiffTransformer implements AutoCloseable {
 
             // logits = output · ln_final(x)  (rows that want logits)
             if (dLogits != null && P.rowsOut > 0) {
-                DiffOps.Buf dl = temp(temp, ops.upload(dLogits));
+                DiffOps.Buf dl = dLogits;
                 DiffOps.Buf dxno = temp(temp, ops.zeros((long) P.rowsOut * dim)), dxo = temp(temp, ops.zeros((long) P.rowsOut * dim));
                 ops.matmulTransposeAdd(w.output(), dl, P.rowsOut, dxno);
                 ops.rmsnormBackward(dxo, P.xo, P.rstdFinal, w.outputNorm(), dxno, P.rowsOut, dim, eps);

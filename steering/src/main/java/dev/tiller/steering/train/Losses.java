@@ -86,6 +86,47 @@ public final class Losses {
         return beta * total / rows;
     }
 
+    // ---- the same losses on logits where a backend holds them (DiffOps): what training runs ----
+
+    /** {@link #weightedNll} on a backend: dLogits (there) += dLoss/dLogits. */
+    public static double weightedNll(DiffOps ops, DiffOps.Buf logits, int[] target, double[] weight, int rows, int vocab, double norm,
+                                     DiffOps.Buf dLogits) {
+        double[] lp = ops.logProbs(logits, rows, vocab, target);
+        double[] coef = new double[rows];
+        double loss = 0;
+        for (int r = 0; r < rows; r++) {
+            double wr = weight == null ? 1 : weight[r];
+            loss += -wr * lp[r];
+            coef[r] = -wr / norm;      // d(−w·lp/norm)/d lp
+        }
+        ops.addLogProbGradient(dLogits, logits, rows, vocab, target, coef);
+        return loss / norm;
+    }
+
+    /** {@link #meanEntropy} on a backend. */
+    public static double meanEntropy(DiffOps ops, DiffOps.Buf logits, int rows, int vocab, DiffOps.Buf dLogits) {
+        double[] coef = new double[rows];
+        java.util.Arrays.fill(coef, 1.0 / rows);
+        double total = 0;
+        for (double h : ops.entropies(logits, rows, vocab, coef, dLogits)) total += h;
+        return total / rows;
+    }
+
+    /** {@link #k3Kl} on a backend, given the sampled tokens' log-probabilities under the reference. */
+    public static double k3Kl(DiffOps ops, DiffOps.Buf logits, int[] target, double[] refLogProb, int rows, int vocab, double beta,
+                              DiffOps.Buf dLogits) {
+        double[] lp = ops.logProbs(logits, rows, vocab, target);
+        double[] coef = new double[rows];
+        double total = 0;
+        for (int r = 0; r < rows; r++) {
+            double d = refLogProb[r] - lp[r];
+            total += Math.exp(d) - d - 1;
+            coef[r] = beta * (1 - Math.exp(d)) / rows;       // d loss / d lp
+        }
+        ops.addLogProbGradient(dLogits, logits, rows, vocab, target, coef);
+        return beta * total / rows;
+    }
+
     public static double logProb(double[] logits, int row, int vocab, int token) {
         double[] lp = new double[vocab];
         logSoftmax(logits, row * vocab, vocab, lp);

@@ -61,8 +61,8 @@ public final class SteeredEvaluator {
                 boolean[] want = new boolean[seq.length];
                 for (int i = prompt.length - 1; i < seq.length - 1; i++) want[i] = true;
                 try (var pass = dt.forward(List.of(new DiffTransformer.Sequence(seq, want)), p == null ? none : p, null)) {
-                    int rowsOut = pass.logits.length / V;
-                    entropySum += Losses.meanEntropy(pass.logits, rowsOut, V, new double[pass.logits.length]) * rowsOut;
+                    int rowsOut = pass.logitRows();
+                    for (double h : dt.ops().entropies(pass.logitsBuffer(), rowsOut, V, null, null)) entropySum += h;
                     entropyRows += rowsOut;
                 }
             }

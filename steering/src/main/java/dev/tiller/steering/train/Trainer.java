@@ -532,36 +532,44 @@ public final class Trainer implements AutoCloseable {
     private double lossAndGrad(StepData sd, SteeringParams p, DiffTransformer.Pass pass, double[][] gradOut) {
         int V = model.config().vocabSize();
         int rows = sd.targets.length;
-        double[] dLogits = new double[pass.logits.length];
-        double loss = 0;
-        double[] dRead = null;
-        switch (cfg.objective) {
-            case CE -> loss = Losses.weightedNll(pass.logits, sd.targets, null, rows, V, rows, dLogits);
-            case ENTROPY -> loss = Losses.meanEntropy(pass.logits, rows, V, dLogits);
-            case GRPO -> loss = policyLoss(dt, sd, p, pass, cfg.klBeta, dLogits);
-            case CONTRASTIVE -> {
-                dRead = new double[pass.readActs.length];
-                loss = contrastiveLoss(sd, pass, dRead);
+        DiffOps ops = dt.ops();
+        // dLoss/dLogits stays where the logits are (on a GPU, rows x 152k floats)
+        DiffOps.Buf dLogits = ops.zeros((long) pass.logitRows() * V);
+        try {
+            double loss = 0;
+            double[] dRead = null;
+            switch (cfg.objective) {
+                case CE -> loss = Losses.weightedNll(ops, pass.logitsBuffer(), sd.targets, null, rows, V, rows, dLogits);
+                case ENTROPY -> loss = Losses.meanEntropy(ops, pass.logitsBuffer(), rows, V, dLogits);
+                case GRPO -> loss = policyLoss(dt, sd, p, pass, cfg.klBeta, dLogits);
+                case CONTRASTIVE -> {
+                    dRead = new double[pass.readActs.length];
+                    loss = contrastiveLoss(sd, pass, dRead);
+                }
             }
+            gradOut[0] = dt.backward(pass, dLogits, dRead);
+            return loss;
+        } finally {
+            ops.release(dLogits);
         }
-        gradOut[0] = dt.backward(pass, dLogits, dRead);
-        return loss;
     }
 
     /**
-     * The GRPO loss on a step's rows, writing dLoss/dLogits: −Σ_rows A · log π_θ(sampled token) / rows (the rows are
-     * the sampled tokens of the kept groups, each weighted by its sample's advantage), plus, with β > 0, β times the
-     * mean k3 estimate of KL(π_θ ‖ π_ref) on the same tokens, π_ref the unsteered model.
+     * The GRPO loss on a step's rows, adding dLoss/dLogits (where the backend holds the logits): −Σ_rows A · log
+     * π_θ(sampled token) / rows (the rows are the sampled tokens of the kept groups, each weighted by its sample's
+     * advantage), plus, with β > 0, β times the mean k3 estimate of KL(π_θ ‖ π_ref) on the same tokens, π_ref the
+     * unsteered model.
      */
-    static double policyLoss(DiffTransformer dt, StepData sd, SteeringParams p, DiffTransformer.Pass pass, double klBeta, double[] dLogits) {
+    static double policyLoss(DiffTransformer dt, StepData sd, SteeringParams p, DiffTransformer.Pass pass, double klBeta, DiffOps.Buf dLogits) {
         int V = dt.config().vocabSize(), rows = sd.targets.length;
-        double loss = Losses.weightedNll(pass.logits, sd.targets, sd.weights, rows, V, Math.max(1, rows), dLogits);
+        DiffOps ops = dt.ops();
+        double loss = Losses.weightedNll(ops, pass.logitsBuffer(), sd.targets, sd.weights, rows, V, Math.max(1, rows), dLogits);
         if (klBeta > 0) {
-            double[] refLp = new double[rows];
+            double[] refLp;
             try (DiffTransformer.Pass ref = dt.forward(sd.seqs, new SteeringParams(p.dim, dt.config().layers(), null, new int[0], 0), null)) {
-                for (int r = 0; r < rows; r++) refLp[r] = Losses.logProb(ref.logits, r, V, sd.targets[r]);
+                refLp = ops.logProbs(ref.logitsBuffer(), rows, V, sd.targets);
             }
-            loss += Losses.k3Kl(pass.logits, sd.targets, refLp, rows, V, klBeta, dLogits);
+            loss += Losses.k3Kl(ops, pass.logitsBuffer(), sd.targets, refLp, rows, V, klBeta, dLogits);
         }
         return loss;
     }

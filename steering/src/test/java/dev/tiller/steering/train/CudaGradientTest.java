@@ -133,9 +133,10 @@ class CudaGradientTest {
             Model[] models = {cpu, gpu};
             for (int i = 0; i < 2; i++) {
                 try (DiffTransformer dt = DiffTransformer.of(models[i]); DiffTransformer.Pass pass = dt.forward(pr.seqs, pr.params, null)) {
-                    double[] dLogits = new double[pass.logits.length];
+                    DiffOps.Buf dLogits = dt.ops().zeros(pass.logits().length);
                     loss[i] = Trainer.policyLoss(dt, sd, pr.params, pass, 0.05, dLogits);
                     g[i] = dt.backward(pass, dLogits, null);
+                    dt.ops().release(dLogits);
                 }
             }
             double err = relative(g[1], g[0]);
@@ -166,7 +167,7 @@ class CudaGradientTest {
         try (Model gpu = Model.load(file, Device.CUDA); DiffTransformer dt = DiffTransformer.of(gpu)) {
             Problem pr = Problem.draw(dt, HookSite.RESID_POST, 1, 3, 5, 4);
             try (DiffTransformer.Pass pass = dt.forward(pr.seqs, pr.params, null)) {
-                assertTrue(pass.logits.length > 0);
+                assertTrue(pass.logits().length > 0);
             }
             var bad = List.of(new DiffTransformer.Sequence(new int[]{1, 999_999}, new boolean[]{true, true}));
             var e = assertThrows(IllegalArgumentException.class, () -> dt.forward(bad, pr.params, null));
@@ -200,6 +201,59 @@ class CudaGradientTest {
             System.err.printf("checkpointing on the device: gradient difference %.2e, peak %d -> %d bytes%n", err, peak[0], peak[1]);
             assertTrue(err <= 1e-6, "checkpointed gradient differs by " + err);
             assertTrue(peak[1] < peak[0], "checkpointing did not lower the peak: " + peak[0] + " -> " + peak[1]);
+        }
+    }
+
+    /**
+     * The losses training runs where the logits are (CE, entropy, GRPO's k3 KL through {@link Losses}' backend forms):
+     * on the device they give the loss and the gradient of the host's float64 ones, and the host's backend forms equal
+     * the plain-array forms that GrpoTest and GradientCheckTest check.
+     */
+    @Test
+    void lossesOnTheDeviceMatchTheHost() {
+        Path file = TestModels.synthetic("tiny-llama", GGMLType.Q8_0);
+        try (Model cpu = Model.load(file); Model gpu = Model.load(file, Device.CUDA)) {
+            Model[] models = {cpu, gpu};
+            double[][] loss = new double[2][3];
+            double[][][] grad = new double[2][3][];
+            for (int i = 0; i < 2; i++) {
+                try (DiffTransformer dt = DiffTransformer.of(models[i])) {
+                    Problem pr = Problem.draw(dt, HookSite.RESID_MID, 1, 13, 8, 6);
+                    int V = dt.config().vocabSize();
+                    double[] refLp = new double[pr.targets.length];
+                    for (int r = 0; r < refLp.length; r++) refLp[r] = -3 - 0.1 * r;
+                    for (int kind = 0; kind < 3; kind++) {
+                        try (DiffTransformer.Pass pass = dt.forward(pr.seqs, pr.params, null)) {
+                            int rows = pass.logitRows();
+                            DiffOps.Buf d = dt.ops().zeros((long) rows * V);
+                            loss[i][kind] = switch (kind) {
+                                case 0 -> Losses.weightedNll(dt.ops(), pass.logitsBuffer(), pr.targets, null, rows, V, rows, d);
+                                case 1 -> Losses.meanEntropy(dt.ops(), pass.logitsBuffer(), rows, V, d);
+                                default -> Losses.k3Kl(dt.ops(), pass.logitsBuffer(), pr.targets, refLp, rows, V, 0.5, d);
+                            };
+                            if (i == 0) {   // the host's backend form equals the array form
+                                double[] dArr = new double[rows * V];
+                                double arr = switch (kind) {
+                                    case 0 -> Losses.weightedNll(pass.logits(), pr.targets, null, rows, V, rows, dArr);
+                                    case 1 -> Losses.meanEntropy(pass.logits(), rows, V, dArr);
+                                    default -> Losses.k3Kl(pass.logits(), pr.targets, refLp, rows, V, 0.5, dArr);
+                                };
+                                assertEquals(arr, loss[i][kind], 1e-12 * Math.max(1, Math.abs(arr)), "host loss " + kind);
+                                double[] dOps = dt.ops().download(d);
+                                for (int j = 0; j < dArr.length; j++) assertEquals(dArr[j], dOps[j], 1e-12, "host dLogits " + kind);
+                            }
+                            grad[i][kind] = dt.backward(pass, d, null);
+                            dt.ops().release(d);
+                        }
+                    }
+                }
+            }
+            for (int kind = 0; kind < 3; kind++) {
+                double err = relative(grad[1][kind], grad[0][kind]);
+                System.err.printf("loss %d on the device: %.8f vs %.8f, gradient error %.2e%n", kind, loss[1][kind], loss[0][kind], err);
+                assertEquals(loss[0][kind], loss[1][kind], 1e-5 * Math.max(1, Math.abs(loss[0][kind])), "loss " + kind);
+                assertTrue(err <= EXACT_WEIGHTS, "loss " + kind + ": gradient differs by " + err);
+            }
         }
     }
 }

@@ -45,8 +45,8 @@ class ForwardAgreementTest {
             int V = c.vocabSize();
             for (int t = 0; t < toks.length; t++) {
                 for (int i = 0; i < V; i++) {
-                    max = Math.max(max, Math.abs(pass.logits[t * V + i] - logits[(prefix + t) * V + i]));
-                    scale = Math.max(scale, Math.abs(pass.logits[t * V + i]));
+                    max = Math.max(max, Math.abs(pass.logits()[t * V + i] - logits[(prefix + t) * V + i]));
+                    scale = Math.max(scale, Math.abs(pass.logits()[t * V + i]));
                 }
             }
             double tol = type == GGMLType.F32 ? 1e-4 : 2e-2;   // Q8_0's float dot quantizes activations

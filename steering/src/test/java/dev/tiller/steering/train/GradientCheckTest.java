@@ -25,15 +25,15 @@ class GradientCheckTest {
     static double loss(DiffTransformer dt, List<DiffTransformer.Sequence> seqs, SteeringParams p, HookPoint read, double[] readCoef,
                        int[] targets, double[][] gradOut) {
         DiffTransformer.Pass pass = dt.forward(seqs, p, read);
-        int vocab = dt.config().vocabSize(), rows = pass.logits.length / vocab;
-        double[] dLogits = new double[pass.logits.length];
+        int vocab = dt.config().vocabSize(), rows = pass.logits().length / vocab;
+        double[] dLogits = new double[pass.logits().length];
         double l = 0;
         double[] w = new double[rows];
         for (int r = 0; r < rows; r++) w[r] = r % 2;
-        l += Losses.weightedNll(pass.logits, targets, w, rows, vocab, rows, dLogits);
+        l += Losses.weightedNll(pass.logits(), targets, w, rows, vocab, rows, dLogits);
         // entropy on the even rows only: compute on a copy and zero the odd rows' share
-        double[] dEnt = new double[pass.logits.length];
-        double[] evenLogits = pass.logits.clone();
+        double[] dEnt = new double[pass.logits().length];
+        double[] evenLogits = pass.logits().clone();
         int evens = 0;
         for (int r = 0; r < rows; r += 2) evens++;
         double[] ev = new double[evens * vocab];

@@ -49,8 +49,8 @@ class GrpoTest {
             System.arraycopy(outs[i], 0, seq, prompt.length, outs[i].length);
             boolean[] want = new boolean[seq.length];
             for (int t = prompt.length - 1; t < seq.length - 1; t++) want[t] = true;
-            double[] lg = dt.forward(List.of(new DiffTransformer.Sequence(seq, want)), p, null).logits;
-            double[] lr = dt.forward(List.of(new DiffTransformer.Sequence(seq, want)), none, null).logits;
+            double[] lg = dt.forward(List.of(new DiffTransformer.Sequence(seq, want)), p, null).logits();
+            double[] lr = dt.forward(List.of(new DiffTransformer.Sequence(seq, want)), none, null).logits();
             for (int r = 0; r < outs[i].length; r++) {
                 double lp = logp(lg, r, V, outs[i][r]), ref = logp(lr, r, V, outs[i][r]);
                 sum += -adv[i] * lp + beta * (Math.exp(ref - lp) - (ref - lp) - 1);
@@ -95,7 +95,7 @@ class GrpoTest {
                 Trainer.StepData sd = new Trainer.StepData(seqs, targets.stream().mapToInt(Integer::intValue).toArray(),
                         weights.stream().mapToDouble(Double::doubleValue).toArray());
                 var pass = dt.forward(seqs, p, null);
-                double[] dLogits = new double[pass.logits.length];
+                DiffOps.Buf dLogits = dt.ops().zeros(pass.logits().length);
                 double loss = Trainer.policyLoss(dt, sd, p, pass, beta, dLogits);
                 double[] grad = dt.backward(pass, dLogits, null);
                 assertEquals(reference(dt, prompt, good, adv, p, beta), loss, 1e-9, "loss, beta " + beta);
