@@ -814,3 +814,107 @@ extern "C" __global__ void column_sums(float* out, const float* y, int rows, int
         atomicAdd(&out[c], a);
     }
 }
+
+// ---------------------------------------------------------------- training: softmax losses over the vocabulary
+// Training's losses on the device read the logits, float32 [rows][vocab] row-major: vocab ~152,000 and rows up to
+// ~20,000, about 12 GB, so these kernels are bound by the passes they make over the logits. One block per row
+// (gridDim.x = rows; blockDim.x a multiple of 32, at most 1024: the host launches 512, ~300 elements a thread for
+// Qwen's vocabulary), threads striding over the row so that a warp reads 128 contiguous bytes. The softmax is
+// max-subtracted, p_i = e^(z_i - M) / S with M = max_i z_i and S = sum_i e^(z_i - M), so no exponential overflows
+// (logits of 100) or leaves a zero sum (logits of -200), and every sum is accumulated in float.
+
+// The row's M, S and (when T_TOO) T = sum_i e^(z_i - M) (z_i - M), reading the row once, for every thread of the
+// block: each thread keeps the max m of the elements it has read, s = sum e^(z - m) and t = sum e^(z - m) (z - m),
+// rescaled by c = e^(m_old - m_new) whenever its max grows (s' = c s, t' = c (t + (m_old - m_new) s)); a block max
+// gives M, each thread rescales its s and t to M the same way, and block sums give S and T. A logit of -inf (a masked
+// token) adds nothing (its e^(z - M) is 0; 0 * -inf would make t NaN); a NaN logit makes S and T NaN. s is 0 exactly
+// while a thread has read nothing but -inf (or nothing at all): such a thread adds 0.
+template <bool T_TOO>
+__device__ void softmax_stats(const float* z, int vocab, float& M, float& S, float& T) {
+    float m = -INFINITY, s = 0.0f, t = 0.0f;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+        float x = z[i];
+        if (x > m) { // a new max (never a NaN): rescale what is summed so far, then add x's own e^0 = 1 (its t term is 0)
+            if (s != 0.0f) {
+                float d = m - x, c = expf(d);
+                if (T_TOO) t = c * (t + d * s);
+                s *= c;
+            }
+            m = x;
+            s += 1.0f;
+        } else if (x != -INFINITY) { // NaN included: it reaches s
+            float d = x - m, e = expf(d);
+            s += e;
+            if (T_TOO) t += e * d;
+        }
+    }
+    M = block_max(m);
+    float sm = 0.0f, tm = 0.0f;
+    if (s != 0.0f) {
+        float d = m - M, c = expf(d);
+        sm = c * s;
+        if (T_TOO) tm = c * (t + d * s);
+    }
+    S = block_sum(sm);
+    T = T_TOO ? block_sum(tm) : 0.0f;
+}
+
+// out[r] = log softmax(logits[r])[targets[r]] = z_t - M - log S (targets: int [rows]): the log-probability of each
+// row's next token, which cross-entropy and policy-gradient losses are made of. One pass over the row; thread 0
+// writes. A target outside [0, vocab) gives NaN (the kernel reads no memory for it).
+extern "C" __global__ void log_probs(float* out, const float* logits, const int* targets, int vocab) {
+    const float* z = logits + (long) blockIdx.x * vocab;
+    float M, S, T;
+    softmax_stats<false>(z, vocab, M, S, T);
+    if (threadIdx.x == 0) {
+        int t = targets[blockIdx.x];
+        out[blockIdx.x] = (t >= 0 && t < vocab) ? z[t] - M - logf(S) : __int_as_float(0x7fc00000);
+    }
+}
+
+// The gradient of sum_r coef[r] * log_probs[r]: dLogits[r][i] += coef[r] * (delta(i == targets[r]) - p_r[i])
+// (coef: float [rows], the loss's weight of each row: -1/N for a mean cross-entropy, a token's advantage for a policy
+// gradient). Accumulates, so several losses can add into one gradient. A row whose coef is 0 (padding, a prompt token)
+// returns at once, the whole block before any barrier: its dLogits row is not touched and its logits not read. Else
+// two passes: softmax_stats, then each thread adds its elements' terms. A target outside [0, vocab) makes the row's
+// additions NaN.
+extern "C" __global__ void logprob_grad(float* dLogits, const float* logits, const int* targets, const float* coef, int vocab) {
+    float c = coef[blockIdx.x];
+    if (c == 0.0f) return;
+    long base = (long) blockIdx.x * vocab;
+    const float* z = logits + base;
+    float* g = dLogits + base;
+    float M, S, T;
+    softmax_stats<false>(z, vocab, M, S, T);
+    int t = targets[blockIdx.x];
+    float inv = (t >= 0 && t < vocab) ? 1.0f / S : __int_as_float(0x7fc00000);
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+        float p = expf(z[i] - M) * inv;
+        g[i] += c * ((i == t ? 1.0f : 0.0f) - p);
+    }
+}
+
+// out[r] = H_r = -sum_i p_i log p_i of each row's softmax: with log p_i = (z_i - M) - log S, H = log S - T / S, where
+// T / S = sum_i p_i (z_i - M) (the max already subtracted, so no large M cancels against a large sum p_i z_i).
+// When dLogits is not 0, also its gradient times coef (float [rows]):
+//   dLogits[r][i] += coef[r] * (-p_i (log p_i + H_r)) = coef[r] * (-p_i ((z_i - M) - T / S)),
+// skipping rows whose coef is 0 (their dLogits row untouched) and elements whose p_i is 0 (-inf logits, where the
+// limit of the term is 0); when dLogits is 0, coef is not read (and may be 0). One pass for the entropy, a second to
+// add the gradient. Rows' entropy bonuses (or penalties) in RL training.
+extern "C" __global__ void entropy_rows(float* out, float* dLogits, const float* logits, const float* coef, int vocab) {
+    long base = (long) blockIdx.x * vocab;
+    const float* z = logits + base;
+    float M, S, T;
+    softmax_stats<true>(z, vocab, M, S, T);
+    float mean = T / S;
+    if (threadIdx.x == 0) out[blockIdx.x] = logf(S) - mean;
+    if (!dLogits) return;
+    float c = coef[blockIdx.x];
+    if (c == 0.0f) return;
+    float* g = dLogits + base;
+    float inv = 1.0f / S;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+        float d = z[i] - M, p = expf(d) * inv;
+        if (p != 0.0f) g[i] += c * (-p * (d - mean));
+    }
+}

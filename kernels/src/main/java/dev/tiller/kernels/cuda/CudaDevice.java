@@ -510,4 +510,51 @@ public final class CudaDevice {
         int chunks = (int) Math.min(65535, (rows + COLSUM_ROWS - 1) / COLSUM_ROWS);
         launch("column_sums", (width + 31) / 32, chunks, COLSUM_WARPS * 32, out, y, rows, width);
     }
+
+    // ------------------------------------------------------------------ training: softmax losses over the vocabulary
+
+    /** Threads of a block of the softmax loss kernels (one block per row): about 300 elements a thread of a 152,000-float row. */
+    private static final int LOSS_THREADS = 512;
+
+    private static void checkVocab(String what, int vocab) {
+        if (vocab < 1) throw new IllegalArgumentException(what + " over a vocabulary of " + vocab);
+    }
+
+    /**
+     * {@code out[r] = log softmax(logits[r])[targets[r]]} for r &lt; rows: the log-probability of each row's target
+     * token, {@code logits[r][t] - max_r - log sum_i exp(logits[r][i] - max_r)}. {@code logits} float32
+     * [rows][vocab] row-major, {@code targets} a device int array of rows, {@code out} device float32 [rows]. A
+     * target outside [0, vocab) gives NaN. Launches nothing when rows &lt; 1.
+     */
+    public void logProbs(long out, long logits, long targets, int rows, int vocab) {
+        if (rows < 1) return;
+        checkVocab("logProbs", vocab);
+        launch("log_probs", rows, 1, LOSS_THREADS, out, logits, targets, vocab);
+    }
+
+    /**
+     * ADDS the gradient of {@code sum_r coef[r] * logProbs[r]} into {@code dLogits} (float32 [rows][vocab]):
+     * {@code dLogits[r][i] += coef[r] * (delta(i == targets[r]) - p_r[i])}, p_r = softmax(logits[r]); {@code coef} a
+     * device float32 array of rows. A row whose coef is 0 is skipped entirely (its dLogits row is left untouched);
+     * a target outside [0, vocab) adds NaN to its row. Launches nothing when rows &lt; 1.
+     */
+    public void addLogProbGradient(long dLogits, long logits, long targets, long coef, int rows, int vocab) {
+        if (rows < 1) return;
+        checkVocab("addLogProbGradient", vocab);
+        launch("logprob_grad", rows, 1, LOSS_THREADS, dLogits, logits, targets, coef, vocab);
+    }
+
+    /**
+     * {@code out[r] = H_r = -sum_i p_i log p_i} of each row's softmax (float32 [rows], computed stably from the
+     * max-subtracted logits); and when {@code dLogits != 0}, ADDS {@code coef[r] * dH_r/dlogits[r][i] = coef[r] *
+     * (-p_i (log p_i + H_r))} into it ({@code coef} a device float32 array of rows; a row whose coef is 0 is left
+     * untouched). When dLogits is 0 only {@code out} is written and {@code coef} is not read (it may be 0).
+     * Launches nothing when rows &lt; 1.
+     */
+    public void entropies(long out, long dLogits, long logits, long coef, int rows, int vocab) {
+        if (rows < 1) return;
+        checkVocab("entropies", vocab);
+        if (dLogits != 0 && coef == 0) throw new IllegalArgumentException("entropies: a gradient into dLogits needs coef");
+        launch("entropy_rows", rows, 1, LOSS_THREADS, out, dLogits, logits, coef, vocab);
+    }
 }

@@ -88,7 +88,10 @@ final class ReferenceKernels {
             Map.entry("attention_backward", new Kernel("pppppppppiiifpi", ReferenceKernels::attentionBackward)),
             Map.entry("widen_f32", new Kernel("pppil", ReferenceKernels::widenF32)),
             Map.entry("slices", new Kernel("ppppii", ReferenceKernels::slices)),
-            Map.entry("column_sums", new Kernel("ppii", ReferenceKernels::columnSums)));
+            Map.entry("column_sums", new Kernel("ppii", ReferenceKernels::columnSums)),
+            Map.entry("log_probs", new Kernel("pppi", ReferenceKernels::logProbs)),
+            Map.entry("logprob_grad", new Kernel("ppppi", ReferenceKernels::logProbGrad)),
+            Map.entry("entropy_rows", new Kernel("ppppi", ReferenceKernels::entropyRows)));
 
     // ---------------------------------------------------------------- number formats
 
@@ -644,6 +647,83 @@ final class ReferenceKernels {
             float s = 0;
             for (int r = 0; r < rows; r++) s += f(y, (long) r * width + c);
             f(out, c, f(out, c) + s);
+        });
+    }
+
+    // ---------------------------------------------------------------- training: softmax losses over the vocabulary
+
+    /**
+     * The max-subtracted softmax of row r of logits ([gridDim.x][vocab] floats), in double: {M, S, T} with M the
+     * row's max, S = sum_i e^(z_i - M) and T = sum_i e^(z_i - M) (z_i - M), where a -inf logit adds nothing to T (as
+     * in the kernel, whose term would be 0 * -inf).
+     */
+    private static double[] softmaxStats(MemorySegment logits, long base, int vocab) {
+        double max = Double.NEGATIVE_INFINITY, s = 0, t = 0;
+        for (int i = 0; i < vocab; i++) max = Math.max(max, f(logits, base + i));
+        for (int i = 0; i < vocab; i++) {
+            double z = f(logits, base + i);
+            if (z == Double.NEGATIVE_INFINITY) continue;
+            double d = z - max, e = Math.exp(d);
+            s += e;
+            t += e * d;
+        }
+        return new double[]{max, s, t};
+    }
+
+    /** out[r] = log softmax(logits[r])[targets[r]] = z_t - M - log S for gridDim.x rows; NaN for a target outside [0, vocab). */
+    static void logProbs(Launch l) {
+        MemorySegment out = l.p(0), logits = l.p(1), targets = l.p(2);
+        int vocab = l.i(3);
+        IntStream.range(0, l.gridX()).parallel().forEach(r -> {
+            long base = (long) r * vocab;
+            double[] st = softmaxStats(logits, base, vocab);
+            int t = targets.getAtIndex(I32, r);
+            f(out, r, t >= 0 && t < vocab ? (float) (f(logits, base + t) - st[0] - Math.log(st[1])) : Float.NaN);
+        });
+    }
+
+    /**
+     * dLogits[r][i] += coef[r] * (delta(i == targets[r]) - p_r[i]), p_r = softmax(logits[r]), for gridDim.x rows; a row
+     * whose coef is 0 is skipped (left untouched), a target outside [0, vocab) adds NaN to its whole row.
+     */
+    static void logProbGrad(Launch l) {
+        MemorySegment dLogits = l.p(0), logits = l.p(1), targets = l.p(2), coef = l.p(3);
+        int vocab = l.i(4);
+        IntStream.range(0, l.gridX()).parallel().forEach(r -> {
+            float c = f(coef, r);
+            if (c == 0) return;
+            long base = (long) r * vocab;
+            double[] st = softmaxStats(logits, base, vocab);
+            int t = targets.getAtIndex(I32, r);
+            boolean valid = t >= 0 && t < vocab;
+            for (int i = 0; i < vocab; i++) {
+                double p = Math.exp(f(logits, base + i) - st[0]) / st[1];
+                double g = valid ? c * ((i == t ? 1 : 0) - p) : Double.NaN;
+                f(dLogits, base + i, (float) (f(dLogits, base + i) + g));
+            }
+        });
+    }
+
+    /**
+     * out[r] = H_r = -sum_i p_i log p_i = log S - T / S for gridDim.x rows; when dLogits is not 0 and coef[r] is not 0,
+     * dLogits[r][i] += coef[r] * (-p_i (log p_i + H_r)) = coef[r] * (-p_i ((z_i - M) - T / S)) for the i with p_i != 0
+     * (coef is read only when dLogits is given).
+     */
+    static void entropyRows(Launch l) {
+        MemorySegment out = l.p(0), dLogits = l.pOrNull(1), logits = l.p(2), coef = dLogits == null ? null : l.p(3);
+        int vocab = l.i(4);
+        IntStream.range(0, l.gridX()).parallel().forEach(r -> {
+            long base = (long) r * vocab;
+            double[] st = softmaxStats(logits, base, vocab);
+            double mean = st[2] / st[1];
+            f(out, r, (float) (Math.log(st[1]) - mean));
+            if (dLogits == null) return;
+            float c = f(coef, r);
+            if (c == 0) return;
+            for (int i = 0; i < vocab; i++) {
+                double d = f(logits, base + i) - st[0], p = Math.exp(d) / st[1];
+                if (p != 0) f(dLogits, base + i, (float) (f(dLogits, base + i) + c * (-p * (d - mean))));
+            }
         });
     }
 
