@@ -234,14 +234,13 @@ public final class CpuDoubleOps implements DiffOps {
     // ---- attention ----
 
     /**
-     * Causal grouped-query attention inside each sequence: the row at position p, head h, attends to positions 0..p
-     * of its own sequence with KV head h / (heads / kvHeads).
+     * Causal grouped-query attention inside each sequence: the row at position p, head h, attends to positions
+     * first..p of its own sequence (first = p − window + 1 on a sliding layer, else 0) with KV head h / (heads / kvHeads).
      */
     @Override
-    public void attention(Buf qb, Buf kb, Buf vb, Buf outb, Packing pk) {
+    public void attention(Buf qb, Buf kb, Buf vb, Buf outb, Packing pk, Attention at) {
         double[] q = a(qb), k = a(kb), v = a(vb), out = a(outb);
         final int hd = c.headDim(), heads = c.heads(), qDim = c.qDim(), kvDim = c.kvDim(), group = heads / c.kvHeads();
-        final double scale = 1.0 / Math.sqrt(hd);
         final int maxLen = pk.maxLength();
         Parallel.forRange(pk.sequences() * heads, 1, (from, to) -> {
             double[] p = new double[maxLen], kT = new double[hd * maxLen];
@@ -249,41 +248,48 @@ public final class CpuDoubleOps implements DiffOps {
                 int s = i / heads, h = i % heads, base = pk.seqStart()[s], len = pk.seqLen()[s], kvo = (h / group) * hd;
                 transposeHead(k, base, len, kvo, kvDim, hd, kT);
                 for (int t = 0; t < len; t++) {
-                    int qo = (base + t) * qDim + h * hd;
-                    softmaxScores(p, q, qo, kT, len, t, hd, scale);
+                    int qo = (base + t) * qDim + h * hd, first = first(t, at);
+                    softmaxScores(p, q, qo, kT, len, t, hd, at, first, null);
                     java.util.Arrays.fill(out, qo, qo + hd, 0);
-                    for (int j = 0; j <= t; j++) DoubleMatMul.axpy(out, qo, p[j], v, (base + j) * kvDim + kvo, hd);
+                    for (int j = first; j <= t; j++) DoubleMatMul.axpy(out, qo, p[j], v, (base + j) * kvDim + kvo, hd);
                 }
             }
         });
     }
 
+    /** The first position a query at position t sees. */
+    private static int first(int t, Attention at) {
+        return at.window() > 0 ? Math.max(0, t - at.window() + 1) : 0;
+    }
+
     /**
-     * Backward of {@link #attention}, recomputing the probabilities: dp_j = dOut·v_j, ds_j = p_j (dp_j - Σ p dp),
-     * dq += scale Σ ds_j k_j, dk_j += scale ds_j q, dv_j += p_j dOut. Split by (sequence, KV head) so that the heads of
-     * one group, which share dk and dv, run on one thread.
+     * Backward of {@link #attention}, recomputing the probabilities: dp_j = dOut·v_j, ds_j = p_j (dp_j - Σ p dp) · scale
+     * (times 1 − (s_j / cap)² through a soft-cap), dq += Σ ds_j k_j, dk_j += ds_j q, dv_j += p_j dOut. Split by
+     * (sequence, KV head) so that the heads of one group, which share dk and dv, run on one thread.
      */
     @Override
-    public void attentionBackward(Buf qb, Buf kb, Buf vb, Buf dOutb, Buf dqb, Buf dkb, Buf dvb, Packing pk) {
+    public void attentionBackward(Buf qb, Buf kb, Buf vb, Buf dOutb, Buf dqb, Buf dkb, Buf dvb, Packing pk, Attention at) {
         double[] q = a(qb), k = a(kb), v = a(vb), dOut = a(dOutb), dq = a(dqb), dk = a(dkb), dv = a(dvb);
         final int hd = c.headDim(), heads = c.heads(), kvHeads = c.kvHeads(), qDim = c.qDim(), kvDim = c.kvDim(), group = heads / kvHeads;
-        final double scale = 1.0 / Math.sqrt(hd);
+        final double scale = at.scale(), cap = at.cap();
         final int maxLen = pk.maxLength();
         Parallel.forRange(pk.sequences() * kvHeads, 1, (from, to) -> {
             double[] p = new double[maxLen], dp = new double[maxLen], kT = new double[hd * maxLen], vT = new double[hd * maxLen];
+            double[] capped = cap > 0 ? new double[maxLen] : null;
             for (int i = from; i < to; i++) {
                 int s = i / kvHeads, g = i % kvHeads, base = pk.seqStart()[s], len = pk.seqLen()[s], kvo = g * hd;
                 transposeHead(k, base, len, kvo, kvDim, hd, kT);
                 transposeHead(v, base, len, kvo, kvDim, hd, vT);
                 for (int h = g * group; h < (g + 1) * group; h++) {
                     for (int t = 0; t < len; t++) {
-                        int qo = (base + t) * qDim + h * hd;
-                        softmaxScores(p, q, qo, kT, len, t, hd, scale);
+                        int qo = (base + t) * qDim + h * hd, first = first(t, at);
+                        softmaxScores(p, q, qo, kT, len, t, hd, at, first, capped);
                         dotsT(dp, dOut, qo, vT, len, t + 1, hd);       // dp_j = dOut · v_j
                         double dot = 0;
-                        for (int j = 0; j <= t; j++) dot += p[j] * dp[j];
-                        for (int j = 0; j <= t; j++) {
+                        for (int j = first; j <= t; j++) dot += p[j] * dp[j];
+                        for (int j = first; j <= t; j++) {
                             double ds = p[j] * (dp[j] - dot) * scale;
+                            if (capped != null) ds *= 1 - (capped[j] / cap) * (capped[j] / cap);
                             pairBackward(dq, dk, dv, q, k, dOut, qo, (base + j) * kvDim + kvo, ds, p[j], hd);
                         }
                     }
@@ -322,15 +328,25 @@ public final class CpuDoubleOps implements DiffOps {
     }
 
     /**
-     * p[0..a] = softmax over j ≤ a of scale · q·k_j, the keys given transposed (kT, see {@link #transposeHead}). The
-     * exponentials run in vector lanes; forward and backward call this same function, so the backward's recomputed
-     * probabilities are exactly the forward's.
+     * p[first..a] = softmax over first ≤ j ≤ a of s_j = scale · q·k_j (soft-capped to cap · tanh(s_j / cap) when
+     * cap &gt; 0, the capped scores then kept in {@code capped}); p[j] = 0 below first. The keys are given transposed
+     * (kT, see {@link #transposeHead}). The exponentials run in vector lanes; forward and backward call this same
+     * function, so the backward's recomputed probabilities are exactly the forward's.
      */
-    private static void softmaxScores(double[] p, double[] q, int qo, double[] kT, int len, int a, int hd, double scale) {
+    private static void softmaxScores(double[] p, double[] q, int qo, double[] kT, int len, int a, int hd, Attention at, int first, double[] capped) {
         int m = a + 1;
+        double scale = at.scale(), cap = at.cap();
         dotsT(p, q, qo, kT, len, m, hd);
         double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < m; j++) max = Math.max(max, p[j] *= scale);
+        for (int j = 0; j < first; j++) p[j] = Double.NEGATIVE_INFINITY;   // outside the window: e^−∞ = 0
+        for (int j = first; j < m; j++) {
+            double sj = p[j] * scale;
+            if (cap > 0) {
+                sj = cap * Math.tanh(sj / cap);
+                if (capped != null) capped[j] = sj;
+            }
+            max = Math.max(max, p[j] = sj);
+        }
         DoubleVector vMax = DoubleVector.broadcast(VS, max), vSum = DoubleVector.zero(VS);
         int j = 0;
         for (int bound = VS.loopBound(m); j < bound; j += VS.length()) {
@@ -408,6 +424,58 @@ public final class CpuDoubleOps implements DiffOps {
             }
         });
         return out;
+    }
+
+    // ---- element-wise ----
+
+    @Override
+    public void scale(Buf y, double f) {
+        double[] ya = a(y);
+        for (int i = 0; i < ya.length; i++) ya[i] *= f;
+    }
+
+    @Override
+    public void softcap(Buf y, double cap) {
+        double[] ya = a(y);
+        Parallel.forRange(ya.length, POINTWISE_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) ya[i] = cap * Math.tanh(ya[i] / cap);
+        });
+    }
+
+    @Override
+    public void softcapBackward(Buf dy, Buf y, double cap) {
+        double[] d = a(dy), ya = a(y);
+        Parallel.forRange(d.length, POINTWISE_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) d[i] *= 1 - (ya[i] / cap) * (ya[i] / cap);
+        });
+    }
+
+    // ---- GeGLU: gelu_tanh(g) = g/2 · (1 + tanh(√(2/π) (g + 0.044715 g³))) ----
+
+    private static final double GELU_C = Math.sqrt(2 / Math.PI), GELU_A = 0.044715;
+
+    @Override
+    public void geluMul(Buf hb, Buf gateb, Buf upb) {
+        double[] h = a(hb), gate = a(gateb), up = a(upb);
+        Parallel.forRange(h.length, POINTWISE_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                double g = gate[i];
+                h[i] = 0.5 * g * (1 + Math.tanh(GELU_C * (g + GELU_A * g * g * g))) * up[i];
+            }
+        });
+    }
+
+    /** dUp = dh · gelu(g); dGate = dh · up · gelu'(g), gelu'(g) = (1 + t)/2 + g/2 · (1 − t²) · √(2/π)(1 + 3·0.044715 g²). */
+    @Override
+    public void geluMulBackward(Buf dGateb, Buf dUpb, Buf gateb, Buf upb, Buf dhb) {
+        double[] dGate = a(dGateb), dUp = a(dUpb), gate = a(gateb), up = a(upb), dh = a(dhb);
+        Parallel.forRange(dh.length, POINTWISE_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                double g = gate[i], t = Math.tanh(GELU_C * (g + GELU_A * g * g * g));
+                dUp[i] = dh[i] * 0.5 * g * (1 + t);
+                dGate[i] = dh[i] * up[i] * (0.5 * (1 + t) + 0.5 * g * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * g * g));
+            }
+        });
     }
 
     // ---- SwiGLU ----

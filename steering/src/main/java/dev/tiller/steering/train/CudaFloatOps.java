@@ -342,12 +342,19 @@ public final class CudaFloatOps implements DiffOps {
         dev.rope(p(x), positions, inverse ? inverseFreqs : freqs, pk.rows(), heads, c.headDim(), c.ropeDims(), c.ropeNeox());
     }
 
-    private float scale() {
-        return (float) (1.0 / Math.sqrt(c.headDim()));
+    /** The device kernels have the llama block's attention: no soft-cap, no sliding window (yet). */
+    private static float scale(Attention a) {
+        if (a.cap() > 0 || a.window() > 0) throw unsupported("attention with a soft-cap or a sliding window (gemma2)");
+        return (float) a.scale();
+    }
+
+    private static UnsupportedOperationException unsupported(String what) {
+        return new UnsupportedOperationException("training on the GPU has no " + what + " yet; use --device cpu");
     }
 
     @Override
-    public void attention(Buf q, Buf k, Buf v, Buf out, Packing pk) {
+    public void attention(Buf q, Buf k, Buf v, Buf out, Packing pk, Attention a) {
+        float scale = scale(a);
         use(pk);
         int rows = pk.rows(), kvDim = c.kvDim();
         long[] bk = new long[rows], bv = new long[rows];
@@ -357,17 +364,18 @@ public final class CudaFloatOps implements DiffOps {
         }
         dev.copyToDevice(baseK, bk, rows);
         dev.copyToDevice(baseV, bv, rows);
-        dev.attention(p(out), p(q), baseK, baseV, positions, rows, c.heads(), c.kvHeads(), c.headDim(), scale());
+        dev.attention(p(out), p(q), baseK, baseV, positions, rows, c.heads(), c.kvHeads(), c.headDim(), scale);
     }
 
     @Override
-    public void attentionBackward(Buf q, Buf k, Buf v, Buf dOut, Buf dq, Buf dk, Buf dv, Packing pk) {
+    public void attentionBackward(Buf q, Buf k, Buf v, Buf dOut, Buf dq, Buf dk, Buf dv, Packing pk, Attention a) {
+        float scale = scale(a);
         use(pk);
         int stride = pk.maxLength();
         Dev scratch = allocate(2L * pk.rows() * c.heads() * stride);
         try {
             dev.attentionBackward(p(dq), p(dk), p(dv), p(dOut), p(q), p(k), p(v), rowStarts, positions, pk.rows(), c.heads(), c.kvHeads(),
-                    c.headDim(), scale(), scratch.ptr, stride);
+                    c.headDim(), scale, scratch.ptr, stride);
         } finally {
             release(scratch);
         }
@@ -424,6 +432,33 @@ public final class CudaFloatOps implements DiffOps {
             dev.free(cf);
             dev.free(out);
         }
+    }
+
+    // ---- gemma2's element-wise ops: not on the device yet (its CUDA forward refuses gemma2 at load) ----
+
+    @Override
+    public void scale(Buf y, double a) {
+        throw unsupported("scaled embeddings (gemma2)");
+    }
+
+    @Override
+    public void softcap(Buf y, double cap) {
+        throw unsupported("logit soft-capping (gemma2)");
+    }
+
+    @Override
+    public void softcapBackward(Buf dy, Buf y, double cap) {
+        throw unsupported("logit soft-capping (gemma2)");
+    }
+
+    @Override
+    public void geluMul(Buf h, Buf gate, Buf up) {
+        throw unsupported("GeGLU MLP (gemma2)");
+    }
+
+    @Override
+    public void geluMulBackward(Buf dGate, Buf dUp, Buf gate, Buf up, Buf dh) {
+        throw unsupported("GeGLU MLP (gemma2)");
     }
 
     // ---- SwiGLU ----

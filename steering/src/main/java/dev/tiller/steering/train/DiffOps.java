@@ -107,11 +107,29 @@ public interface DiffOps extends AutoCloseable {
     /** Rotates each of the {@code heads} heads of every row by its position; {@code inverse} turns back (the backward). */
     void rope(Buf x, int heads, Packing pk, boolean inverse);
 
-    /** Causal grouped-query attention inside each sequence of the packing: out[t] = Σ_j softmax(q·k_j · scale) v_j (writes out). */
-    void attention(Buf q, Buf k, Buf v, Buf out, Packing pk);
+    /**
+     * Causal grouped-query attention inside each sequence of the packing (writes out): out[t] = Σ_j softmax_j(s_j) v_j
+     * over the rows j of t's sequence at positions max(0, pos − window + 1) .. pos (window 0: all), with
+     * s_j = q·k_j · scale, soft-capped to cap · tanh(s_j / cap) when cap &gt; 0 (gemma2).
+     */
+    void attention(Buf q, Buf k, Buf v, Buf out, Packing pk, Attention a);
 
     /** dq, dk, dv += the backward of {@link #attention} given dOut, the probabilities recomputed. */
-    void attentionBackward(Buf q, Buf k, Buf v, Buf dOut, Buf dq, Buf dk, Buf dv, Packing pk);
+    void attentionBackward(Buf q, Buf k, Buf v, Buf dOut, Buf dq, Buf dk, Buf dv, Packing pk, Attention a);
+
+    /** One layer's attention: the score scale, the soft-cap (0: none) and the sliding window (0: none). */
+    record Attention(double scale, double cap, int window) {}
+
+    // ---- element-wise ----
+
+    /** y *= a (gemma2's embedding scale). */
+    void scale(Buf y, double a);
+
+    /** y = cap · tanh(y / cap) in place (gemma2's final logits). */
+    void softcap(Buf y, double cap);
+
+    /** dy *= 1 − (y / cap)² given the capped output y: the backward of {@link #softcap}, in place. */
+    void softcapBackward(Buf dy, Buf y, double cap);
 
     // ---- losses: the rows of logits stay where the backend holds them (152k-wide rows of thousands of tokens would
     //      not fit the host as doubles); only one number per row comes back ----
@@ -128,11 +146,17 @@ public interface DiffOps extends AutoCloseable {
      */
     double[] entropies(Buf logits, int rows, int vocab, double[] coef, Buf dLogits);
 
-    // ---- SwiGLU ----
+    // ---- gated MLP: SwiGLU, GeGLU (gemma2) ----
 
     /** h = silu(gate) · up (writes h). */
     void siluMul(Buf h, Buf gate, Buf up);
 
     /** Writes dGate and dUp of {@link #siluMul} given dh. */
     void siluMulBackward(Buf dGate, Buf dUp, Buf gate, Buf up, Buf dh);
+
+    /** h = gelu_tanh(gate) · up (writes h). */
+    void geluMul(Buf h, Buf gate, Buf up);
+
+    /** Writes dGate and dUp of {@link #geluMul} given dh. */
+    void geluMulBackward(Buf dGate, Buf dUp, Buf gate, Buf up, Buf dh);
 }

@@ -8,12 +8,14 @@ import dev.tiller.engine.model.CudaTransformer;
 import dev.tiller.engine.model.LayerWeights;
 import dev.tiller.engine.model.ModelConfig;
 import dev.tiller.engine.model.ModelWeights;
+import dev.tiller.models.arch.Activation;
 import dev.tiller.models.arch.Weight;
 
 import java.util.List;
 
 /**
- * The differentiable forward pass of the llama block (llama, qwen2, qwen3), with the backward pass with respect to
+ * The differentiable forward pass of every architecture the engine runs (llama, qwen2, qwen3, mistral, and gemma2's
+ * GeGLU, sandwich norms, soft-caps, sliding window and scaled embeddings), with the backward pass with respect to
  * <em>activations only</em>: every weight stays frozen and is read where the model keeps it, and the only gradients
  * produced are those of the steering parameters ({@link SteeringParams}). Written once against {@link DiffOps}: the
  * float64 host reference ({@link CpuDoubleOps}) and the GPU's float32 backend run this same code.
@@ -33,6 +35,7 @@ public final class DiffTransformer implements AutoCloseable {
     private final ModelConfig c;
     private final ModelWeights w;
     private final DiffOps ops;
+    private final boolean gelu;
 
     /** On the host in float64 ({@link CpuDoubleOps}). */
     public DiffTransformer(ModelConfig config, ModelWeights weights) {
@@ -41,15 +44,15 @@ public final class DiffTransformer implements AutoCloseable {
 
     /** With the given backend (null: the host in float64). */
     public DiffTransformer(ModelConfig config, ModelWeights weights, DiffOps ops) {
-        // the forward and backward implement the llama block only: training a model needing more would follow wrong
-        // gradients without a sign
-        if (!config.beyondLlamaBlock().isEmpty()) {
-            throw new UnsupportedOperationException("training does not support " + config.architecture().name() + " models yet (the "
-                    + "differentiable forward has no " + String.join(", ", config.beyondLlamaBlock()) + ")");
-        }
         this.c = config;
         this.w = weights;
         this.ops = ops != null ? ops : new CpuDoubleOps(config);
+        this.gelu = config.architecture().activation() == Activation.GELU_TANH;
+    }
+
+    /** Block l's attention: gemma2 scales by query_pre_attn_scalar, soft-caps scores and slides a window on even layers. */
+    private DiffOps.Attention attentionOf(int l) {
+        return new DiffOps.Attention(c.queryScale(), c.attnSoftcap(), c.windowOf(l));
     }
 
     /**
@@ -59,8 +62,6 @@ public final class DiffTransformer implements AutoCloseable {
     public static DiffTransformer of(Model model) {
         DiffOps ops = null;
         if (model.device() == Device.CUDA) {
-            // the architecture check comes first: a gemma2 model is refused by name, not by a missing device weight
-            new DiffTransformer(model.config(), model.weights(), new CpuDoubleOps(model.config()));
             ops = new CudaFloatOps(model.config(), (CudaTransformer) model.forwardPass());
         }
         return new DiffTransformer(model.config(), model.weights(), ops);
@@ -117,6 +118,8 @@ public final class DiffTransformer implements AutoCloseable {
     public long savedDoublesPerToken() {
         long perLayer = 2L * c.dim() + c.qDim() + 2L * c.kvDim() + 2L * c.ffnDim() + 2;
         if (c.architecture().has(Weight.ATTN_Q_NORM)) perLayer += c.qDim() + c.kvDim() + c.heads() + c.kvHeads();
+        if (c.architecture().has(Weight.POST_ATTN_NORM)) perLayer += c.dim() + 1;
+        if (c.architecture().has(Weight.POST_FFW_NORM)) perLayer += c.dim() + 1;
         return perLayer * c.layers() + c.dim() + 1;
     }
 
@@ -140,6 +143,7 @@ public final class DiffTransformer implements AutoCloseable {
         final int[] outRow;          // row index of each logits row
         final DiffOps.Buf[] xPre, xMid, q, k, v, gate, up, qRaw, kRaw;
         final DiffOps.Buf[] rstdAttn, rstdFfn, rstdQ, rstdK;
+        final DiffOps.Buf[] attnRaw, ffnRaw, rstdPostAttn, rstdPostFfn;   // gemma2's sandwich norms: the branch before its norm
         DiffOps.Buf theta, xo, rstdFinal, readBuf, logitsBuf;
         /** Whether the blocks' activations are dropped after the forward and recomputed in the backward. */
         boolean checkpointed;
@@ -172,11 +176,13 @@ public final class DiffTransformer implements AutoCloseable {
             xPre = new DiffOps.Buf[L]; xMid = new DiffOps.Buf[L]; q = new DiffOps.Buf[L]; k = new DiffOps.Buf[L]; v = new DiffOps.Buf[L];
             gate = new DiffOps.Buf[L]; up = new DiffOps.Buf[L]; qRaw = new DiffOps.Buf[L]; kRaw = new DiffOps.Buf[L];
             rstdAttn = new DiffOps.Buf[L]; rstdFfn = new DiffOps.Buf[L]; rstdQ = new DiffOps.Buf[L]; rstdK = new DiffOps.Buf[L];
+            attnRaw = new DiffOps.Buf[L]; ffnRaw = new DiffOps.Buf[L]; rstdPostAttn = new DiffOps.Buf[L]; rstdPostFfn = new DiffOps.Buf[L];
         }
 
         /** Frees what block l kept for its backward except its input xPre (checkpointing). */
         void dropBlock(int l) {
-            for (DiffOps.Buf[] a : List.of(xMid, q, k, v, gate, up, qRaw, kRaw, rstdAttn, rstdFfn, rstdQ, rstdK)) {
+            for (DiffOps.Buf[] a : List.of(xMid, q, k, v, gate, up, qRaw, kRaw, rstdAttn, rstdFfn, rstdQ, rstdK, attnRaw, ffnRaw, rstdPostAttn,
+                    rstdPostFfn)) {
                 ops.release(a[l]);
                 held.remove(a[l]);
                 a[l] = null;
@@ -263,6 +269,7 @@ public final class DiffTransformer implements AutoCloseable {
                 try {
                     P.rstdFinal = P.keep(ops.rmsnorm(xno, P.xo, w.outputNorm(), P.rowsOut, dim, eps));
                     if (P.rowsOut > 0) ops.matmul(w.output(), xno, P.rowsOut, P.logitsBuf);
+                    if (c.finalSoftcap() > 0) ops.softcap(P.logitsBuf, c.finalSoftcap());   // gemma2
                 } finally {
                     ops.release(xno);
                 }
@@ -324,21 +331,30 @@ public final class DiffTransformer implements AutoCloseable {
         ops.rope(q, c.heads(), P.pk, false);
         ops.rope(k, c.kvHeads(), P.pk, false);
         P.q[l] = q; P.k[l] = k; P.v[l] = v;
-        ops.attention(q, k, v, attn, P.pk);
+        ops.attention(q, k, v, attn, P.pk, attentionOf(l));
         ops.matmul(lw.wo(), attn, n, branch);
+        if (lw.postAttnNorm() != null) {   // gemma2's sandwich norm
+            P.attnRaw[l] = P.keep(ops.copy(branch));
+            P.rstdPostAttn[l] = P.keep(ops.rmsnorm(branch, branch, lw.postAttnNorm(), n, dim, eps));
+        }
         site(P, HookSite.ATTN_OUT, l, branch);
         ops.add(x, branch);
         site(P, HookSite.RESID_MID, l, x);
         P.xMid[l] = P.keep(ops.copy(x));
 
-        // --- SwiGLU MLP ---
+        // --- gated MLP: SwiGLU, or GeGLU (gemma2) ---
         P.rstdFfn[l] = P.keep(ops.rmsnorm(xn, x, lw.ffnNorm(), n, dim, eps));
         DiffOps.Buf gate = P.keep(ops.zeros((long) n * ffn)), up = P.keep(ops.zeros((long) n * ffn));
         ops.matmul(lw.wGate(), xn, n, gate);
         ops.matmul(lw.wUp(), xn, n, up);
         P.gate[l] = gate; P.up[l] = up;
-        ops.siluMul(h, gate, up);
+        if (gelu) ops.geluMul(h, gate, up);
+        else ops.siluMul(h, gate, up);
         ops.matmul(lw.wDown(), h, n, branch);
+        if (lw.postFfwNorm() != null) {
+            P.ffnRaw[l] = P.keep(ops.copy(branch));
+            P.rstdPostFfn[l] = P.keep(ops.rmsnorm(branch, branch, lw.postFfwNorm(), n, dim, eps));
+        }
         site(P, HookSite.MLP_OUT, l, branch);
         ops.add(x, branch);
         site(P, HookSite.RESID_POST, l, x);
@@ -358,6 +374,7 @@ public final class DiffTransformer implements AutoCloseable {
             }
         }
         ops.embed(w.tokenEmbedding(), toks, rows, x, c.dim());
+        if (c.embedScale() != 1f) ops.scale(x, c.embedScale());   // gemma: embeddings times sqrt(dim), before the prefix rows go in
         if (K > 0) ops.slices(x, prefixRowOffsets(P), P.theta, prefixThetaOffsets(P), c.dim(), false);
     }
 
@@ -388,6 +405,10 @@ public final class DiffTransformer implements AutoCloseable {
             // logits = output · ln_final(x)  (rows that want logits)
             if (dLogits != null && P.rowsOut > 0) {
                 DiffOps.Buf dl = dLogits;
+                if (c.finalSoftcap() > 0) {   // softcap(logits): through the tanh, on a copy (the caller's dLogits stays)
+                    dl = temp(temp, ops.copy(dLogits));
+                    ops.softcapBackward(dl, P.logitsBuf, c.finalSoftcap());
+                }
                 DiffOps.Buf dxno = temp(temp, ops.zeros((long) P.rowsOut * dim)), dxo = temp(temp, ops.zeros((long) P.rowsOut * dim));
                 ops.matmulTransposeAdd(w.output(), dl, P.rowsOut, dxno);
                 ops.rmsnormBackward(dxo, P.xo, P.rstdFinal, w.outputNorm(), dxno, P.rowsOut, dim, eps);
@@ -401,6 +422,9 @@ public final class DiffTransformer implements AutoCloseable {
             DiffOps.Buf dAttn = temp(temp, ops.zeros((long) n * qDim)), dq = temp(temp, ops.zeros((long) n * qDim));
             DiffOps.Buf dk = temp(temp, ops.zeros((long) n * kvDim)), dv = temp(temp, ops.zeros((long) n * kvDim));
             DiffOps.Buf dqRaw = null, dkRaw = null;
+            // the gradient of a sandwich-normed branch before its norm (gemma2)
+            DiffOps.Buf dRaw = c.architecture().has(Weight.POST_ATTN_NORM) || c.architecture().has(Weight.POST_FFW_NORM)
+                    ? temp(temp, ops.zeros((long) n * dim)) : null;
             for (int l = c.layers() - 1; l >= 0; l--) {
                 LayerWeights lw = w.layers()[l];
                 if (P.checkpointed) recompute(P, l);
@@ -410,11 +434,19 @@ public final class DiffTransformer implements AutoCloseable {
                 ops.copyInto(dBranch, dx);
                 // site(MLP_OUT)
                 siteBackward(P, HookSite.MLP_OUT, l, dBranch, dReadBuf, grad);
+                // rmsnorm(branch, postFfwNorm)
+                DiffOps.Buf dDown = dBranch;
+                if (lw.postFfwNorm() != null) {
+                    ops.zero(dRaw);
+                    ops.rmsnormBackward(dRaw, P.ffnRaw[l], P.rstdPostFfn[l], lw.postFfwNorm(), dBranch, n, dim, eps);
+                    dDown = dRaw;
+                }
                 // matmul(wDown, h) -> branch
                 ops.zero(dh);
-                ops.matmulTransposeAdd(lw.wDown(), dBranch, n, dh);
-                // h = silu(gate) * up  (writes every element of dGate and dUp)
-                ops.siluMulBackward(dGate, dUp, P.gate[l], P.up[l], dh);
+                ops.matmulTransposeAdd(lw.wDown(), dDown, n, dh);
+                // h = silu(gate) * up, or gelu(gate) * up  (writes every element of dGate and dUp)
+                if (gelu) ops.geluMulBackward(dGate, dUp, P.gate[l], P.up[l], dh);
+                else ops.siluMulBackward(dGate, dUp, P.gate[l], P.up[l], dh);
                 // matmul(wGate, xn), matmul(wUp, xn)
                 ops.zero(dxn);
                 ops.matmulTransposeAdd(lw.wGate(), dGate, n, dxn);
@@ -428,14 +460,21 @@ public final class DiffTransformer implements AutoCloseable {
                 ops.copyInto(dBranch, dx);
                 // site(ATTN_OUT)
                 siteBackward(P, HookSite.ATTN_OUT, l, dBranch, dReadBuf, grad);
+                // rmsnorm(branch, postAttnNorm)
+                DiffOps.Buf dWo = dBranch;
+                if (lw.postAttnNorm() != null) {
+                    ops.zero(dRaw);
+                    ops.rmsnormBackward(dRaw, P.attnRaw[l], P.rstdPostAttn[l], lw.postAttnNorm(), dBranch, n, dim, eps);
+                    dWo = dRaw;
+                }
                 // matmul(wo, attn) -> branch
                 ops.zero(dAttn);
-                ops.matmulTransposeAdd(lw.wo(), dBranch, n, dAttn);
+                ops.matmulTransposeAdd(lw.wo(), dWo, n, dAttn);
                 // attention(q, k, v) -> attn
                 ops.zero(dq);
                 ops.zero(dk);
                 ops.zero(dv);
-                ops.attentionBackward(P.q[l], P.k[l], P.v[l], dAttn, dq, dk, dv, P.pk);
+                ops.attentionBackward(P.q[l], P.k[l], P.v[l], dAttn, dq, dk, dv, P.pk, attentionOf(l));
                 // rope(q), rope(k): the transpose of a rotation is the opposite rotation
                 ops.rope(dq, c.heads(), P.pk, true);
                 ops.rope(dk, c.kvHeads(), P.pk, true);

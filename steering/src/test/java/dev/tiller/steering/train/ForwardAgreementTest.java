@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ForwardAgreementTest {
 
     @ParameterizedTest
-    @CsvSource({"tiny-qwen3, F32, RESID_POST, 0", "tiny-qwen2, F32, RESID_MID, 2", "tiny-llama, F32, MLP_OUT, 1", "tiny-qwen3, Q8_0, ATTN_OUT, 1"})
+    @CsvSource({"tiny-qwen3, F32, RESID_POST, 0", "tiny-qwen2, F32, RESID_MID, 2", "tiny-llama, F32, MLP_OUT, 1", "tiny-qwen3, Q8_0, ATTN_OUT, 1",
+            "tiny-gemma2, F32, RESID_POST, 2", "tiny-gemma2, F32, ATTN_OUT, 0"})
     void trainingForwardMatchesEngineWithHooks(String preset, GGMLType type, HookSite site, int prefix) {
         try (var m = TestModels.load(TestModels.synthetic(preset, type))) {
             var c = m.config();

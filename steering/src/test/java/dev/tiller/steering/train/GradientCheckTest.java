@@ -116,7 +116,11 @@ class GradientCheckTest {
             "tiny-qwen2, F32, MLP_OUT, 0",
             "tiny-llama, F32, EMBED, 2",
             "tiny-qwen3, Q8_0, RESID_POST, 1",
-            "tiny-llama, Q4_K, RESID_POST, 1"})
+            "tiny-llama, Q4_K, RESID_POST, 1",
+            "tiny-gemma2, F32, RESID_POST, 2",
+            "tiny-gemma2, F32, ATTN_OUT, 0",
+            "tiny-gemma2, Q8_0, MLP_OUT, 1",
+            "tiny-gemma2, F32, EMBED, 1"})
     void randomModelsMatchFiniteDifferences(String preset, GGMLType type, HookSite site, int prefix) {
         try (var m = TestModels.load(TestModels.synthetic(preset, type))) {
             HookPoint read = new HookPoint(HookSite.RESID_POST, 0);
@@ -130,7 +134,7 @@ class GradientCheckTest {
      * AVX-512) as well as in the scalar tail: 2 prefix rows + 21 and + 13 tokens.
      */
     @ParameterizedTest
-    @CsvSource({"tiny-llama, RESID_POST", "tiny-qwen3, ATTN_OUT"})
+    @CsvSource({"tiny-llama, RESID_POST", "tiny-qwen3, ATTN_OUT", "tiny-gemma2, RESID_MID"})
     void longSequencesMatchFiniteDifferences(String preset, HookSite site) {
         try (var m = TestModels.load(TestModels.synthetic(preset, GGMLType.F32))) {
             double err = maxRelError(m.diff(), site, 2, new HookPoint(HookSite.RESID_POST, 0), 17, 12, 21, 13);
@@ -154,7 +158,7 @@ class GradientCheckTest {
      * blocks' inputs in between.
      */
     @ParameterizedTest
-    @CsvSource({"tiny-qwen3, RESID_MID, 2", "tiny-qwen2, ATTN_OUT, 1", "tiny-llama, RESID_POST, 0"})
+    @CsvSource({"tiny-qwen3, RESID_MID, 2", "tiny-qwen2, ATTN_OUT, 1", "tiny-llama, RESID_POST, 0", "tiny-gemma2, MLP_OUT, 1"})
     void checkpointingGivesTheSameGradient(String preset, HookSite site, int prefix) {
         try (var m = TestModels.load(TestModels.synthetic(preset, GGMLType.Q8_0))) {
             DiffTransformer dt = m.diff();
