@@ -201,7 +201,7 @@ if [[ " $sections " == *" train "* ]]; then
   for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
   "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
     org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
-    --scan-class-path "${cp#:}" --include-classname '.*(CudaGradientTest|CudaTrainingKernelsTest|GpuCommandsTest)' \
+    --scan-class-path "${cp#:}" --include-classname '.*(CudaGradientTest|CudaTrainingKernelsTest|CudaLossKernelsTest|CudaSamplingTest|GpuCommandsTest)' \
     --reports-dir "$out/junit-train" > "$out/tests-train.log" 2>&1
   note "   tests (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests-train.log" | tr -s ' ' | tr '\n' ';')"
   grep -E "MethodSource|=> |Exception|expected|GPU float32 vs|gradient error" "$out/tests-train.log" | head -30 >> "$summary"
@@ -216,9 +216,12 @@ if [[ " $sections " == *" train "* ]]; then
   grep -E '^(train:|profile|peak|error)' "$out/train-ce.txt" | sed 's/^/   ce q15-f16: /' | tee -a "$summary"
   # GRPO, 8 prompts x 8 samples, up to 256 new tokens (a random model: the reward is the length level, and 'q' stops a
   # sample, so lengths and rewards vary within a group; the target is <= 10 s per step)
-  tiller train --device cuda --objective grpo -m "$models/q15-f16.gguf" --data "$out/grpo.jsonl" --steps 3 --batch 8 --group 8 \
-    --max-new 256 --reward length:128 --stop q -o "$out/grpo.steer" > "$out/train-grpo.txt" 2>&1
-  grep -E '^(train:|step|peak|error)' "$out/train-grpo.txt" | sed 's/^/   grpo q15-f16: /' | tee -a "$summary"
+  # (rollouts draw their tokens on the device, pick_rows; TILLER_CUDA_DEVICE_SAMPLING=0 copies every row to the host)
+  for ds in 1 0; do
+    TILLER_CUDA_DEVICE_SAMPLING=$ds tiller train --device cuda --objective grpo -m "$models/q15-f16.gguf" --data "$out/grpo.jsonl" --steps 3 \
+      --batch 8 --group 8 --max-new 256 --reward length:128 --stop q -o "$out/grpo.steer" > "$out/train-grpo$ds.txt" 2>&1
+    grep -E '^(train:|step|peak|error)' "$out/train-grpo$ds.txt" | sed "s/^/   grpo q15-f16 (TILLER_CUDA_DEVICE_SAMPLING=$ds): /" | tee -a "$summary"
+  done
   # arith-mini, default GRPO (60 steps), GPU and this machine's CPU: the same dev accuracy, and which is faster
   for d in cuda cpu; do
     start=$(date +%s)

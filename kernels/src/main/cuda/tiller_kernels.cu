@@ -691,6 +691,54 @@ extern "C" __global__ void argmax_rows(int* out, const float* logits, int cols) 
     }
 }
 
+// ---------------------------------------------------------------- sampled decoding on the device
+// out[r] = the token drawn from softmax(logits[r] / T) when invTemp[r] > 0, as an argmax with Gumbel noise:
+// argmax_c (z_c * invTemp[r] + g(keys[r], c)), g = -log(-log u), which picks c with probability exactly softmax(z/T)_c;
+// when invTemp[r] <= 0, the plain argmax of argmax_rows (same ties and NaN rules). The noise is a pure function of the
+// row's key and the column: u = (m + 0.5) * 2^-23 from the top 23 bits m of SplitMix64(key + (c + 1) * phi), each log
+// taken in double and rounded to float, the product and the sum rounded separately (no fma). That is the host's
+// GumbelMax.pick to the bit, so a sampled decode step copies one id instead of the row and picks what the host would.
+// One block per row (blockDim.x a multiple of 32, at most 1024); no host synchronisation, so decode graphs capture it.
+
+__device__ __forceinline__ unsigned long long splitmix64(unsigned long long z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+__device__ __forceinline__ float gumbel_noise(unsigned long long key, int c) {
+    unsigned long long h = splitmix64(key + (unsigned long long) (c + 1) * 0x9E3779B97F4A7C15ULL);
+    float u = __fmul_rn(__fadd_rn((float) (h >> 41), 0.5f), 1.1920928955078125e-7f);  // exact: (m + 0.5) * 2^-23
+    float a = (float) log((double) u);
+    return -(float) log((double) -a);
+}
+
+extern "C" __global__ void pick_rows(int* out, const float* logits, int cols, const float* invTemp, const unsigned long long* keys) {
+    __shared__ float wv[32];
+    __shared__ int wi[32];
+    const float* row = logits + (long) blockIdx.x * cols;
+    const float it = invTemp[blockIdx.x];
+    const unsigned long long key = keys[blockIdx.x];
+    const bool draw = it > 0.0f;
+    const int none = 0x7fffffff;
+    float bv = __int_as_float(0xff800000); int bi = none;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = draw ? __fadd_rn(__fmul_rn(row[c], it), gumbel_noise(key, c)) : row[c];
+        if (argmax_better(v, c, bv, bi)) { bv = v; bi = c; }
+    }
+    argmax_warp(bv, bi);
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    if (lane == 0) { wv[warp] = bv; wi[warp] = bi; }
+    __syncthreads();
+    if (warp == 0) {
+        int warps = (blockDim.x + WARP - 1) / WARP;
+        bv = lane < warps ? wv[lane] : __int_as_float(0xff800000);
+        bi = lane < warps ? wi[lane] : none;
+        argmax_warp(bv, bi);
+        if (lane == 0) out[blockIdx.x] = (bi == none || (!draw && isnan(row[0]))) ? 0 : bi;
+    }
+}
+
 // ---------------------------------------------------------------- training: backward through activations
 // Steering-vector training backpropagates through the frozen model: gradients flow to the activations (and from
 // there to the steering vectors), never to the weights. The forward of training runs over packed sequences (all the

@@ -181,6 +181,8 @@ public final class BatchEngine {
         final int[] rowSlot = new int[options.maxRowsPerStep()];
         final boolean[] rowWants = new boolean[options.maxRowsPerStep()];
         final boolean[] argmaxOnly = new boolean[options.maxRowsPerStep()]; // per logit row
+        final float[] drawTemp = new float[options.maxRowsPerStep()];      // per logit row: 1/T of a device draw, or 0
+        final long[] drawKeys = new long[options.maxRowsPerStep()];
         final int[] argmaxIds = new int[options.maxRowsPerStep()];
         float[] logits = new float[vocab];
         int done;
@@ -222,16 +224,25 @@ public final class BatchEngine {
                 if (rows == 0) break;
                 int want = batch.logitRows();
                 if (logits.length < want * vocab) logits = new float[want * vocab];
-                // per step and row: a greedy slot with no processors needs only its row's argmax, which a GPU
-                // computes on the device (its row is then not copied to the host); the others get the whole row
+                // per step and row: a greedy slot with no processors needs only its row's argmax, and a plain
+                // temperature draw only a Gumbel-max pick, which a GPU computes on the device (the row is then not copied
+                // to the host); the others get the whole row
+                boolean draws = forwardPass.picksOnDevice();
                 int r = 0;
                 for (int i = 0; i < rows; i++) {
-                    if (rowWants[i]) argmaxOnly[r++] = slots[rowSlot[i]].decode.greedyOnly();
+                    if (!rowWants[i]) continue;
+                    DecodeState d = slots[rowSlot[i]].decode;
+                    argmaxOnly[r] = d.greedyOnly();
+                    boolean draw = draws && !argmaxOnly[r] && d.drawOnly();
+                    drawTemp[r] = draw ? d.inverseTemperature() : 0f;
+                    drawKeys[r] = draw ? d.drawKey() : 0;
+                    r++;
                 }
                 dev.tiller.engine.model.MemoryBudget budget = model.memoryBudget();
                 budget.reserveForward(model.config(), rows, want);
                 try {
-                    forwardPass.forward(batch, hooks, logits, vocab, argmaxOnly, argmaxIds);
+                    if (draws) forwardPass.forward(batch, hooks, logits, vocab, argmaxOnly, drawTemp, drawKeys, argmaxIds);
+                    else forwardPass.forward(batch, hooks, logits, vocab, argmaxOnly, argmaxIds);
                 } finally {
                     budget.release(dev.tiller.engine.model.MemoryBudget.forwardBytes(model.config(), rows, want));
                 }
@@ -295,7 +306,8 @@ public final class BatchEngine {
          * the logits at {@code offset}), and finishes the slot or queues the token.
          */
         void step(Slot s, int row, int offset) {
-            int token = argmaxOnly[row] ? s.decode.nextGreedy(argmaxIds[row]) : s.decode.next(logits, offset, vocab);
+            int token = argmaxOnly[row] ? s.decode.nextGreedy(argmaxIds[row])
+                    : drawTemp[row] > 0 ? s.decode.nextDrawn(argmaxIds[row]) : s.decode.next(logits, offset, vocab);
             if (s.firstToken == 0) s.firstToken = System.nanoTime();
             generatedTokens++;
             if (s.decode.accept(token)) {

@@ -94,6 +94,31 @@ public final class DecodeState {
     }
 
     /**
+     * Whether this step's token is a plain temperature draw from the row (see {@link Sampler#temperatureOnly}) with no
+     * logits processors: a caller may then have the forward pass draw it where the row is, as a {@link
+     * dev.tiller.engine.sampling.GumbelMax} pick with {@link #drawKey()}, and pass the id to {@link #nextDrawn}.
+     */
+    public boolean drawOnly() {
+        return processors.length == 0 && sampler.temperatureOnly();
+    }
+
+    /** This step's {@link dev.tiller.engine.sampling.GumbelMax} key (advances the sampler's stream). */
+    public long drawKey() {
+        return sampler.nextKey();
+    }
+
+    /** 1 / temperature, for the pick. */
+    public float inverseTemperature() {
+        return 1f / sampler.config().temperature();
+    }
+
+    /** The next token when {@link #drawOnly}: the pick made with this step's key. */
+    public int nextDrawn(int token) {
+        if (!drawOnly()) throw new IllegalStateException("this sequence does not draw plain temperature samples (penalties, truncation or processors)");
+        return token;
+    }
+
+    /**
      * Takes the token chosen for this step: records it, streams its text, and checks whether it ended the sequence.
      *
      * @return true when the sequence has ended (see {@link #finishReason()}); its text is then complete

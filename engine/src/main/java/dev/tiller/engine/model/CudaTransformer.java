@@ -99,6 +99,10 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     /** The device argmax of each logit row (greedy steps), and its size in rows. */
     private long idsBuf;
     private int idsCapacity;
+    /** Sampled steps: each logit row's 1 / temperature (0: argmax) and Gumbel key, in fixed buffers of idsCapacity rows. */
+    private long pickTemps, pickKeys;
+    private float[] pendingTemps;
+    private long[] pendingKeys;
     private float[] hostScratch = new float[0];
 
     /** Uploads the weights; throws {@link dev.tiller.kernels.cuda.CudaUnavailableException} when there is no GPU. */
@@ -533,6 +537,59 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         }
     }
 
+    /**
+     * Sampled rows draw on the device as well: a row with {@code invTemperature[r] > 0} (and not argmaxOnly) gets the
+     * {@code pick_rows} Gumbel-max draw with {@code keys[r]}, which is {@link dev.tiller.engine.sampling.GumbelMax#pick}
+     * to the bit, so only its id comes back. Falls back to the host picks where the rows must come back anyway (a
+     * logits hook) or when {@code TILLER_CUDA_DEVICE_SAMPLING=0}.
+     */
+    @Override
+    public synchronized void forward(Batch b, Hooks hooks, float[] logits, int vocab, boolean[] argmaxOnly, float[] invTemperature, long[] keys,
+                                     int[] ids) {
+        if (vocab != c.vocabSize()) throw new IllegalArgumentException("vocab " + vocab + ", the model has " + c.vocabSize());
+        int rows = b.logitRows();
+        boolean anyDraw = false;
+        for (int r = 0; r < rows; r++) anyDraw |= !argmaxOnly[r] && invTemperature[r] > 0;
+        if (!anyDraw) {
+            forward(b, hooks, logits, vocab, argmaxOnly, ids);
+            return;
+        }
+        if (!picksOnDevice() || hooks.has(HookSite.LOGITS, -1)) {
+            forward(b, hooks, logits);
+            ForwardPass.hostPicks(rows, logits, vocab, argmaxOnly, invTemperature, keys, ids);
+            return;
+        }
+        float[] temps = new float[rows];
+        long[] k = new long[rows];
+        for (int r = 0; r < rows; r++) {
+            if (argmaxOnly[r] || !(invTemperature[r] > 0)) continue;   // 0: the kernel's plain argmax
+            temps[r] = invTemperature[r];
+            k[r] = keys[r];
+        }
+        pendingTemps = temps;
+        pendingKeys = k;
+        run(b, hooks, true, true);
+        dev.copyToHost(ids, 0, idsBuf, rows);
+        deviceToHostBytes += 4L * rows;
+        for (int r = 0; r < rows; r++) {
+            if (!argmaxOnly[r] && !(invTemperature[r] > 0)) copyLogitRows(logits, r, 1);
+        }
+    }
+
+    /** Whether sampled rows are drawn on the device: with the device argmax, unless {@code TILLER_CUDA_DEVICE_SAMPLING=0}. */
+    @Override
+    public boolean picksOnDevice() {
+        return deviceArgmax && deviceSampling;
+    }
+
+    private final boolean deviceSampling = deviceSamplingSelected();
+
+    static boolean deviceSamplingSelected() {
+        String v = System.getProperty("tiller.cuda.deviceSampling");
+        if (v == null) v = System.getenv("TILLER_CUDA_DEVICE_SAMPLING");
+        return v == null || !(v.equals("0") || v.equalsIgnoreCase("false"));
+    }
+
     private void copyLogitRows(float[] logits, int row, int count) {
         long at = (long) row * c.vocabSize(), n = (long) count * c.vocabSize();
         dev.copyToHost(logits, Math.toIntExact(at), logitsBuf + 4 * at, Math.toIntExact(n));
@@ -541,6 +598,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     /** Runs the batch through the model on the device; its logit rows (and with {@code argmax} their ids) stay there. */
     private Step run(Batch b, Hooks hooks, boolean argmax) {
+        return run(b, hooks, argmax, false);
+    }
+
+    /** With {@code draw}, the rows' picks are {@code pick_rows} with {@link #pendingTemps} and {@link #pendingKeys}. */
+    private Step run(Batch b, Hooks hooks, boolean argmax, boolean draw) {
         final int dim = c.dim(), kvDim = c.kvDim(), L = c.layers();
         final int n = b.size;
         b.validate(c.vocabSize()); // the same checks, and errors, as the CPU pass
@@ -583,9 +645,17 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             }
             if (argmax && rows > idsCapacity) {
                 dev.free(idsBuf);
+                dev.free(pickTemps);
+                dev.free(pickKeys);
                 idsCapacity = Math.max(rows, GRAPH_MAX_ROWS);
                 idsBuf = dev.alloc(4L * idsCapacity);
+                pickTemps = dev.alloc(4L * idsCapacity);
+                pickKeys = dev.alloc(8L * idsCapacity);
                 dropGraphs();
+            }
+            if (draw) { // before the step (or its graph) runs: the graph reads these fixed buffers
+                dev.copyToDevice(pickTemps, pendingTemps, 0, rows);
+                dev.copyToDevice(pickKeys, pendingKeys, rows);
             }
         }
         // decode (few rows): each row's context is cut into chunks of SPLIT_CHUNK positions (more when that would make
@@ -598,7 +668,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         if (splits > 1) ensureSplitWorkspace();
 
         rowTables = prepareRowTables(hooks, seq, n);
-        Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq, argmax);
+        Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq, argmax, draw);
         List<Object> key = n <= GRAPH_MAX_ROWS && graphsEnabled ? graphKey(step) : null;
         Graph g = key == null ? null : graphs.get(key);
         if (g != null) {
@@ -703,7 +773,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
 
     /** One forward step's shape and hooks: what {@link #body} issues, and what a captured graph is keyed on. */
-    private record Step(int n, int rows, int splits, int chunk, Hooks hooks, int[] pos, int[] seq, int[] outPos, int[] outSeq, boolean argmax) {}
+    private record Step(int n, int rows, int splits, int chunk, Hooks hooks, int[] pos, int[] seq, int[] outPos, int[] outSeq, boolean argmax,
+                        boolean draw) {}
 
     private final Map<List<Object>, Graph> graphs = new HashMap<>();
     private final java.util.Set<List<Object>> seenKeys = new java.util.HashSet<>();
@@ -770,7 +841,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
      * device (uploading is a copy, which a capture must not contain; the uncaptured step uploads it).
      */
     private List<Object> graphKey(Step s) {
-        List<Object> key = new ArrayList<>(List.of(s.n(), s.rows(), s.splits(), s.chunk(), capacity, logitsBuf, s.argmax(), idsBuf));
+        List<Object> key = new ArrayList<>(List.of(s.n(), s.rows(), s.splits(), s.chunk(), capacity, logitsBuf, s.argmax(), s.draw(), idsBuf));
         if (s.hooks().isEmpty()) return key;
         for (HookSite site : HookSite.values()) {
             if (site == HookSite.LOGITS) continue; // runs on the host copy of the logits, after the graph
@@ -936,7 +1007,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         dev.rmsnorm(xn, branch, outputNorm, s.rows(), dim, c.rmsEps());
         hook(hooks, HookSite.LN_FINAL, -1, xn, s.rows(), dim, s.outPos(), s.outSeq());
         matmul(output, xn, s.rows(), logitsBuf);
-        if (s.argmax()) dev.argmaxRows(idsBuf, logitsBuf, s.rows(), c.vocabSize()); // inside the graph: no host sync
+        if (s.draw()) dev.pickRows(idsBuf, logitsBuf, pickTemps, pickKeys, s.rows(), c.vocabSize()); // inside the graph: no host sync
+        else if (s.argmax()) dev.argmaxRows(idsBuf, logitsBuf, s.rows(), c.vocabSize());
     }
 
     /**
@@ -992,7 +1064,9 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         logitsBuf = 0;
         logitsCapacity = 0;
         dev.free(idsBuf);
-        idsBuf = 0;
+        dev.free(pickTemps);
+        dev.free(pickKeys);
+        idsBuf = pickTemps = pickKeys = 0;
         idsCapacity = 0;
     }
 }

@@ -23,6 +23,30 @@ public interface ForwardPass {
         hostArgmax(batch.logitRows(), logits, vocab, argmaxOnly, ids);
     }
 
+    /**
+     * As {@link #forward(Batch, Hooks, float[], int, boolean[], int[])}, and also for rows whose token is a plain
+     * temperature draw: where {@code invTemperature[r] > 0} (and not argmaxOnly[r]), {@code ids[r]} is the
+     * {@link dev.tiller.engine.sampling.GumbelMax} pick of row r with {@code keys[r]}, and that row's logits may be left
+     * unwritten. This default picks on the host from the full rows; {@link CudaTransformer} picks on the device.
+     */
+    default void forward(Batch batch, Hooks hooks, float[] logits, int vocab, boolean[] argmaxOnly, float[] invTemperature, long[] keys, int[] ids) {
+        forward(batch, hooks, logits);
+        hostPicks(batch.logitRows(), logits, vocab, argmaxOnly, invTemperature, keys, ids);
+    }
+
+    /** Whether {@link #forward(Batch, Hooks, float[], int, boolean[], float[], long[], int[])} draws where the rows are (saving their copy). */
+    default boolean picksOnDevice() {
+        return false;
+    }
+
+    /** ids[r] for the argmax rows and the drawn rows, from the full rows on the host. */
+    static void hostPicks(int rows, float[] logits, int vocab, boolean[] argmaxOnly, float[] invTemperature, long[] keys, int[] ids) {
+        hostArgmax(rows, logits, vocab, argmaxOnly, ids);
+        for (int r = 0; r < rows; r++) {
+            if (!argmaxOnly[r] && invTemperature[r] > 0) ids[r] = dev.tiller.engine.sampling.GumbelMax.pick(logits, r * vocab, vocab, invTemperature[r], keys[r]);
+        }
+    }
+
     /** ids[r] = the host argmax of logit row r, for the rows with argmaxOnly[r]. */
     static void hostArgmax(int rows, float[] logits, int vocab, boolean[] argmaxOnly, int[] ids) {
         for (int r = 0; r < rows; r++) {

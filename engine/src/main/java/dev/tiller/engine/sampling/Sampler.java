@@ -132,6 +132,20 @@ public final class Sampler {
     }
 
     /**
+     * Whether {@link #sample} is a plain draw from softmax(row / T): temperature above 0, no penalties, and no top-k,
+     * top-p or min-p truncation. Then the draw may be made where the row lies as an argmax with Gumbel noise
+     * ({@link GumbelMax}, keyed by {@link #nextKey}).
+     */
+    public boolean temperatureOnly() {
+        return config.temperature() > 0f && !config.penalizes() && config.topK() <= 0 && config.topP() >= 1f && config.minP() <= 0f;
+    }
+
+    /** The key of the next {@link GumbelMax} draw, from this sampler's seeded stream (one per step). */
+    public long nextKey() {
+        return random.nextLong();
+    }
+
+    /**
      * Fills {@code candidates} with the k best tokens (all when top-k is off), sorted by logit
      * descending when a later stage needs the order. A small k is found with a size-k heap in one
      * pass, never sorting the whole vocabulary.

@@ -386,6 +386,15 @@ public final class CudaDevice {
         launch("argmax_rows", rows, 1, ARGMAX_THREADS, out, logits, cols);
     }
 
+    /**
+     * out[r] = the Gumbel-max draw from softmax(logits[r] * invTemp[r]) keyed by keys[r] where invTemp[r] &gt; 0, else the
+     * argmax of the row (see {@code pick_rows}); invTemp device floats, keys device u64, one per row.
+     */
+    public void pickRows(long out, long logits, long invTemp, long keys, int rows, int cols) {
+        if (rows < 1) return;
+        launch("pick_rows", rows, 1, ARGMAX_THREADS, out, logits, cols, invTemp, keys);
+    }
+
     public void gatherRows(long dst, long src, long index, int rows, int width) {
         launch("gather_rows", rows, 1, THREADS, dst, src, index, width);
     }

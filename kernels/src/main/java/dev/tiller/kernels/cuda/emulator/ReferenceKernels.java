@@ -85,6 +85,7 @@ final class ReferenceKernels {
             Map.entry("silu_mul_store", new Kernel("ppili", ReferenceKernels::siluMulStore)),
             Map.entry("add_row_table", new Kernel("pppii", ReferenceKernels::addRowTable)),
             Map.entry("argmax_rows", new Kernel("ppi", ArgmaxRows::run)),
+            Map.entry("pick_rows", new Kernel("ppipp", PickRows::run)),
             Map.entry("attention_backward", new Kernel("pppppppppiiifpi", ReferenceKernels::attentionBackward)),
             Map.entry("widen_f32", new Kernel("pppil", ReferenceKernels::widenF32)),
             Map.entry("slices", new Kernel("ppppii", ReferenceKernels::slices)),
