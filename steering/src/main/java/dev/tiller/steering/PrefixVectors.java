@@ -14,7 +14,7 @@ import java.util.List;
  */
 public final class PrefixVectors {
     /** Token id put at the placeholder positions; its embedding is replaced, so any valid id serves. */
-    public static final int PLACEHOLDER_TOKEN = 0;
+    public static final int PLACEHOLDER_TOKEN = dev.tiller.engine.batch.RowSteering.PLACEHOLDER_TOKEN;
 
     private final int count;
 

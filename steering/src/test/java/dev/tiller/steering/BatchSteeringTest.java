@@ -77,4 +77,35 @@ class BatchSteeringTest {
             assertEquals(4, got.get(1).completionTokens());
         }
     }
+
+    /**
+     * A .steer file with prefix vectors (and biases) in a batch request: the engine puts the placeholders before the
+     * prompt and the EMBED row hook puts the vectors in, whatever the chunking of the prefill; the greedy tokens equal
+     * those of a session steered by the same vectors one sequence at a time, next to an unsteered request in the batch.
+     */
+    @Test
+    void prefixVectorsInBatchRequestsMatchTheSession(@org.junit.jupiter.api.io.TempDir Path tmp) {
+        try (Model m = Model.load(SHARED.resolve("models/stories260K.gguf"))) {
+            var c = m.config();
+            var p = new dev.tiller.steering.train.SteeringParams(c.dim(), c.layers(), dev.tiller.engine.hooks.HookSite.RESID_POST, new int[]{2}, 3);
+            java.util.Random rnd = new java.util.Random(5);
+            for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.8;
+            Path steer = tmp.resolve("prefix.steer");
+            dev.tiller.steering.train.SteeringStore.save(steer, p, "{}", "{}", m);
+            String prompt = "Once upon a time, there was a little dog.";
+            var greedy = dev.tiller.engine.generate.GenerationOptions.greedy(16);
+            int[] want = dev.tiller.steering.train.SteeredEvaluator.generate(m, p, prompt, greedy).tokens();
+            int[] plain = dev.tiller.steering.train.SteeredEvaluator.generate(m, null, prompt, greedy).tokens();
+            assertFalse(java.util.Arrays.equals(want, plain), "the vectors change nothing");
+            for (int rowsPerStep : new int[]{512, 4}) {
+                BatchEngine.Options o = new BatchEngine.Options(4, rowsPerStep, 128, dev.tiller.engine.sampling.SamplerConfig.greedy(), 0, 16, false);
+                List<BatchResult> got = new BatchEngine(m, o).runAll(List.of(
+                        BatchRequest.ofPrompt("steered", prompt).withSteer(List.of(steer.toString())),
+                        BatchRequest.ofPrompt("plain", prompt)));
+                assertNull(got.get(0).error());
+                assertArrayEquals(want, got.get(0).tokens(), "steered, " + rowsPerStep + " rows per step");
+                assertArrayEquals(plain, got.get(1).tokens(), "plain, " + rowsPerStep + " rows per step");
+            }
+        }
+    }
 }

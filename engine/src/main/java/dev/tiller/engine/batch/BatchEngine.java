@@ -287,6 +287,16 @@ public final class BatchEngine {
             RowSteering steering = steeringFor(req);
             DecodeState decode = new DecodeState(tokenizer, sc, req.stop(), maxTokens, options.ignoreEos(), procs, prompt,
                     TokenListener.NONE);
+            if (steering.prefixTokens() > 0) {   // prefix vectors: placeholders the EMBED row hook overwrites, then the prompt
+                int[] withPrefix = new int[steering.prefixTokens() + prompt.length];
+                java.util.Arrays.fill(withPrefix, 0, steering.prefixTokens(), RowSteering.PLACEHOLDER_TOKEN);
+                System.arraycopy(prompt, 0, withPrefix, steering.prefixTokens(), prompt.length);
+                prompt = withPrefix;
+                if (prompt.length > options.contextSize()) {
+                    throw new IllegalArgumentException("the prompt has " + prompt.length + " tokens with its " + steering.prefixTokens()
+                            + " prefix vectors, more than the context size " + options.contextSize());
+                }
+            }
             for (HookPoint p : steering.hooks().keySet()) installDispatcher(p);
 
             // drawn from the model's memory budget: too many slots x context fails here, as this request's error

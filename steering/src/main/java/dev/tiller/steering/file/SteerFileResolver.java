@@ -18,8 +18,9 @@ import java.util.Map;
 
 /**
  * A batch request's {@code steer: "file.steer[:scale]"}: the project's steering file, checked against the model, its
- * vectors added to that request's rows. Batch requests are prefilled in chunks, so vectors limited to some token
- * positions (and prefix vectors, which need placeholder tokens) are refused here rather than applied wrongly.
+ * vectors added to that request's rows, its prefix vectors put before the prompt ({@link RowSteering#prefixVectors}).
+ * Batch requests are prefilled in chunks, so vectors limited to some token positions are refused here rather than
+ * applied wrongly.
  */
 public final class SteerFileResolver implements SteeringResolver {
 
@@ -36,9 +37,6 @@ public final class SteerFileResolver implements SteeringResolver {
         } catch (SteeringFileException e) {
             throw new IllegalArgumentException("steer '" + spec + "': " + e.getMessage());
         }
-        if (!file.prefixVectors().isEmpty()) {
-            throw new IllegalArgumentException("steer '" + spec + "': prefix vectors are not supported in batch requests (use tiller generate)");
-        }
         Map<HookPoint, List<RowHook>> hooks = new LinkedHashMap<>();
         for (SteeringVector v : file.vectors()) {
             if (v.positions().kind() != Positions.Kind.ALL) {
@@ -53,6 +51,17 @@ public final class SteerFileResolver implements SteeringResolver {
                 hooks.computeIfAbsent(new HookPoint(v.site(), d.getKey()), k -> new ArrayList<>()).add(h);
             }
         }
-        return new RowSteering(hooks);
+        RowSteering vectors = new RowSteering(hooks);
+        if (file.prefixVectors().isEmpty()) return vectors;
+        // prefix vectors (scaled as tiller generate scales them): K placeholder tokens before the prompt, replaced at hook_embed
+        int dim = model.config().dim();
+        float[][] pre = new float[file.prefixVectors().size()][];
+        for (int k = 0; k < pre.length; k++) {
+            float[] v = file.prefixVectors().get(k);
+            if (v.length != dim) throw new IllegalArgumentException("steer '" + spec + "': prefix vector " + k + " has " + v.length + " values, the model " + dim);
+            pre[k] = new float[dim];
+            for (int i = 0; i < dim; i++) pre[k][i] = scale * v[i];
+        }
+        return RowSteering.combine(List.of(vectors, RowSteering.prefixVectors(pre)));
     }
 }

@@ -390,22 +390,13 @@ public final class Trainer implements AutoCloseable {
      * {@code n} samples of the steered model for each prompt, in prompt order (prompt i's at i·n .. i·n+n−1), sample k
      * drawn with the sampler seeded by {@code salt(k)} at the run's temperature, stop strings and token limit.
      *
-     * <p>With bias vectors only, every prompt × sample decodes together in one batch ({@link BatchEngine}: one forward
-     * pass per step for all rows, which on a CUDA model is the batched device decode with the vectors added on the
-     * device). Prefix vectors need placeholder rows that the batch engine does not place, so those samples decode one
-     * at a time. The prompt tokens are the trainer's own, so the loss scores exactly the sequences that were sampled.
+     * <p>Every prompt × sample decodes together in one batch ({@link BatchEngine}: one forward pass per step for all
+     * rows, which on a CUDA model is the batched device decode with the bias vectors added on the device and the tokens
+     * drawn there); prefix vectors go before each prompt as the batch engine's prefix rows. The prompt tokens are the
+     * trainer's own, so the loss scores exactly the sequences that were sampled.
      */
     List<Sample> samples(List<TrainData.Row> rows, List<int[]> prompts, int n, SteeringParams p, java.util.function.LongUnaryOperator salt) {
         List<Sample> out = new ArrayList<>();
-        if (p.prefixLength > 0) {
-            for (int i = 0; i < rows.size(); i++) {
-                for (int g = 0; g < n; g++) {
-                    Generation gen = SteeredEvaluator.generate(model, p, rows.get(i).prompt(), sampling(salt.applyAsLong((long) i * n + g)));
-                    out.add(new Sample(gen.text(), gen.tokens()));
-                }
-            }
-            return out;
-        }
         Map<String, int[]> promptOf = new HashMap<>();
         List<BatchRequest> requests = new ArrayList<>();
         int longest = 0;
@@ -415,10 +406,10 @@ public final class Trainer implements AutoCloseable {
                 String id = i + "/" + g;
                 promptOf.put(id, prompts.get(i));
                 requests.add(BatchRequest.ofPrompt(id, rows.get(i).prompt()).withSeed(sampling(salt.applyAsLong((long) i * n + g)).sampler().seed())
-                        .withMaxTokens(cfg.maxNewTokens).withStop(cfg.stop).withSteer(p.layers.length > 0 ? List.of(CURRENT_VECTORS) : List.of()));
+                        .withMaxTokens(cfg.maxNewTokens).withStop(cfg.stop).withSteer(List.of(CURRENT_VECTORS)));
             }
         }
-        int ctx = Math.min(model.config().contextLength(), longest + cfg.maxNewTokens + 1);
+        int ctx = Math.min(model.config().contextLength(), p.prefixLength + longest + cfg.maxNewTokens + 1);
         BatchEngine.Options o = BatchEngine.Options.defaults(ctx).withMaxConcurrent(Math.min(requests.size(), MAX_ROLLOUTS_AT_ONCE))
                 .withSampler(sampling(0).sampler()).withMaxTokens(cfg.maxNewTokens);
         RowSteering current = currentVectors(p);
@@ -434,13 +425,20 @@ public final class Trainer implements AutoCloseable {
     /** Sequences decoding together in a rollout batch (a GRPO step of 8 prompts × 8 samples is one batch). */
     static final int MAX_ROLLOUTS_AT_ONCE = 64;
 
-    /** The bias vectors as per-row adds at their hook points, as {@link SteeringParams#install} adds them. */
+    /**
+     * The bias vectors as per-row adds at their hook points, and the prefix vectors before the prompt, as
+     * {@link SteeringParams#install} and {@link SteeringParams#withPlaceholders} apply them to a session.
+     */
     private static RowSteering currentVectors(SteeringParams p) {
         Map<HookPoint, List<RowHook>> hooks = new java.util.LinkedHashMap<>();
         for (int i = 0; i < p.layers.length; i++) {
             hooks.computeIfAbsent(new HookPoint(p.site, p.layers[i]), k -> new ArrayList<>()).add(RowSteering.addVector(p.bias(i), 1f));
         }
-        return new RowSteering(hooks);
+        RowSteering biases = new RowSteering(hooks);
+        if (p.prefixLength == 0) return biases;
+        float[][] pre = new float[p.prefixLength][];
+        for (int k = 0; k < pre.length; k++) pre[k] = p.prefix(k);
+        return RowSteering.combine(List.of(biases, RowSteering.prefixVectors(pre)));
     }
 
     /**

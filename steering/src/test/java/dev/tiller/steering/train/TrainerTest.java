@@ -159,17 +159,19 @@ class TrainerTest {
     }
 
     /**
-     * GRPO/entropy rollouts with bias vectors decode all prompts × samples together in one batch; greedy (temperature
+     * GRPO/entropy rollouts with bias (and prefix) vectors decode all prompts × samples together in one batch; greedy (temperature
      * 0) they must be exactly the samples the one-at-a-time generation gives with the same vectors, and the vectors must
      * act (the unsteered samples differ).
      */
-    @Test
-    void batchedRolloutsAreTheSteeredGenerationsOneAtATime() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 2})
+    void batchedRolloutsAreTheSteeredGenerationsOneAtATime(int prefix) {
         Trainer.Config c = new Trainer.Config();
         c.objective = Trainer.Objective.GRPO;
         c.temperature = 0;
         c.maxNewTokens = 12;
         c.stop = List.of(".");
+        c.prefix = prefix;
         try (Trainer t = new Trainer(model, c)) {
             SteeringParams p = t.newParams();
             java.util.Random rnd = new java.util.Random(7);
