@@ -57,13 +57,17 @@ public final class DiffTransformer implements AutoCloseable {
 
     /**
      * For a loaded model: on the GPU in float32 ({@link CudaFloatOps}, reading the model's device weights) when the
-     * model was loaded with {@link Device#CUDA}, else on the host in float64.
+     * model was loaded with {@link Device#CUDA}, else on the host in float64 with float32 products (about twice as fast
+     * on wide models; see {@link CpuDoubleOps}).
      */
     public static DiffTransformer of(Model model) {
-        DiffOps ops = null;
-        if (model.device() == Device.CUDA) {
-            ops = new CudaFloatOps(model.config(), (CudaTransformer) model.forwardPass());
-        }
+        return of(model, false);
+    }
+
+    /** As {@link #of(Model)}; with {@code exact} the host runs the products in float64 too (the reference). */
+    public static DiffTransformer of(Model model, boolean exact) {
+        DiffOps ops = model.device() == Device.CUDA ? new CudaFloatOps(model.config(), (CudaTransformer) model.forwardPass())
+                : new CpuDoubleOps(model.config(), !exact);
         return new DiffTransformer(model.config(), model.weights(), ops);
     }
 

@@ -187,4 +187,36 @@ class GradientCheckTest {
             dt.checkpointing(DiffTransformer.Checkpointing.AUTO);
         }
     }
+
+    /**
+     * Float32 products with the weights (the default on the CPU, {@link DiffTransformer#of}) give the float64 gradient
+     * to 1e-4 of its scale, including a pass with one logits row (the forward product then avoids MatMul's one-token
+     * path, whose activations are quantized).
+     */
+    @ParameterizedTest
+    @CsvSource({"tiny-qwen3, Q8_0, RESID_POST, 1, 6", "tiny-llama, Q4_K, ATTN_OUT, 0, 5", "tiny-gemma2, F32, MLP_OUT, 2, 7", "tiny-qwen2, Q8_0, EMBED, 0, 2"})
+    void float32ProductsGiveTheFloat64Gradient(String preset, GGMLType type, HookSite site, int prefix, int length) {
+        try (var m = TestModels.load(TestModels.synthetic(preset, type))) {
+            DiffTransformer exact = m.diff(), mixed = new DiffTransformer(m.config(), m.weights(), new CpuDoubleOps(m.config(), true));
+            var c = exact.config();
+            Random rnd = new Random(17);
+            SteeringParams p = new SteeringParams(c.dim(), c.layers(), site, new int[]{0, c.layers() - 1}, prefix);
+            for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.3;
+            List<DiffTransformer.Sequence> seqs = List.of(seq(rnd, c.vocabSize(), length));
+            int[] targets = new int[length - 1];
+            for (int i = 0; i < targets.length; i++) targets[i] = rnd.nextInt(c.vocabSize());
+            double[] coef = new double[c.dim()];
+            for (int i = 0; i < coef.length; i++) coef[i] = rnd.nextGaussian() * 0.1;
+            HookPoint read = new HookPoint(HookSite.RESID_POST, 0);
+            double[][] ge = new double[1][], gm = new double[1][];
+            double le = loss(exact, seqs, p, read, coef, targets, ge), lm = loss(mixed, seqs, p, read, coef, targets, gm);
+            double err = 0, scale = 0;
+            for (int i = 0; i < ge[0].length; i++) {
+                err = Math.max(err, Math.abs(ge[0][i] - gm[0][i]));
+                scale = Math.max(scale, Math.abs(ge[0][i]));
+            }
+            assertTrue(scale > 0 && err <= 1e-4 * scale, preset + " " + type + ": float32 products move the gradient by " + err + " of " + scale);
+            assertEquals(le, lm, 1e-5 * Math.max(1, Math.abs(le)));
+        }
+    }
 }
