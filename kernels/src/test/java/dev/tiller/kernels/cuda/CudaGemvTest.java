@@ -20,15 +20,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * from the file's bytes (not through any kernel or reference), for 1..8 rows, several column tiles, row counts that
  * leave a block's warps idle, and a view into a stacked matrix. Skipped where there is no CUDA device.
  */
-class CudaGemvTest {
-    static final String UNAVAILABLE = CudaDevice.unavailableReason();
-    CudaDevice dev;
-    final Random rnd = new Random(7);
+class CudaGemvTest extends DeviceTest {
 
-    @BeforeEach
-    void needsCuda() {
-        assumeTrue(UNAVAILABLE == null, () -> "skipped, no CUDA device: " + UNAVAILABLE);
-        dev = CudaDevice.open();
+    CudaGemvTest() {
+        super(7);
     }
 
     /** A matrix in its file bytes, its float64 value, and its device form. */
@@ -88,18 +83,6 @@ class CudaGemvTest {
             dev.driver().copyToDevice(ptr, MemorySegment.ofArray(raw), raw.length);
         }
         return new Weights(raw, v, ptr, scales);
-    }
-
-    float[] random(int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextGaussian();
-        return a;
-    }
-
-    float[] download(long p, int n) {
-        float[] a = new float[n];
-        dev.copyToHost(a, 0, p, n);
-        return a;
     }
 
     /** y[t][r] in float64 and the bound on float32 rounding: 2e-6 * sum |w x| (a sum of a few thousand terms). */

@@ -17,27 +17,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (transposed matmul, weight gradient, RMSNorm and SwiGLU backward, checked against finite differences). Skipped
  * where there is no CUDA device.
  */
-class CudaKernelsTest {
-    static final String UNAVAILABLE = CudaDevice.unavailableReason();
-    CudaDevice dev;
-    final Random rnd = new Random(42);
+class CudaKernelsTest extends DeviceTest {
 
-    @BeforeEach
-    void needsCuda() {
-        assumeTrue(UNAVAILABLE == null, () -> "skipped, no CUDA device: " + UNAVAILABLE);
-        dev = CudaDevice.open();
-    }
-
-    float[] random(int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextGaussian();
-        return a;
-    }
-
-    float[] download(long p, int n) {
-        float[] a = new float[n];
-        dev.copyToHost(a, 0, p, n);
-        return a;
+    CudaKernelsTest() {
+        super(42);
     }
 
     static void close(float[] expected, float[] actual, double tol, String what) {

@@ -20,19 +20,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * underflows to 0). Vocabularies of 1000 and 3 are not multiples of a block's threads. Skipped where there is no CUDA
  * device.
  */
-class CudaLossKernelsTest {
-    static final String UNAVAILABLE = CudaDevice.unavailableReason();
+class CudaLossKernelsTest extends DeviceTest {
     /** Row 0 shifted by +1000, row 1 with a spike of 1000, row 2 shifted by -1000, rows 3.. plain; row 3's coef is 0. */
     static final int ROWS = 7, ZERO_COEF_ROW = 3;
     static final float[] COEF = {0.7f, -1.3f, 1.1f, 0f, 2.0f, -0.25f, 0.5f};
     static final double TOL = 1e-5;
-    CudaDevice dev;
-    final Random rnd = new Random(20250612);
 
-    @BeforeEach
-    void needsCuda() {
-        assumeTrue(UNAVAILABLE == null, () -> "skipped, no CUDA device: " + UNAVAILABLE);
-        dev = CudaDevice.open();
+    CudaLossKernelsTest() {
+        super(20250612);
     }
 
     // ------------------------------------------------------------------ inputs and helpers
@@ -58,38 +53,6 @@ class CudaLossKernelsTest {
         for (int r = 0; r < ROWS; r++) t[r] = rnd.nextInt(vocab);
         t[1] = spike(vocab);
         return t;
-    }
-
-    float[] random(int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextGaussian();
-        return a;
-    }
-
-    float[] download(long p, int n) {
-        float[] a = new float[n];
-        dev.copyToHost(a, 0, p, n);
-        return a;
-    }
-
-    long uploadInts(int[] a) {
-        long p = dev.alloc(4L * a.length);
-        dev.copyToDevice(p, a, 0, a.length);
-        return p;
-    }
-
-    /** |expected - actual| &lt;= tol * max(1, |expected|) for every element. */
-    static void close(double[] expected, float[] actual, double tol, String what) {
-        assertEquals(expected.length, actual.length, what + " length");
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], actual[i], tol * Math.max(1, Math.abs(expected[i])), what + " [" + i + "]");
-        }
-    }
-
-    static double[] toDouble(float[] a) {
-        double[] d = new double[a.length];
-        for (int i = 0; i < a.length; i++) d[i] = a[i];
-        return d;
     }
 
     // ------------------------------------------------------------------ the math, in float64

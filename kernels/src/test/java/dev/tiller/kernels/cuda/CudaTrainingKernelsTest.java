@@ -20,53 +20,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * computation written here from the math (never through the emulator's reference kernels); attention's gradients also
  * against central differences of a float64 forward. Skipped where there is no CUDA device.
  */
-class CudaTrainingKernelsTest {
-    static final String UNAVAILABLE = CudaDevice.unavailableReason();
-    CudaDevice dev;
-    final Random rnd = new Random(20250611);
+class CudaTrainingKernelsTest extends DeviceTest {
 
-    @BeforeEach
-    void needsCuda() {
-        assumeTrue(UNAVAILABLE == null, () -> "skipped, no CUDA device: " + UNAVAILABLE);
-        dev = CudaDevice.open();
-    }
-
-    float[] random(int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextGaussian();
-        return a;
-    }
-
-    float[] download(long p, int n) {
-        float[] a = new float[n];
-        dev.copyToHost(a, 0, p, n);
-        return a;
-    }
-
-    long uploadInts(int[] a) {
-        long p = dev.alloc(4L * a.length);
-        dev.copyToDevice(p, a, 0, a.length);
-        return p;
+    CudaTrainingKernelsTest() {
+        super(20250611);
     }
 
     long uploadLongs(long[] a) {
         long p = dev.alloc(8L * a.length);
         dev.copyToDevice(p, a, a.length);
         return p;
-    }
-
-    /** |expected - actual| <= tol * max(1, |expected|) for every element. */
-    static void close(double[] expected, float[] actual, double tol, String what) {
-        assertEquals(expected.length, actual.length, what + " length");
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], actual[i], tol * Math.max(1, Math.abs(expected[i])), what + " [" + i + "]");
-        }
-    }
-
-    static double[] toDouble(float[] a) {
-        double[] d = new double[a.length];
-        for (int i = 0; i < a.length; i++) d[i] = a[i];
-        return d;
     }
 
     // ------------------------------------------------------------------ attention_backward

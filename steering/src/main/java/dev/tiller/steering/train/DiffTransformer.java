@@ -439,12 +439,7 @@ public final class DiffTransformer implements AutoCloseable {
                 // site(MLP_OUT)
                 siteBackward(P, HookSite.MLP_OUT, l, dBranch, dReadBuf, grad);
                 // rmsnorm(branch, postFfwNorm)
-                DiffOps.Buf dDown = dBranch;
-                if (lw.postFfwNorm() != null) {
-                    ops.zero(dRaw);
-                    ops.rmsnormBackward(dRaw, P.ffnRaw[l], P.rstdPostFfn[l], lw.postFfwNorm(), dBranch, n, dim, eps);
-                    dDown = dRaw;
-                }
+                DiffOps.Buf dDown = sandwichBackward(lw.postFfwNorm(), P.ffnRaw[l], P.rstdPostFfn[l], dBranch, dRaw, n);
                 // matmul(wDown, h) -> branch
                 ops.zero(dh);
                 ops.matmulTransposeAdd(lw.wDown(), dDown, n, dh);
@@ -465,12 +460,7 @@ public final class DiffTransformer implements AutoCloseable {
                 // site(ATTN_OUT)
                 siteBackward(P, HookSite.ATTN_OUT, l, dBranch, dReadBuf, grad);
                 // rmsnorm(branch, postAttnNorm)
-                DiffOps.Buf dWo = dBranch;
-                if (lw.postAttnNorm() != null) {
-                    ops.zero(dRaw);
-                    ops.rmsnormBackward(dRaw, P.attnRaw[l], P.rstdPostAttn[l], lw.postAttnNorm(), dBranch, n, dim, eps);
-                    dWo = dRaw;
-                }
+                DiffOps.Buf dWo = sandwichBackward(lw.postAttnNorm(), P.attnRaw[l], P.rstdPostAttn[l], dBranch, dRaw, n);
                 // matmul(wo, attn) -> branch
                 ops.zero(dAttn);
                 ops.matmulTransposeAdd(lw.wo(), dWo, n, dAttn);
@@ -516,6 +506,17 @@ public final class DiffTransformer implements AutoCloseable {
         } finally {
             for (DiffOps.Buf b : temp) ops.release(b);
         }
+    }
+
+    /**
+     * The backward of a sandwich norm, rmsnorm(branch, norm) (gemma2): the gradient of the branch before its norm, in
+     * dRaw; dy itself when the block has no such norm.
+     */
+    private DiffOps.Buf sandwichBackward(float[] norm, DiffOps.Buf raw, DiffOps.Buf rstd, DiffOps.Buf dy, DiffOps.Buf dRaw, int n) {
+        if (norm == null) return dy;
+        ops.zero(dRaw);
+        ops.rmsnormBackward(dRaw, raw, rstd, norm, dy, n, c.dim(), c.rmsEps());
+        return dRaw;
     }
 
     /** Checkpointing: block l's forward again from its kept input, refilling what its backward reads. */
