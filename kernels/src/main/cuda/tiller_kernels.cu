@@ -325,6 +325,35 @@ extern "C" __global__ void silu_mul(float* gate, const float* up, long n) {
     }
 }
 
+// gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))), the tanh approximation gemma's GeGLU uses.
+#define GELU_C 0.7978845608028654f   // sqrt(2/pi)
+__device__ __forceinline__ float gelu_tanh(float g) {
+    return 0.5f * g * (1.0f + tanhf(GELU_C * (g + 0.044715f * g * g * g)));
+}
+
+// gate = gelu_tanh(gate) * up   (GeGLU)
+extern "C" __global__ void gelu_mul(float* gate, const float* up, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) gate[i] = gelu_tanh(gate[i]) * up[i];
+}
+
+// y *= a   (gemma's embeddings times sqrt(dim))
+extern "C" __global__ void scale_inplace(float* y, float a, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) y[i] *= a;
+}
+
+// y = cap * tanh(y / cap)   (gemma2's final-logit soft-capping; cap > 0)
+extern "C" __global__ void softcap_inplace(float* y, float cap, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) y[i] = cap * tanhf(y[i] / cap);
+}
+
+// Backward of y = cap * tanh(x / cap) given the capped output y: dy *= 1 - (y / cap)^2.
+extern "C" __global__ void softcap_backward(float* dy, const float* y, float cap, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        float r = y[i] / cap;
+        dy[i] *= 1.0f - r * r;
+    }
+}
+
 // dst[r] = src[index[r]] for rows of `width` floats (picks the rows that want logits).
 extern "C" __global__ void gather_rows(float* dst, const float* src, const int* index, int width) {
     int r = blockIdx.x;
@@ -376,6 +405,17 @@ extern "C" __global__ void silu_mul_backward(float* dgate, float* dup, const flo
     }
 }
 
+// Backward of gate' = gelu_tanh(gate) * up: dgate = dout * up * gelu'(gate), dup = dout * gelu(gate), where with
+// u = sqrt(2/pi) (g + 0.044715 g^3), t = tanh(u): gelu'(g) = 0.5 (1 + t) + 0.5 g (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 g^2).
+extern "C" __global__ void gelu_mul_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        float g = gate[i], t = tanhf(GELU_C * (g + 0.044715f * g * g * g));
+        float d = 0.5f * (1.0f + t) + 0.5f * g * (1.0f - t * t) * GELU_C * (1.0f + 3.0f * 0.044715f * g * g);
+        dgate[i] = dout[i] * up[i] * d;
+        dup[i] = dout[i] * 0.5f * g * (1.0f + t);
+    }
+}
+
 // ---------------------------------------------------------------- RoPE
 
 // Rotates each head of x ([rows][heads*headDim]) by position positions[row]. freqs[i] = theta_i (rotDims/2 of them,
@@ -415,11 +455,13 @@ extern "C" __global__ void kv_store(const unsigned long long* layerBaseK, const 
 #define ATT_WARPS 4
 #define ATT_MAX_PER_LANE 8   // head_dim <= 256
 
-// Causal grouped-query attention. Block (head h, row t), ATT_WARPS warps: warp w takes positions j = w, w+W, ... <=
-// positions[t], with an online softmax (running max m, sum l, accumulator acc over the head's dims spread across
-// lanes); the warps' partial results are merged at the end. out[t][h] = sum_j softmax(q.k_j * scale)_j v_j.
+// Causal grouped-query attention. Block (head h, row t), ATT_WARPS warps: warp w takes positions j = first + w,
+// first + w + W, ... <= pos = positions[t], with an online softmax (running max m, sum l, accumulator acc over the
+// head's dims spread across lanes); the warps' partial results are merged at the end.
+// out[t][h] = sum_j softmax(s)_j v_j with s_j = q.k_j * scale, soft-capped to cap * tanh(s_j / cap) when cap > 0
+// (gemma2); first = max(0, pos - window + 1) for a sliding window (window > 0: gemma2, Mistral), else 0.
 extern "C" __global__ void attention(float* out, const float* q, const unsigned long long* layerBaseK, const unsigned long long* layerBaseV,
-                                     const int* positions, int heads, int kvHeads, int headDim, float scale) {
+                                     const int* positions, int heads, int kvHeads, int headDim, float scale, float cap, int window) {
     int h = blockIdx.x, t = blockIdx.y;
     int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
     int group = heads / kvHeads, kvDim = kvHeads * headDim;
@@ -435,8 +477,9 @@ extern "C" __global__ void attention(float* out, const float* q, const unsigned 
         qv[e] = d < headDim ? qh[d] : 0.0f;
         acc[e] = 0.0f;
     }
+    int first = window > 0 ? max(0, pos - window + 1) : 0;
     float m = -INFINITY, l = 0.0f;
-    for (int j = warp; j <= pos; j += ATT_WARPS) {
+    for (int j = first + warp; j <= pos; j += ATT_WARPS) {
         const float* kj = kc + (long) j * kvDim;
         const float* vj = vc + (long) j * kvDim;
         float s = 0.0f;
@@ -445,6 +488,7 @@ extern "C" __global__ void attention(float* out, const float* q, const unsigned 
             if (d < headDim) s += qv[e] * kj[d];
         }
         s = warp_sum(s) * scale;
+        if (cap > 0.0f) s = cap * tanhf(s / cap);
         float mNew = fmaxf(m, s);
         float corr = expf(m - mNew), p = expf(s - mNew);
         l = l * corr + p;
@@ -482,10 +526,12 @@ extern "C" __global__ void attention(float* out, const float* q, const unsigned 
 // whole context: at a depth of 4096 a 14-head model keeps 14 of 132 multiprocessors busy. Here the context is cut into
 // `splits` chunks of `chunk` positions; block (head h, row t, split s) runs the same online softmax over its chunk and
 // writes its unnormalised accumulator with its running max m and sum l: partial[((t*heads+h)*splits+s)*headDim + d]
-// and ml[2*((t*heads+h)*splits+s) + {0,1}]. A chunk past the row's position writes m = -inf, l = 0.
+// and ml[2*((t*heads+h)*splits+s) + {0,1}]. Scores, cap and window as in `attention`: the chunk covers positions
+// [max(s*chunk, first), min(pos + 1, (s+1)*chunk)); a chunk past the row's position or wholly before the window's
+// first position writes m = -inf, l = 0 (and a zero accumulator).
 extern "C" __global__ void attention_partial(float* partial, float* ml, const float* q, const unsigned long long* layerBaseK,
                                              const unsigned long long* layerBaseV, const int* positions, int heads, int kvHeads,
-                                             int headDim, float scale, int chunk) {
+                                             int headDim, float scale, int chunk, float cap, int window) {
     int h = blockIdx.x, t = blockIdx.y, sp = blockIdx.z, splits = gridDim.z;
     int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
     int group = heads / kvHeads, kvDim = kvHeads * headDim;
@@ -493,7 +539,8 @@ extern "C" __global__ void attention_partial(float* partial, float* ml, const fl
     const float* kc = reinterpret_cast<const float*>(layerBaseK[t]) + (h / group) * headDim;
     const float* vc = reinterpret_cast<const float*>(layerBaseV[t]) + (h / group) * headDim;
     int pos = positions[t];
-    int begin = sp * chunk, end = min(pos + 1, begin + chunk);
+    int first = window > 0 ? max(0, pos - window + 1) : 0;
+    int begin = max(sp * chunk, first), end = min(pos + 1, sp * chunk + chunk);
     int per = (headDim + WARP - 1) / WARP;
 
     float qv[ATT_MAX_PER_LANE], acc[ATT_MAX_PER_LANE];
@@ -512,6 +559,7 @@ extern "C" __global__ void attention_partial(float* partial, float* ml, const fl
             if (d < headDim) s += qv[e] * kj[d];
         }
         s = warp_sum(s) * scale;
+        if (cap > 0.0f) s = cap * tanhf(s / cap);
         float mNew = fmaxf(m, s);
         float corr = expf(m - mNew), p = expf(s - mNew);
         l = l * corr + p;
@@ -635,6 +683,14 @@ extern "C" __global__ void silu_mul_store(void* out, const float* gu, int ffn, l
     }
 }
 
+// The GeGLU twin of silu_mul_store: out[r][i] = gelu_tanh(gate) * up stored as `type`. Replaces gelu_mul + f32_to_f16.
+extern "C" __global__ void gelu_mul_store(void* out, const float* gu, int ffn, long n, int type) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
+        long r = i / ffn, c = i % ffn;
+        store_as(out, i, gelu_tanh(gu[r * 2 * ffn + c]) * gu[r * 2 * ffn + ffn + c], type);
+    }
+}
+
 // ---------------------------------------------------------------- per-row steering in a batch
 
 // y[r][c] += scales[r] * vecs[r][c] for rows whose vecs[r] is not 0: every request of a batch its own vector and scale
@@ -747,21 +803,24 @@ extern "C" __global__ void pick_rows(int* out, const float* logits, int cols, co
 
 // Backward of causal grouped-query attention over packed sequences: q, dq and dOut are [rows][heads*headDim], k, v,
 // dk and dv [rows][kvHeads*headDim]. Row t is at position positions[t] of the sequence whose first row is seqStart[t]
-// (t == seqStart[t] + positions[t]) and attends to rows seqStart[t] + j, j = 0..positions[t], through kv head
-// h / (heads/kvHeads). Forward: s_j = scale * q_t.k_j, p = softmax(s), out_t = sum_j p_j v_j. Given dOut this ADDS
+// (t == seqStart[t] + positions[t]) and attends to rows seqStart[t] + j, j = first..positions[t], through kv head
+// h / (heads/kvHeads), first = max(0, positions[t] - window + 1) when window > 0, else 0. Forward: s_j = scale *
+// q_t.k_j, soft-capped to c_j = cap * tanh(s_j / cap) when cap > 0 (else c_j = s_j), p = softmax(c),
+// out_t = sum_j p_j v_j. Given dOut this ADDS
 //   dq_t += sum_j ds_j k_j,   dk_j += ds_j q_t,   dv_j += p_j dOut_t,
-// where dp_j = dOut_t.v_j and ds_j = p_j (dp_j - sum_i p_i dp_i) * scale.
+// where dp_j = dOut_t.v_j and ds_j = p_j (dp_j - sum_i p_i dp_i) * (1 - (c_j / cap)^2, or 1 without a cap) * scale.
 // Block (head h, row t), 128 threads (ATT_WARPS warps), headDim <= 256. The probabilities are recomputed as the
-// forward computes them (max subtracted) and kept, with dp then ds, in the block's slot of `scratch`: p[0..pos] at
-// scratch + (t*heads + h) * 2 * stride, dp/ds[0..pos] `stride` floats further (stride >= the largest position + 1).
-//   1. warp w takes positions j = w, w+4, ...: lanes over the head's dims (coalesced reads of k_j and v_j), s_j and
-//      dp_j by shuffle sums;
-//   2. block max of s, p_j = e^(s_j - max), block sum, p_j normalised, block sum of p_j dp_j, then ds_j;
+// forward computes them (max subtracted) and kept, with dp then ds, in the block's slot of `scratch`: p[first..pos] at
+// scratch + (t*heads + h) * 2 * stride, dp/ds[first..pos] `stride` floats further (stride >= the largest position + 1).
+//   1. warp w takes positions j = first + w, first + w + 4, ...: lanes over the head's dims (coalesced reads of k_j
+//      and v_j), s_j and dp_j by shuffle sums; the slot keeps c_j (not p_j) until step 2's last pass;
+//   2. block max of c, block sum of e^(c_j - max), block sum of p_j dp_j, then ds_j (p_j recomputed from c_j in each
+//      pass, since the cap's derivative needs c_j after the sums), p_j over c_j;
 //   3. threads over dims: dq_t += sum_j ds_j k_j (only this block writes row t, head h of dq);
 //   4. threads over (j, dim): atomicAdd into dk_j and dv_j, which the group's heads and the sequence's later rows share.
 extern "C" __global__ void attention_backward(float* dq, float* dk, float* dv, const float* dOut, const float* q, const float* k,
                                               const float* v, const int* seqStart, const int* positions, int heads, int kvHeads,
-                                              int headDim, float scale, float* scratch, int stride) {
+                                              int headDim, float scale, float* scratch, int stride, float cap, int window) {
     __shared__ float qs[ATT_MAX_PER_LANE * WARP], gs[ATT_MAX_PER_LANE * WARP]; // q_t and dOut_t of this head
     int h = blockIdx.x, t = blockIdx.y;
     int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP, warps = blockDim.x / WARP;
@@ -774,34 +833,40 @@ extern "C" __global__ void attention_backward(float* dq, float* dk, float* dv, c
     for (int d = threadIdx.x; d < headDim; d += blockDim.x) { qs[d] = q[qOff + d]; gs[d] = dOut[qOff + d]; }
     __syncthreads();
 
+    int first = window > 0 ? max(0, pos - window + 1) : 0;
     float m = -INFINITY;
-    for (int j = warp; j <= pos; j += warps) {
+    for (int j = first + warp; j <= pos; j += warps) {
         const float* kj = k + kv0 + j * kvDim;
         const float* vj = v + kv0 + j * kvDim;
         float s = 0.0f, dp = 0.0f;
         for (int d = lane; d < headDim; d += WARP) { s += qs[d] * kj[d]; dp += gs[d] * vj[d]; }
         s = warp_sum(s) * scale;
+        if (cap > 0.0f) s = cap * tanhf(s / cap);
         dp = warp_sum(dp);
         if (lane == 0) { P[j] = s; D[j] = dp; }
         m = fmaxf(m, s);
     }
     m = block_max(m); // its barriers also make P and D, written by each warp's lane 0, visible to the whole block
     float l = 0.0f;
-    for (int j = threadIdx.x; j <= pos; j += blockDim.x) { float e = expf(P[j] - m); P[j] = e; l += e; }
+    for (int j = first + threadIdx.x; j <= pos; j += blockDim.x) l += expf(P[j] - m);
     l = block_sum(l);
     float pdp = 0.0f;
-    for (int j = threadIdx.x; j <= pos; j += blockDim.x) { float p = P[j] / l; P[j] = p; pdp += p * D[j]; }
+    for (int j = first + threadIdx.x; j <= pos; j += blockDim.x) pdp += expf(P[j] - m) / l * D[j];
     pdp = block_sum(pdp);
-    for (int j = threadIdx.x; j <= pos; j += blockDim.x) D[j] = P[j] * (D[j] - pdp) * scale; // dp_j -> ds_j, same thread
+    for (int j = first + threadIdx.x; j <= pos; j += blockDim.x) { // c_j -> p_j, dp_j -> ds_j, same thread
+        float c = P[j], p = expf(c - m) / l, r = c / cap;
+        P[j] = p;
+        D[j] = p * (D[j] - pdp) * (cap > 0.0f ? 1.0f - r * r : 1.0f) * scale;
+    }
     __syncthreads();
 
     for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
         float a = 0.0f;
-        for (int j = 0; j <= pos; j++) a += D[j] * k[kv0 + j * kvDim + d];
+        for (int j = first; j <= pos; j++) a += D[j] * k[kv0 + j * kvDim + d];
         dq[qOff + d] += a;
     }
-    for (long i = threadIdx.x; i < (long) (pos + 1) * headDim; i += blockDim.x) {
-        int j = (int) (i / headDim), d = (int) (i % headDim);
+    for (long i = threadIdx.x; i < (long) (pos + 1 - first) * headDim; i += blockDim.x) {
+        int j = first + (int) (i / headDim), d = (int) (i % headDim);
         long at = kv0 + j * kvDim + d;
         atomicAdd(&dk[at], D[j] * qs[d]);
         atomicAdd(&dv[at], P[j] * gs[d]);

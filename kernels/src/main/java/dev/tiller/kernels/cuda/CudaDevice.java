@@ -374,6 +374,26 @@ public final class CudaDevice {
         launch("silu_mul", grid(n), 1, THREADS, gate, up, n);
     }
 
+    /** gate = gelu_tanh(gate) * up (GeGLU), gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))). */
+    public void geluMul(long gate, long up, long n) {
+        launch("gelu_mul", grid(n), 1, THREADS, gate, up, n);
+    }
+
+    /** y *= a over n floats (gemma's embeddings times sqrt(dim)). */
+    public void scale(long y, float a, long n) {
+        launch("scale_inplace", grid(n), 1, THREADS, y, a, n);
+    }
+
+    /** y = cap * tanh(y / cap) over n floats (gemma2's logit soft-capping); {@code cap} must be positive. */
+    public void softcap(long y, float cap, long n) {
+        launch("softcap_inplace", grid(n), 1, THREADS, y, cap, n);
+    }
+
+    /** Backward of {@link #softcap}: dy *= 1 - (y / cap)^2, where y is the capped output. */
+    public void softcapBackward(long dy, long y, float cap, long n) {
+        launch("softcap_backward", grid(n), 1, THREADS, dy, y, cap, n);
+    }
+
     /** Threads per block of {@code argmax_rows}: a 151,936-float row is about 150 loads per thread. */
     private static final int ARGMAX_THREADS = 1024;
 
@@ -424,6 +444,11 @@ public final class CudaDevice {
         launch("silu_mul_store", grid(n), 1, THREADS, out, gateUp, ffn, n, storeType);
     }
 
+    /** out = gelu_tanh(gate) * up from rows of the fused gate|up product (2*ffn floats each), stored as {@code storeType}. */
+    public void geluMulStore(long out, long gateUp, int ffn, long n, int storeType) {
+        launch("gelu_mul_store", grid(n), 1, THREADS, out, gateUp, ffn, n, storeType);
+    }
+
     /** RMSNorm of {@code rows} rows of {@code width} (out may alias x). */
     public void rmsnorm(long out, long x, long w, int rows, int width, float eps) {
         launch("rmsnorm", rows, 1, THREADS, out, x, w, width, eps);
@@ -442,6 +467,11 @@ public final class CudaDevice {
         launch("silu_mul_backward", grid(n), 1, THREADS, dgate, dup, dout, gate, up, n);
     }
 
+    /** Backward of gate' = gelu_tanh(gate) * up: dgate = dout * up * gelu'(gate), dup = dout * gelu(gate). */
+    public void geluMulBackward(long dgate, long dup, long dout, long gate, long up, long n) {
+        launch("gelu_mul_backward", grid(n), 1, THREADS, dgate, dup, dout, gate, up, n);
+    }
+
     /** RoPE on {@code rows} rows of {@code heads} heads; {@code freqs} device doubles, rotDims/2 of them. */
     public void rope(long x, long positions, long freqs, int rows, int heads, int headDim, int rotDims, boolean neox) {
         launch("rope", rows, 1, 128, x, positions, freqs, heads, headDim, rotDims, neox ? 1 : 0);
@@ -452,10 +482,20 @@ public final class CudaDevice {
         launch("kv_store", rows, 1, 128, baseK, baseV, positions, k, v, kvDim);
     }
 
-    /** Causal GQA attention of each row over positions 0..positions[row] of its sequence's cache. */
+    /** Causal GQA attention of each row over positions 0..positions[row] of its sequence's cache (no cap, no window). */
     public void attention(long out, long q, long baseK, long baseV, long positions, int rows, int heads, int kvHeads, int headDim, float scale) {
+        attention(out, q, baseK, baseV, positions, rows, heads, kvHeads, headDim, scale, 0f, 0);
+    }
+
+    /**
+     * Causal GQA attention of each row over positions first..positions[row] of its sequence's cache, first =
+     * max(0, positions[row] - window + 1) when {@code window} &gt; 0 (a sliding window), else 0; with {@code cap}
+     * &gt; 0 each score s = scale q.k is soft-capped to cap * tanh(s / cap) before the softmax (gemma2).
+     */
+    public void attention(long out, long q, long baseK, long baseV, long positions, int rows, int heads, int kvHeads, int headDim, float scale,
+                          float cap, int window) {
         if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
-        launch("attention", heads, rows, 128, out, q, baseK, baseV, positions, heads, kvHeads, headDim, scale);
+        launch("attention", heads, rows, 128, out, q, baseK, baseV, positions, heads, kvHeads, headDim, scale, cap, window);
     }
 
     /**
@@ -465,8 +505,15 @@ public final class CudaDevice {
      */
     public void attentionSplit(long out, long partial, long ml, long q, long baseK, long baseV, long positions, int rows, int heads,
                                int kvHeads, int headDim, float scale, int chunk, int splits) {
+        attentionSplit(out, partial, ml, q, baseK, baseV, positions, rows, heads, kvHeads, headDim, scale, chunk, splits, 0f, 0);
+    }
+
+    /** Split attention with a soft cap and a sliding window, as {@link #attention(long, long, long, long, long, int, int, int, int, float, float, int)}. */
+    public void attentionSplit(long out, long partial, long ml, long q, long baseK, long baseV, long positions, int rows, int heads,
+                               int kvHeads, int headDim, float scale, int chunk, int splits, float cap, int window) {
         if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
-        launch3("attention_partial", heads, rows, splits, 128, partial, ml, q, baseK, baseV, positions, heads, kvHeads, headDim, scale, chunk);
+        launch3("attention_partial", heads, rows, splits, 128, partial, ml, q, baseK, baseV, positions, heads, kvHeads, headDim, scale, chunk,
+                cap, window);
         launch("attention_merge", heads, rows, 64, out, partial, ml, heads, headDim, splits);
     }
 
@@ -483,11 +530,23 @@ public final class CudaDevice {
      */
     public void attentionBackward(long dq, long dk, long dv, long dOut, long q, long k, long v, long seqStart, long positions, int rows, int heads,
                                   int kvHeads, int headDim, float scale, long scratch, int stride) {
+        attentionBackward(dq, dk, dv, dOut, q, k, v, seqStart, positions, rows, heads, kvHeads, headDim, scale, scratch, stride, 0f, 0);
+    }
+
+    /**
+     * The same backward for attention with a soft cap and a sliding window (see
+     * {@link #attention(long, long, long, long, long, int, int, int, int, float, float, int)}): row t attends to its
+     * sequence's rows first..positions[t] and with {@code cap} &gt; 0 the score's gradient is multiplied by
+     * 1 - (c / cap)^2, c the capped score.
+     */
+    public void attentionBackward(long dq, long dk, long dv, long dOut, long q, long k, long v, long seqStart, long positions, int rows, int heads,
+                                  int kvHeads, int headDim, float scale, long scratch, int stride, float cap, int window) {
         if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
         if (kvHeads < 1 || heads % kvHeads != 0) throw new IllegalArgumentException("attention: " + heads + " heads over " + kvHeads + " kv heads");
         if (rows > 65535) throw new IllegalArgumentException("attentionBackward of " + rows + " rows; a launch takes at most 65535");
         if (rows < 1) return;
-        launch("attention_backward", heads, rows, 128, dq, dk, dv, dOut, q, k, v, seqStart, positions, heads, kvHeads, headDim, scale, scratch, stride);
+        launch("attention_backward", heads, rows, 128, dq, dk, dv, dOut, q, k, v, seqStart, positions, heads, kvHeads, headDim, scale, scratch, stride, cap,
+                window);
     }
 
     /**

@@ -25,7 +25,8 @@ public final class Fatbin {
             "kv_store", "attention", "attention_partial", "attention_merge", "add_rmsnorm",
             "qkv_rope_store", "silu_mul_store", "add_row_table", "repack_q8_0", "repack_q4_0", "gemv_f16", "gemv_bf16", "gemv_q8_0",
             "gemv_q4_0", "embed_gather_q", "argmax_rows", "pick_rows", "attention_backward", "widen_f32", "slices", "column_sums",
-            "log_probs", "logprob_grad", "entropy_rows");
+            "log_probs", "logprob_grad", "entropy_rows", "gelu_mul", "gelu_mul_store", "gelu_mul_backward", "scale_inplace", "softcap_inplace",
+            "softcap_backward");
 
     public static byte[] bytes() {
         return read(RESOURCE);

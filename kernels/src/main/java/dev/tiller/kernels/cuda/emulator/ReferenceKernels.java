@@ -77,8 +77,8 @@ final class ReferenceKernels {
             Map.entry("silu_mul_backward", new Kernel("pppppl", ReferenceKernels::siluMulBackward)),
             Map.entry("rope", new Kernel("pppiiii", ReferenceKernels::rope)),
             Map.entry("kv_store", new Kernel("pppppi", ReferenceKernels::kvStore)),
-            Map.entry("attention", new Kernel("pppppiiif", ReferenceKernels::attention)),
-            Map.entry("attention_partial", new Kernel("ppppppiiifi", ReferenceKernels::attentionPartial)),
+            Map.entry("attention", new Kernel("pppppiiiffi", ReferenceKernels::attention)),
+            Map.entry("attention_partial", new Kernel("ppppppiiififi", ReferenceKernels::attentionPartial)),
             Map.entry("attention_merge", new Kernel("pppiii", ReferenceKernels::attentionMerge)),
             Map.entry("add_rmsnorm", new Kernel("ppppifi", ReferenceKernels::addRmsnorm)),
             Map.entry("qkv_rope_store", new Kernel("pippppppppiiiii", ReferenceKernels::qkvRopeStore)),
@@ -86,13 +86,19 @@ final class ReferenceKernels {
             Map.entry("add_row_table", new Kernel("pppii", ReferenceKernels::addRowTable)),
             Map.entry("argmax_rows", new Kernel("ppi", ArgmaxRows::run)),
             Map.entry("pick_rows", new Kernel("ppipp", PickRows::run)),
-            Map.entry("attention_backward", new Kernel("pppppppppiiifpi", ReferenceKernels::attentionBackward)),
+            Map.entry("attention_backward", new Kernel("pppppppppiiifpifi", ReferenceKernels::attentionBackward)),
             Map.entry("widen_f32", new Kernel("pppil", ReferenceKernels::widenF32)),
             Map.entry("slices", new Kernel("ppppii", ReferenceKernels::slices)),
             Map.entry("column_sums", new Kernel("ppii", ReferenceKernels::columnSums)),
             Map.entry("log_probs", new Kernel("pppi", ReferenceKernels::logProbs)),
             Map.entry("logprob_grad", new Kernel("ppppi", ReferenceKernels::logProbGrad)),
-            Map.entry("entropy_rows", new Kernel("ppppi", ReferenceKernels::entropyRows)));
+            Map.entry("entropy_rows", new Kernel("ppppi", ReferenceKernels::entropyRows)),
+            Map.entry("gelu_mul", new Kernel("ppl", ReferenceKernels::geluMul)),
+            Map.entry("gelu_mul_store", new Kernel("ppili", ReferenceKernels::geluMulStore)),
+            Map.entry("gelu_mul_backward", new Kernel("pppppl", ReferenceKernels::geluMulBackward)),
+            Map.entry("scale_inplace", new Kernel("pfl", ReferenceKernels::scaleInplace)),
+            Map.entry("softcap_inplace", new Kernel("pfl", ReferenceKernels::softcapInplace)),
+            Map.entry("softcap_backward", new Kernel("ppfl", ReferenceKernels::softcapBackward)));
 
     // ---------------------------------------------------------------- number formats
 
@@ -241,6 +247,47 @@ final class ReferenceKernels {
         }
     }
 
+    /** sqrt(2/pi), as the kernels' GELU_C. */
+    private static final float GELU_C = 0.7978845608028654f;
+
+    /** gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) in float, tanh rounded to float. */
+    static float geluTanh(float g) {
+        return 0.5f * g * (1.0f + (float) Math.tanh(GELU_C * (g + 0.044715f * g * g * g)));
+    }
+
+    static void geluMul(Launch l) {
+        MemorySegment gate = l.p(0), up = l.p(1);
+        long n = l.l(2);
+        for (long i = 0; i < n; i++) f(gate, i, geluTanh(f(gate, i)) * f(up, i));
+    }
+
+    /** y *= a */
+    static void scaleInplace(Launch l) {
+        MemorySegment y = l.p(0);
+        float a = l.f(1);
+        long n = l.l(2);
+        for (long i = 0; i < n; i++) f(y, i, f(y, i) * a);
+    }
+
+    /** y = cap * tanh(y / cap) */
+    static void softcapInplace(Launch l) {
+        MemorySegment y = l.p(0);
+        float cap = l.f(1);
+        long n = l.l(2);
+        for (long i = 0; i < n; i++) f(y, i, cap * (float) Math.tanh(f(y, i) / cap));
+    }
+
+    /** dy *= 1 - (y / cap)^2, y the capped output. */
+    static void softcapBackward(Launch l) {
+        MemorySegment dy = l.p(0), y = l.p(1);
+        float cap = l.f(2);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) {
+            float r = f(y, i) / cap;
+            f(dy, i, f(dy, i) * (1.0f - r * r));
+        }
+    }
+
     /** dst[r] = src[index[r]] for gridDim.x rows. */
     static void gatherRows(Launch l) {
         MemorySegment dst = l.p(0), src = l.p(1), index = l.p(2);
@@ -299,6 +346,18 @@ final class ReferenceKernels {
         }
     }
 
+    /** dgate = dout * up * gelu'(gate), dup = dout * gelu(gate), gelu' written out as the kernel writes it. */
+    static void geluMulBackward(Launch l) {
+        MemorySegment dgate = l.p(0), dup = l.p(1), dout = l.p(2), gate = l.p(3), up = l.p(4);
+        long n = l.l(5);
+        for (long i = 0; i < n; i++) {
+            float g = f(gate, i), t = (float) Math.tanh(GELU_C * (g + 0.044715f * g * g * g)), d = f(dout, i);
+            float deriv = 0.5f * (1.0f + t) + 0.5f * g * (1.0f - t * t) * GELU_C * (1.0f + 3.0f * 0.044715f * g * g);
+            f(dgate, i, d * f(up, i) * deriv);
+            f(dup, i, d * 0.5f * g * (1.0f + t));
+        }
+    }
+
     // ---------------------------------------------------------------- RoPE
 
     /** Rotates each head of gridDim.x rows by its row's position; angles in double as the kernel computes them. */
@@ -338,13 +397,15 @@ final class ReferenceKernels {
     }
 
     /**
-     * Causal grouped-query attention, grid (heads, rows): out[t][h] = sum_j softmax_j(q[t][h] . k_j * scale) v_j over
-     * positions j = 0..positions[t] of row t's cache, kv head h / (heads / kvHeads).
+     * Causal grouped-query attention, grid (heads, rows): out[t][h] = sum_j softmax_j(s_j) v_j over positions
+     * j = first..positions[t] of row t's cache, kv head h / (heads / kvHeads), s_j = q[t][h] . k_j * scale, soft-capped
+     * to cap * tanh(s_j / cap) when cap &gt; 0; first = max(0, positions[t] - window + 1) when window &gt; 0, else 0.
      */
     static void attention(Launch l) {
         MemorySegment out = l.p(0), q = l.p(1), baseK = l.p(2), baseV = l.p(3), positions = l.p(4);
         int heads = l.i(5), kvHeads = l.i(6), headDim = l.i(7);
-        float scale = l.f(8);
+        float scale = l.f(8), cap = l.f(9);
+        int window = l.i(10);
         int group = heads / kvHeads, kvDim = kvHeads * headDim, rows = l.gridY();
         if (l.gridX() != heads) throw new IllegalArgumentException("attention: gridDim.x " + l.gridX() + " != heads " + heads);
         IntStream.range(0, rows * heads).parallel().forEach(th -> {
@@ -354,24 +415,26 @@ final class ReferenceKernels {
             MemorySegment vc = l.mem().range(baseV.getAtIndex(U64, t), 4L * (pos + 1) * kvDim);
             long qh = ((long) t * heads + h) * headDim, kvOff = (long) (h / group) * headDim;
             float[] acc = new float[headDim];
-            float sum = softmaxWeightedSum(q, qh, kc, vc, kvOff, kvDim, headDim, 0, pos + 1, scale, acc)[1];
+            float sum = softmaxWeightedSum(q, qh, kc, vc, kvOff, kvDim, headDim, firstPosition(pos, window), pos + 1, scale, cap, acc)[1];
             for (int d = 0; d < headDim; d++) f(out, qh + d, acc[d] / sum);
         });
     }
 
     /**
-     * Over positions [begin, end) of one head's cache: scores q.k_j * scale, their max m, l = sum_j e^(score_j - m),
+     * Over positions [begin, end) of one head's cache: scores q.k_j * scale (soft-capped to cap * tanh(score / cap)
+     * when cap &gt; 0), their max m, l = sum_j e^(score_j - m),
      * and acc = sum_j e^(score_j - m) v_j. Returns {m, l}. Attention is acc / l over the whole context; split
      * attention keeps acc, m and l per chunk for the merge.
      */
     private static float[] softmaxWeightedSum(MemorySegment q, long qh, MemorySegment kc, MemorySegment vc, long kvOff, int kvDim, int headDim,
-                                              int begin, int end, float scale, float[] acc) {
+                                              int begin, int end, float scale, float cap, float[] acc) {
         float[] sc = new float[end - begin];
         float max = Float.NEGATIVE_INFINITY;
         for (int j = begin; j < end; j++) {
             float dot = 0;
             for (int d = 0; d < headDim; d++) dot += f(q, qh + d) * f(kc, (long) j * kvDim + kvOff + d);
-            sc[j - begin] = dot * scale;
+            float s = dot * scale;
+            sc[j - begin] = cap > 0 ? cap * (float) Math.tanh(s / cap) : s;
             max = Math.max(max, sc[j - begin]);
         }
         float sum = 0;
@@ -388,19 +451,26 @@ final class ReferenceKernels {
     }
 
     /**
-     * One chunk of the context per block (head, row, split = gridDim.z): over positions [s*chunk, min(pos+1,
-     * (s+1)*chunk)), the unnormalised sum a = sum_j e^(score_j - m) v_j with m = max score and l = sum_j e^(score_j -
-     * m); an empty chunk gives m = -inf, l = 0, a = 0.
+     * One chunk of the context per block (head, row, split = gridDim.z): over positions [max(s*chunk, first),
+     * min(pos+1, (s+1)*chunk)), the unnormalised sum a = sum_j e^(score_j - m) v_j with m = max score and
+     * l = sum_j e^(score_j - m), scores, cap and first as in {@link #attention}; an empty chunk (past the position or
+     * wholly before the window) gives m = -inf, l = 0, a = 0.
      */
+    /** The first key position a query at {@code pos} sees: max(0, pos - window + 1) for a sliding window, else 0. */
+    private static int firstPosition(int pos, int window) {
+        return window > 0 ? Math.max(0, pos - window + 1) : 0;
+    }
+
     static void attentionPartial(Launch l) {
         MemorySegment partial = l.p(0), ml = l.p(1), q = l.p(2), baseK = l.p(3), baseV = l.p(4), positions = l.p(5);
         int heads = l.i(6), kvHeads = l.i(7), headDim = l.i(8), chunk = l.i(10);
-        float scale = l.f(9);
+        float scale = l.f(9), cap = l.f(11);
+        int window = l.i(12);
         int group = heads / kvHeads, kvDim = kvHeads * headDim, rows = l.gridY(), splits = l.gridZ();
         IntStream.range(0, rows * heads * splits).parallel().forEach(slotIndex -> {
             int sp = slotIndex % splits, th = slotIndex / splits, t = th / heads, h = th % heads;
             int pos = positions.getAtIndex(I32, t);
-            int begin = sp * chunk, end = Math.min(pos + 1, begin + chunk);
+            int begin = Math.max(sp * chunk, firstPosition(pos, window)), end = Math.min(pos + 1, sp * chunk + chunk);
             long slot = ((long) t * heads + h) * splits + sp;
             long qh = ((long) t * heads + h) * headDim, kvOff = (long) (h / group) * headDim;
             if (end <= begin) {
@@ -412,7 +482,7 @@ final class ReferenceKernels {
             MemorySegment kc = l.mem().range(baseK.getAtIndex(U64, t), 4L * end * kvDim);
             MemorySegment vc = l.mem().range(baseV.getAtIndex(U64, t), 4L * end * kvDim);
             float[] acc = new float[headDim];
-            float[] maxSum = softmaxWeightedSum(q, qh, kc, vc, kvOff, kvDim, headDim, begin, end, scale, acc);
+            float[] maxSum = softmaxWeightedSum(q, qh, kc, vc, kvOff, kvDim, headDim, begin, end, scale, cap, acc);
             for (int d = 0; d < headDim; d++) f(partial, slot * headDim + d, acc[d]);
             f(ml, 2 * slot, maxSum[0]);
             f(ml, 2 * slot + 1, maxSum[1]);
@@ -521,6 +591,17 @@ final class ReferenceKernels {
         }
     }
 
+    /** out = gelu_tanh(gate) * up over rows of gate|up (2*ffn floats each), stored as type. */
+    static void geluMulStore(Launch l) {
+        MemorySegment out = l.p(0), gu = l.p(1);
+        int ffn = l.i(2), type = l.i(4);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) {
+            long r = i / ffn, c = i % ffn;
+            storeAs(out, i, geluTanh(f(gu, r * 2 * ffn + c)) * f(gu, r * 2 * ffn + ffn + c), type);
+        }
+    }
+
     /** y[r][c] += scales[r] * vecs[r][c] where vecs[r] != 0, product rounded before the add. */
     static void addRowTable(Launch l) {
         MemorySegment y = l.p(0), vecs = l.p(1), scales = l.p(2);
@@ -541,18 +622,19 @@ final class ReferenceKernels {
 
     /**
      * Backward of causal GQA attention over packed sequences, grid (heads, rows): for row t (position positions[t] of
-     * the sequence starting at row seqStart[t]) and head h, with kv head h / (heads/kvHeads) and j = 0..positions[t]
-     * over rows seqStart[t] + j: s_j = (q_t.k_j) * scale, p = softmax(s) (max subtracted), dp_j = dOut_t.v_j,
-     * ds_j = p_j (dp_j - sum_i p_i dp_i) * scale; dq_t += sum_j ds_j k_j, dk_j += ds_j q_t, dv_j += p_j dOut_t. Like the
-     * kernel it leaves p in the (row, head)'s scratch slot (rows*heads*2*stride floats) and ds `stride` floats after it;
+     * the sequence starting at row seqStart[t]) and head h, with kv head h / (heads/kvHeads) and j = first..positions[t]
+     * over rows seqStart[t] + j (first as in {@link #attention}): s_j = (q_t.k_j) * scale, c_j = cap * tanh(s_j / cap)
+     * when cap &gt; 0 else s_j, p = softmax(c) (max subtracted), dp_j = dOut_t.v_j, ds_j = p_j (dp_j - sum_i p_i dp_i)
+     * * (1 - (c_j / cap)^2 when cap &gt; 0) * scale; dq_t += sum_j ds_j k_j, dk_j += ds_j q_t, dv_j += p_j dOut_t. Like the
+     * kernel it leaves p[first..pos] in the (row, head)'s scratch slot (rows*heads*2*stride floats) and ds `stride` floats after it;
      * a position past stride - 1, which the kernel would write over the next slot, is an error here. kv heads run in
      * parallel (each owns its columns of dk, dv), rows and the group's heads in order.
      */
     static void attentionBackward(Launch l) {
         MemorySegment dq = l.p(0), dk = l.p(1), dv = l.p(2), dOut = l.p(3), q = l.p(4), k = l.p(5), v = l.p(6), seqStart = l.p(7),
                 positions = l.p(8), scratch = l.p(13);
-        int heads = l.i(9), kvHeads = l.i(10), headDim = l.i(11), stride = l.i(14);
-        float scale = l.f(12);
+        int heads = l.i(9), kvHeads = l.i(10), headDim = l.i(11), stride = l.i(14), window = l.i(16);
+        float scale = l.f(12), cap = l.f(15);
         int group = heads / kvHeads, qDim = heads * headDim, kvDim = kvHeads * headDim, rows = l.gridY();
         if (l.gridX() != heads) throw new IllegalArgumentException("attention_backward: gridDim.x " + l.gridX() + " != heads " + heads);
         for (int t = 0; t < rows; t++) {
@@ -561,43 +643,46 @@ final class ReferenceKernels {
         }
         IntStream.range(0, kvHeads).parallel().forEach(kvh -> {
             for (int t = 0; t < rows; t++) {
-                int pos = positions.getAtIndex(I32, t);
+                int pos = positions.getAtIndex(I32, t), first = firstPosition(pos, window);
                 long kv0 = (long) seqStart.getAtIndex(I32, t) * kvDim + (long) kvh * headDim;
                 for (int h = kvh * group; h < (kvh + 1) * group; h++) {
                     long qOff = (long) t * qDim + (long) h * headDim, slot = ((long) t * heads + h) * 2 * stride;
                     float[] p = new float[pos + 1], ds = new float[pos + 1];
                     float max = Float.NEGATIVE_INFINITY;
-                    for (int j = 0; j <= pos; j++) {
+                    for (int j = first; j <= pos; j++) {
                         float s = 0, dp = 0;
                         for (int d = 0; d < headDim; d++) {
                             s += f(q, qOff + d) * f(k, kv0 + (long) j * kvDim + d);
                             dp += f(dOut, qOff + d) * f(v, kv0 + (long) j * kvDim + d);
                         }
-                        p[j] = s * scale;
+                        s *= scale;
+                        p[j] = cap > 0 ? cap * (float) Math.tanh(s / cap) : s;
                         ds[j] = dp;
                         max = Math.max(max, p[j]);
                     }
+                    float[] c = p.clone(); // the capped scores, for the cap's derivative
                     float sum = 0;
-                    for (int j = 0; j <= pos; j++) {
+                    for (int j = first; j <= pos; j++) {
                         p[j] = (float) Math.exp(p[j] - max);
                         sum += p[j];
                     }
                     float pdp = 0;
-                    for (int j = 0; j <= pos; j++) {
+                    for (int j = first; j <= pos; j++) {
                         p[j] /= sum;
                         pdp += p[j] * ds[j];
                     }
-                    for (int j = 0; j <= pos; j++) {
-                        ds[j] = p[j] * (ds[j] - pdp) * scale;
+                    for (int j = first; j <= pos; j++) {
+                        float r = c[j] / cap;
+                        ds[j] = p[j] * (ds[j] - pdp) * (cap > 0 ? 1.0f - r * r : 1.0f) * scale;
                         f(scratch, slot + j, p[j]);
                         f(scratch, slot + stride + j, ds[j]);
                     }
                     for (int d = 0; d < headDim; d++) {
                         float a = 0;
-                        for (int j = 0; j <= pos; j++) a += ds[j] * f(k, kv0 + (long) j * kvDim + d);
+                        for (int j = first; j <= pos; j++) a += ds[j] * f(k, kv0 + (long) j * kvDim + d);
                         f(dq, qOff + d, f(dq, qOff + d) + a);
                     }
-                    for (int j = 0; j <= pos; j++) {
+                    for (int j = first; j <= pos; j++) {
                         for (int d = 0; d < headDim; d++) {
                             long at = kv0 + (long) j * kvDim + d;
                             f(dk, at, f(dk, at) + ds[j] * f(q, qOff + d));
