@@ -18,8 +18,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Steering a gemma2 model: a steering vector lands where a raw vector add at the same hook points does (which the
- * engine's Gemma2Test checks against a float64 reference); training, whose float64 forward has no gemma2 block yet,
- * refuses the model by name.
+ * engine's Gemma2Test checks against a float64 reference); training a gemma2 model steers the engine as trained.
  */
 class Gemma2SteeringTest {
     @TempDir

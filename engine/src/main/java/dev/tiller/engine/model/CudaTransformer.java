@@ -12,6 +12,7 @@ import dev.tiller.kernels.cuda.CudaDevice.Graph;
 import dev.tiller.kernels.cuda.DeviceFormat;
 import dev.tiller.kernels.cuda.DeviceMatrix;
 import dev.tiller.loader.GGMLType;
+import dev.tiller.models.arch.Activation;
 import dev.tiller.models.arch.RopeFrequencies;
 
 import java.lang.foreign.MemorySegment;
@@ -50,7 +51,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
      */
     private record DeviceLayer(long attnNorm, DeviceMatrix wq, DeviceMatrix wk, DeviceMatrix wv, DeviceMatrix wo, long bq, long bk, long bv,
                                long qNorm, long kNorm, long ffnNorm, DeviceMatrix wGate, DeviceMatrix wUp, DeviceMatrix wDown,
-                               DeviceMatrix wqkv, DeviceMatrix wGateUp) {}
+                               DeviceMatrix wqkv, DeviceMatrix wGateUp, long postAttnNorm, long postFfwNorm) {}
 
     /** One sequence's device KV cache: layer-major [layers][maxPos][kvDim] floats, keys and values. */
     private static final class DeviceKV implements Runnable {
@@ -108,11 +109,6 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     /** Uploads the weights; throws {@link dev.tiller.kernels.cuda.CudaUnavailableException} when there is no GPU. */
     public CudaTransformer(ModelConfig config, ModelWeights w) {
         this.c = config;
-        // this forward implements the llama block only: a model needing more would run silently wrong
-        if (!c.beyondLlamaBlock().isEmpty()) {
-            throw new UnsupportedOperationException("--device cuda does not run " + c.architecture().name() + " models yet (its CUDA forward has no "
-                    + String.join(", ", c.beyondLlamaBlock()) + "); use --device cpu");
-        }
         this.dev = CudaDevice.open();
         this.blas = dev.blas();
         if (c.headDim() > 256) throw new IllegalArgumentException("--device cuda supports head_dim <= 256, this model has " + c.headDim());
@@ -128,7 +124,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 DeviceMatrix[] gateUp = stacked(bytes, lw.wGate(), lw.wUp());
                 layers[l] = new DeviceLayer(vector(lw.attnNorm()), qkv[0], qkv[1], qkv[2], matrix(lw.wo(), uploaded, bytes), vector(lw.bq()),
                         vector(lw.bk()), vector(lw.bv()), vector(lw.qNorm()), vector(lw.kNorm()), vector(lw.ffnNorm()), gateUp[0], gateUp[1],
-                        matrix(lw.wDown(), uploaded, bytes), qkv[3], gateUp[2]);
+                        matrix(lw.wDown(), uploaded, bytes), qkv[3], gateUp[2], vector(lw.postAttnNorm()), vector(lw.postFfwNorm()));
             }
             outputNorm = vector(w.outputNorm());
             output = matrix(w.output(), uploaded, bytes);
@@ -919,8 +915,10 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         final Hooks hooks = s.hooks();
         final int[] pos = s.pos(), seq = s.seq();
         embed(x, tokens, n);
+        if (c.embedScale() != 1f) dev.scale(x, c.embedScale(), (long) n * dim);   // gemma: embeddings times sqrt(dim)
         hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
-        final float scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        final float scale = c.queryScale(), cap = c.attnSoftcap();   // gemma2: query_pre_attn_scalar, score soft-cap
+        final boolean gelu = c.architecture().activation() == Activation.GELU_TANH;
         long pending = 0; // a branch output not yet added to x: the add is fused into the next RMSNorm
         for (int l = 0; l < L; l++) {
             DeviceLayer lw = layers[l];
@@ -959,12 +957,15 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 dev.kvStore(lk, lv, positions, kRows, vRows, n, kvDim);
             }
             pending = 0;
+            int window = c.windowOf(l);   // gemma2's even layers, mistral's every layer: the last `window` positions
             if (splits > 1) {
-                dev.attentionSplit(attn, splitPartial, splitMl, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, chunk, splits);
+                dev.attentionSplit(attn, splitPartial, splitMl, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, chunk, splits,
+                        cap, window);
             } else {
-                dev.attention(attn, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale);
+                dev.attention(attn, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, cap, window);
             }
             matmul(lw.wo(), attn, n, branch);
+            if (lw.postAttnNorm() != 0) dev.rmsnorm(branch, branch, lw.postAttnNorm(), n, dim, c.rmsEps());   // gemma2's sandwich norm
             hook(hooks, HookSite.ATTN_OUT, l, branch, n, dim, pos, seq);
             long pendingMid = branch;
             if (hooks.has(HookSite.RESID_MID, l)) {
@@ -979,7 +980,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 matmulConverted(lw.wGateUp(), in, n, gate);
                 int st = CudaDevice.storeType(inputType(lw.wDown(), n));
                 long downIn = st == 0 ? up : half;
-                dev.siluMulStore(downIn, gate, ffn, (long) n * ffn, st);
+                if (gelu) dev.geluMulStore(downIn, gate, ffn, (long) n * ffn, st);
+                else dev.siluMulStore(downIn, gate, ffn, (long) n * ffn, st);
                 matmulConverted(lw.wDown(), downIn, n, branch);
             } else {
                 normInput(lw.ffnNorm(), pendingMid, null, n);
@@ -991,9 +993,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                     matmul(lw.wGate(), xn, n, gate);
                     matmul(lw.wUp(), xn, n, up);
                 }
-                dev.siluMul(gate, upRows, (long) n * ffn);
+                if (gelu) dev.geluMul(gate, upRows, (long) n * ffn);
+                else dev.siluMul(gate, upRows, (long) n * ffn);
                 matmul(lw.wDown(), gate, n, branch);
             }
+            if (lw.postFfwNorm() != 0) dev.rmsnorm(branch, branch, lw.postFfwNorm(), n, dim, c.rmsEps());
             hook(hooks, HookSite.MLP_OUT, l, branch, n, dim, pos, seq);
             if (l == L - 1 || hooks.has(HookSite.RESID_POST, l) || hooks.has(HookSite.RESID_PRE, l + 1)) {
                 dev.add(x, branch, (long) n * dim);
@@ -1007,6 +1011,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         dev.rmsnorm(xn, branch, outputNorm, s.rows(), dim, c.rmsEps());
         hook(hooks, HookSite.LN_FINAL, -1, xn, s.rows(), dim, s.outPos(), s.outSeq());
         matmul(output, xn, s.rows(), logitsBuf);
+        if (c.finalSoftcap() > 0) dev.softcap(logitsBuf, c.finalSoftcap(), (long) s.rows() * c.vocabSize());   // gemma2
         if (s.draw()) dev.pickRows(idsBuf, logitsBuf, pickTemps, pickKeys, s.rows(), c.vocabSize()); // inside the graph: no host sync
         else if (s.argmax()) dev.argmaxRows(idsBuf, logitsBuf, s.rows(), c.vocabSize());
     }

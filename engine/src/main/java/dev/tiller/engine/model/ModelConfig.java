@@ -70,7 +70,8 @@ public record ModelConfig(
 
     /**
      * What this model's block does beyond the llama block (pre-norm RMSNorm, SwiGLU, plain attention), in words; empty
-     * for llama, qwen2 and qwen3. Forward passes that implement only the llama block refuse a model that lists any.
+     * for llama, qwen2 and qwen3. Every forward (CPU, CUDA, training) now implements all of them; a forward that does not
+     * implement one must refuse a model that lists it, naming it.
      */
     public List<String> beyondLlamaBlock() {
         List<String> f = new ArrayList<>();

@@ -107,4 +107,23 @@ class MistralTest {
         for (int i = 0; i < f.length; i++) d[i] = f[i];
         return d;
     }
+
+    /** The GPU slides the same window (emulator in CI): a windowed Mistral's prompt logits are the CPU's. */
+    @Test
+    void theGpuSlidesTheSameWindow() {
+        String why = dev.tiller.kernels.cuda.CudaDevice.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why == null, () -> "skipped, no CUDA device: " + why);
+        try (Model cpu = Model.load(mistral); Model gpu = Model.load(mistral, dev.tiller.engine.api.Device.CUDA);
+             Model plain = Model.load(llama, dev.tiller.engine.api.Device.CUDA)) {
+            float[] a = cpu.newSession().prefillAllLogits(TOKENS), b = gpu.newSession().prefillAllLogits(TOKENS);
+            float[] noWindow = plain.newSession().prefillAllLogits(TOKENS);
+            double err = 0, moved = 0;
+            for (int i = 0; i < a.length; i++) {
+                err = Math.max(err, Math.abs(a[i] - b[i]));
+                moved = Math.max(moved, Math.abs(b[i] - noWindow[i]));
+            }
+            assertTrue(err <= 1e-4, "GPU vs CPU logits differ by " + err);
+            assertTrue(moved > 1e-3, "the window changed nothing on the GPU");
+        }
+    }
 }

@@ -342,19 +342,8 @@ public final class CudaFloatOps implements DiffOps {
         dev.rope(p(x), positions, inverse ? inverseFreqs : freqs, pk.rows(), heads, c.headDim(), c.ropeDims(), c.ropeNeox());
     }
 
-    /** The device kernels have the llama block's attention: no soft-cap, no sliding window (yet). */
-    private static float scale(Attention a) {
-        if (a.cap() > 0 || a.window() > 0) throw unsupported("attention with a soft-cap or a sliding window (gemma2)");
-        return (float) a.scale();
-    }
-
-    private static UnsupportedOperationException unsupported(String what) {
-        return new UnsupportedOperationException("training on the GPU has no " + what + " yet; use --device cpu");
-    }
-
     @Override
     public void attention(Buf q, Buf k, Buf v, Buf out, Packing pk, Attention a) {
-        float scale = scale(a);
         use(pk);
         int rows = pk.rows(), kvDim = c.kvDim();
         long[] bk = new long[rows], bv = new long[rows];
@@ -364,18 +353,17 @@ public final class CudaFloatOps implements DiffOps {
         }
         dev.copyToDevice(baseK, bk, rows);
         dev.copyToDevice(baseV, bv, rows);
-        dev.attention(p(out), p(q), baseK, baseV, positions, rows, c.heads(), c.kvHeads(), c.headDim(), scale);
+        dev.attention(p(out), p(q), baseK, baseV, positions, rows, c.heads(), c.kvHeads(), c.headDim(), (float) a.scale(), (float) a.cap(), a.window());
     }
 
     @Override
     public void attentionBackward(Buf q, Buf k, Buf v, Buf dOut, Buf dq, Buf dk, Buf dv, Packing pk, Attention a) {
-        float scale = scale(a);
         use(pk);
         int stride = pk.maxLength();
         Dev scratch = allocate(2L * pk.rows() * c.heads() * stride);
         try {
             dev.attentionBackward(p(dq), p(dk), p(dv), p(dOut), p(q), p(k), p(v), rowStarts, positions, pk.rows(), c.heads(), c.kvHeads(),
-                    c.headDim(), scale, scratch.ptr, stride);
+                    c.headDim(), (float) a.scale(), scratch.ptr, stride, (float) a.cap(), a.window());
         } finally {
             release(scratch);
         }
@@ -434,31 +422,32 @@ public final class CudaFloatOps implements DiffOps {
         }
     }
 
-    // ---- gemma2's element-wise ops: not on the device yet (its CUDA forward refuses gemma2 at load) ----
+    // ---- gemma2's element-wise ops ----
 
     @Override
     public void scale(Buf y, double a) {
-        throw unsupported("scaled embeddings (gemma2)");
+        dev.scale(p(y), (float) a, n(y));
     }
 
     @Override
     public void softcap(Buf y, double cap) {
-        throw unsupported("logit soft-capping (gemma2)");
+        dev.softcap(p(y), (float) cap, n(y));
     }
 
     @Override
     public void softcapBackward(Buf dy, Buf y, double cap) {
-        throw unsupported("logit soft-capping (gemma2)");
+        dev.softcapBackward(p(dy), p(y), (float) cap, n(dy));
     }
 
     @Override
     public void geluMul(Buf h, Buf gate, Buf up) {
-        throw unsupported("GeGLU MLP (gemma2)");
+        dev.copy(p(h), p(gate), 4 * n(gate));
+        dev.geluMul(p(h), p(up), n(h));
     }
 
     @Override
     public void geluMulBackward(Buf dGate, Buf dUp, Buf gate, Buf up, Buf dh) {
-        throw unsupported("GeGLU MLP (gemma2)");
+        dev.geluMulBackward(p(dGate), p(dUp), p(dh), p(gate), p(up), n(dh));
     }
 
     // ---- SwiGLU ----

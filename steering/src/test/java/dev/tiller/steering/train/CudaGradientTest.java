@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Training on the GPU: the float32 device backend ({@link CudaFloatOps}) running {@link DiffTransformer}'s one forward
+ * Training on the GPU (llama, qwen2, qwen3, gemma2): the float32 device backend ({@link CudaFloatOps}) running {@link DiffTransformer}'s one forward
  * and backward, against the float64 host reference on the same model file. The reference is itself checked against
  * finite differences ({@link GradientCheckTest}). Runs under the CUDA emulator in CI and on a real GPU with
  * {@code -Dtiller.cuda=device}; skipped, with the reason, where neither can be used.
@@ -96,7 +96,10 @@ class CudaGradientTest {
             "tiny-llama, Q4_K, EMBED, 0",
             "tiny-qwen2, Q4_K, MLP_OUT, 2",
             "tiny-qwen3, Q4_K, RESID_MID, 0",
-            "tiny-qwen3, Q4_0, RESID_POST, 1"})
+            "tiny-qwen3, Q4_0, RESID_POST, 1",
+            "tiny-gemma2, F32, RESID_POST, 1",
+            "tiny-gemma2, Q8_0, ATTN_OUT, 0",
+            "tiny-gemma2, F16, MLP_OUT, 2"})
     void gpuGradientsMatchTheFloat64Reference(String preset, GGMLType type, HookSite site, int prefix) {
         Path file = TestModels.synthetic(preset, type);
         HookPoint read = new HookPoint(HookSite.RESID_POST, 0);
