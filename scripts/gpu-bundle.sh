@@ -46,7 +46,7 @@ mv "$stage"/junit/junit-platform-console-standalone-*.jar "$stage/junit/console.
 
 # the shared files the GPU tests and the comparisons read
 # (the Qwen2.5 tokenizer for the 0.5B-shaped models is taken from tiny-random-qwen2.gguf, which holds it)
-for f in models/stories260K.gguf models/tiny-random-qwen2.gguf models/arith-mini.gguf reference/stories260K data/arith/dev.jsonl data/arith/train.jsonl; do
+for f in models/stories260K.gguf models/tiny-random-qwen2.gguf models/arith-mini.gguf reference/stories260K data/arith/dev.jsonl data/arith/train.jsonl tokenizers/smollm2; do
   mkdir -p "$stage/shared/$(dirname "$f")"
   cp -r "$shared/$f" "$stage/shared/$f"
 done

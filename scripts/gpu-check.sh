@@ -48,7 +48,7 @@ if [[ " $sections " == *" tests "* ]]; then
   for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
   "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
     org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
-    --scan-class-path "${cp#:}" --include-classname '.*(Cuda|Gpu|BenchCommand|DeviceOption).*' --exclude-classname '.*CudaEmulatorTest' \
+    --scan-class-path "${cp#:}" --include-classname '.*(Cuda|Gpu|BenchCommand|DeviceOption|Gemma2Test|MistralTest).*' --exclude-classname '.*CudaEmulatorTest' \
     --reports-dir "$out/junit" > "$out/tests.log" 2>&1
   rc=$?
   note "-- GPU tests (exit $rc): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests.log" | tr -s ' ' | tr '\n' ';')"
