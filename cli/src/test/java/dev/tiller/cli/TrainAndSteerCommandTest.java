@@ -93,8 +93,12 @@ class TrainAndSteerCommandTest {
         String[][] cases = {
                 {"--profile-reps", "0", "--profile"},
                 {"--site", "none"},
+                {"--precision", "float16"},
+                {"--checkpoint", "sometimes"},
+                {"--kl", "-1", "--objective", "grpo"},
+                {"--clip", "-0.5"},
         };
-        String[] named = {"--profile-reps", "--site none"};
+        String[] named = {"--profile-reps", "--site none", "--precision", "--checkpoint", "--kl", "--clip"};
         for (int i = 0; i < cases.length; i++) {
             List<String> args = new ArrayList<>(List.of("train", "-m", STORIES.toString(), "--data", data.toString(),
                     "-o", tmp.resolve("o.steer").toString()));
