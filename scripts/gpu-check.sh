@@ -201,7 +201,7 @@ if [[ " $sections " == *" train "* ]]; then
   for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
   "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
     org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
-    --scan-class-path "${cp#:}" --include-classname '.*(CudaGradientTest|CudaTrainingKernelsTest|CudaLossKernelsTest|CudaSamplingTest|GpuCommandsTest)' \
+    --scan-class-path "${cp#:}" --include-classname '.*(CudaGradientTest|CudaTrainingKernelsTest|CudaLossKernelsTest|CudaGemmaKernelsTest|CudaSamplingTest|GpuCommandsTest)' \
     --reports-dir "$out/junit-train" > "$out/tests-train.log" 2>&1
   note "   tests (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests-train.log" | tr -s ' ' | tr '\n' ';')"
   grep -E "MethodSource|=> |Exception|expected|GPU float32 vs|gradient error" "$out/tests-train.log" | head -30 >> "$summary"
