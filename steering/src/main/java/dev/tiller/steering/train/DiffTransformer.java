@@ -241,7 +241,7 @@ public final class DiffTransformer implements AutoCloseable {
      * {@link Pass#readActs} (after any bias at that point), or null.
      */
     public Pass forward(List<Sequence> seqs, SteeringParams sp, HookPoint read) {
-        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
+        final int dim = c.dim();
         final float eps = c.rmsEps();
         if (sp.dim != dim) throw new IllegalArgumentException("steering vectors have width " + sp.dim + ", the model " + dim);
         Pass P = new Pass(sp, read, seqs);

@@ -8,7 +8,6 @@ import dev.tiller.engine.batch.BatchRequest;
 import dev.tiller.engine.batch.BatchResult;
 import dev.tiller.engine.batch.RowHook;
 import dev.tiller.engine.batch.RowSteering;
-import dev.tiller.engine.generate.Generation;
 import dev.tiller.engine.generate.GenerationOptions;
 import dev.tiller.engine.hooks.HookPoint;
 import dev.tiller.engine.hooks.HookSite;
