@@ -24,7 +24,10 @@ import dev.tiller.models.arch.RopeFrequencies;
  * of r's sequence, so row r sees exactly rows rowStart[r] .. r. Its backward ({@code attention_backward}) recomputes the
  * probabilities and adds into dk and dv atomically (rows and heads of a group share them).
  *
- * <p>Memory is accounted per buffer: {@link #peakBytes} is the most this backend held at once (weights not counted).
+ * <p>Memory: a released buffer is kept for reuse by the next request of its size (a pass asks for the same sizes layer
+ * after layer, and step after step), instead of {@code cuMemFree}, which waits for the whole device, and a fresh
+ * {@code cuMemAlloc}; the kept blocks are freed when an allocation finds the device full, and at {@link #close}.
+ * {@link #peakBytes} is the most device memory this backend held at once, kept blocks included (weights not counted).
  */
 public final class CudaFloatOps implements DiffOps {
     private final ModelConfig c;
@@ -35,6 +38,11 @@ public final class CudaFloatOps implements DiffOps {
     private final long tile;                  // float32 scratch that weights are widened into
     private final long tileFloats;
     private long live, peak;
+    /** Every block taken from the device by {@link #take}, by pointer: its size. */
+    private final java.util.Map<Long, Long> sizes = new java.util.HashMap<>();
+    /** Released blocks by size, for reuse. */
+    private final java.util.Map<Long, java.util.ArrayDeque<Long>> pool = new java.util.HashMap<>();
+    private long taken, kept;
 
     /** The packing whose rows' positions and sequence starts are on the device now (uploaded once per pass). */
     private Packing packing;
@@ -126,13 +134,53 @@ public final class CudaFloatOps implements DiffOps {
 
     @Override
     public long availableBytes() {
-        return dev.freeMemory();
+        return dev.freeMemory() + kept;   // kept blocks are this backend's to reuse
+    }
+
+    /** A device block of {@code bytes}: a kept one of that size, else a new one (freeing the kept ones if the device is full). */
+    private long take(long bytes) {
+        java.util.ArrayDeque<Long> q = pool.get(bytes);
+        if (q != null && !q.isEmpty()) {
+            kept -= bytes;
+            return q.pop();
+        }
+        long ptr;
+        try {
+            ptr = dev.alloc(bytes);
+        } catch (dev.tiller.kernels.cuda.CudaException e) {
+            if (e.code() != CudaDevice.OUT_OF_MEMORY || pool.isEmpty()) throw e;
+            trim();
+            ptr = dev.alloc(bytes);
+        }
+        sizes.put(ptr, bytes);
+        taken += bytes;
+        peak = Math.max(peak, taken);
+        return ptr;
+    }
+
+    /** Gives a block from {@link #take} back for reuse (0 is ignored). */
+    private void give(long ptr) {
+        if (ptr == 0) return;
+        long bytes = sizes.get(ptr);
+        pool.computeIfAbsent(bytes, k -> new java.util.ArrayDeque<>()).push(ptr);
+        kept += bytes;
+    }
+
+    /** Frees the kept blocks. */
+    private void trim() {
+        for (java.util.ArrayDeque<Long> q : pool.values()) {
+            for (long ptr : q) {
+                taken -= sizes.remove(ptr);
+                dev.free(ptr);
+            }
+        }
+        pool.clear();
+        kept = 0;
     }
 
     private Dev allocate(long n) {
-        long ptr = dev.alloc(4 * Math.max(1, n));
+        long ptr = take(4 * Math.max(1, n));
         live += 4 * Math.max(1, n);
-        peak = Math.max(peak, live);
         return new Dev(ptr, n);
     }
 
@@ -184,7 +232,7 @@ public final class CudaFloatOps implements DiffOps {
         Dev d = (Dev) b;
         if (d.freed) return;
         d.freed = true;
-        dev.free(d.ptr);
+        give(d.ptr);
         live -= 4 * Math.max(1, d.n);
     }
 
@@ -192,6 +240,7 @@ public final class CudaFloatOps implements DiffOps {
     public void close() {
         dev.makeCurrent();
         freePacking();
+        trim();
         dev.free(tile);
         dev.free(freqs);
         dev.free(inverseFreqs);
@@ -199,13 +248,13 @@ public final class CudaFloatOps implements DiffOps {
 
     /** A short-lived device copy of host ints or longs, freed by the caller. */
     private long ints(int[] a) {
-        long ptr = dev.alloc(4L * Math.max(1, a.length));
+        long ptr = take(4L * Math.max(1, a.length));
         if (a.length > 0) dev.copyToDevice(ptr, a, 0, a.length);
         return ptr;
     }
 
     private long longs(long[] a) {
-        long ptr = dev.alloc(8L * Math.max(1, a.length));
+        long ptr = take(8L * Math.max(1, a.length));
         if (a.length > 0) dev.copyToDevice(ptr, a, a.length);
         return ptr;
     }
@@ -227,7 +276,7 @@ public final class CudaFloatOps implements DiffOps {
             }
             slices(x, dst, gathered, src, dim, false);
         } finally {
-            dev.free(tok);
+            give(tok);
             release(gathered);
         }
     }
@@ -239,8 +288,8 @@ public final class CudaFloatOps implements DiffOps {
         try {
             dev.slices(p(dst), d, p(src), s, dstOff.length, width, accumulate);
         } finally {
-            dev.free(d);
-            dev.free(s);
+            give(d);
+            give(s);
         }
     }
 
@@ -325,13 +374,13 @@ public final class CudaFloatOps implements DiffOps {
         freePacking();
         positions = ints(pk.pos());
         rowStarts = ints(pk.rowStart());
-        baseK = dev.alloc(8L * Math.max(1, pk.rows()));
-        baseV = dev.alloc(8L * Math.max(1, pk.rows()));
+        baseK = take(8L * Math.max(1, pk.rows()));
+        baseV = take(8L * Math.max(1, pk.rows()));
         packing = pk;
     }
 
     private void freePacking() {
-        for (long ptr : new long[]{positions, rowStarts, baseK, baseV}) dev.free(ptr);
+        for (long ptr : new long[]{positions, rowStarts, baseK, baseV}) give(ptr);
         positions = rowStarts = baseK = baseV = 0;
         packing = null;
     }
@@ -374,7 +423,7 @@ public final class CudaFloatOps implements DiffOps {
     private long floats(double[] a) {
         float[] f = new float[a.length];
         for (int i = 0; i < f.length; i++) f[i] = (float) a[i];
-        long ptr = dev.alloc(4L * Math.max(1, f.length));
+        long ptr = take(4L * Math.max(1, f.length));
         if (f.length > 0) dev.copyToDevice(ptr, f, 0, f.length);
         return ptr;
     }
@@ -389,13 +438,13 @@ public final class CudaFloatOps implements DiffOps {
 
     @Override
     public double[] logProbs(Buf logits, int rows, int vocab, int[] targets) {
-        long t = ints(targets), out = dev.alloc(4L * Math.max(1, rows));
+        long t = ints(targets), out = take(4L * Math.max(1, rows));
         try {
             dev.logProbs(out, p(logits), t, rows, vocab);
             return rowsBack(out, rows);
         } finally {
-            dev.free(t);
-            dev.free(out);
+            give(t);
+            give(out);
         }
     }
 
@@ -405,20 +454,20 @@ public final class CudaFloatOps implements DiffOps {
         try {
             dev.addLogProbGradient(p(dLogits), p(logits), t, cf, rows, vocab);
         } finally {
-            dev.free(t);
-            dev.free(cf);
+            give(t);
+            give(cf);
         }
     }
 
     @Override
     public double[] entropies(Buf logits, int rows, int vocab, double[] coef, Buf dLogits) {
-        long cf = coef == null ? 0 : floats(coef), out = dev.alloc(4L * Math.max(1, rows));
+        long cf = coef == null ? 0 : floats(coef), out = take(4L * Math.max(1, rows));
         try {
             dev.entropies(out, dLogits == null ? 0 : p(dLogits), p(logits), cf, rows, vocab);
             return rowsBack(out, rows);
         } finally {
-            dev.free(cf);
-            dev.free(out);
+            give(cf);
+            give(out);
         }
     }
 

@@ -163,7 +163,10 @@ class CudaGradientTest {
         }
     }
 
-    /** A forward pass that fails midway frees what it allocated: device memory held returns to where it was. */
+    /**
+     * A pass's buffers are given back at close and reused by the next pass (the peak does not grow); a forward pass
+     * that fails midway gives back what it took.
+     */
     @Test
     void aRejectedPassFreesItsDeviceMemory() {
         Path file = TestModels.synthetic("tiny-llama", GGMLType.F16);
@@ -172,6 +175,11 @@ class CudaGradientTest {
             try (DiffTransformer.Pass pass = dt.forward(pr.seqs, pr.params, null)) {
                 assertTrue(pass.logits().length > 0);
             }
+            long afterOne = dt.ops().peakBytes();
+            try (DiffTransformer.Pass pass = dt.forward(pr.seqs, pr.params, null)) {
+                assertTrue(pass.logits().length > 0);
+            }
+            assertEquals(afterOne, dt.ops().peakBytes(), "the second pass reuses the first one's released blocks");
             var bad = List.of(new DiffTransformer.Sequence(new int[]{1, 999_999}, new boolean[]{true, true}));
             var e = assertThrows(IllegalArgumentException.class, () -> dt.forward(bad, pr.params, null));
             assertTrue(e.getMessage().contains("999999"), e.getMessage());
