@@ -55,21 +55,8 @@ class CudaGradientTest {
     /** A step's sequences, targets and parameters drawn from one seed, identical for both backends. */
     record Problem(List<DiffTransformer.Sequence> seqs, int[] targets, double[] readCoef, SteeringParams params) {
         static Problem draw(DiffTransformer dt, HookSite site, int prefix, long seed, int... lengths) {
-            var c = dt.config();
-            Random rnd = new Random(seed);
-            int[] layers = new int[c.layers()];
-            for (int i = 0; i < layers.length; i++) layers[i] = i;
-            SteeringParams p = new SteeringParams(c.dim(), c.layers(), site, layers, prefix);
-            for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.3;
-            List<DiffTransformer.Sequence> seqs = new ArrayList<>();
-            for (int n : lengths) seqs.add(GradientCheckTest.seq(rnd, c.vocabSize(), n));
-            int wanted = 0;
-            for (var s : seqs) for (boolean b : s.wantLogits()) if (b) wanted++;
-            int[] targets = new int[wanted];
-            for (int i = 0; i < wanted; i++) targets[i] = rnd.nextInt(c.vocabSize());
-            double[] readCoef = new double[c.dim()];
-            for (int i = 0; i < readCoef.length; i++) readCoef[i] = rnd.nextGaussian() * 0.1;
-            return new Problem(seqs, targets, readCoef, p);
+            var p = GradientCheckTest.Problem.draw(dt, site, prefix, new Random(seed), lengths);
+            return new Problem(p.seqs(), p.targets(), p.readCoef(), p.params());
         }
     }
 

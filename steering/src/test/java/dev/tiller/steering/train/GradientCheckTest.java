@@ -59,21 +59,33 @@ class GradientCheckTest {
         return maxRelError(dt, site, prefix, read, seed, coords, 6, 4);
     }
 
+    /** A step's sequences, targets, read-point coefficients and parameters, drawn from {@code rnd} in this order. */
+    record Problem(List<DiffTransformer.Sequence> seqs, int[] targets, double[] readCoef, SteeringParams params) {
+        static Problem draw(DiffTransformer dt, HookSite site, int prefix, Random rnd, int... lengths) {
+            var c = dt.config();
+            int[] layers = new int[c.layers()];
+            for (int i = 0; i < layers.length; i++) layers[i] = i;
+            SteeringParams p = new SteeringParams(c.dim(), c.layers(), site, layers, prefix);
+            for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.3;
+            List<DiffTransformer.Sequence> seqs = new java.util.ArrayList<>();
+            for (int n : lengths) seqs.add(seq(rnd, c.vocabSize(), n));
+            int wanted = 0;
+            for (var s : seqs) for (boolean b : s.wantLogits()) if (b) wanted++;
+            int[] targets = new int[wanted];
+            for (int i = 0; i < wanted; i++) targets[i] = rnd.nextInt(c.vocabSize());
+            double[] readCoef = new double[c.dim()];
+            for (int i = 0; i < readCoef.length; i++) readCoef[i] = rnd.nextGaussian() * 0.1;
+            return new Problem(seqs, targets, readCoef, p);
+        }
+    }
+
     static double maxRelError(DiffTransformer dt, HookSite site, int prefix, HookPoint read, long seed, int coords, int... lengths) {
-        var c = dt.config();
         Random rnd = new Random(seed);
-        int[] layers = new int[c.layers()];
-        for (int i = 0; i < layers.length; i++) layers[i] = i;
-        SteeringParams p = new SteeringParams(c.dim(), c.layers(), site, layers, prefix);
-        for (int i = 0; i < p.theta.length; i++) p.theta[i] = rnd.nextGaussian() * 0.3;
-        List<DiffTransformer.Sequence> seqs = new java.util.ArrayList<>();
-        for (int n : lengths) seqs.add(seq(rnd, c.vocabSize(), n));
-        int wanted = 0;
-        for (var s : seqs) for (boolean b : s.wantLogits()) if (b) wanted++;
-        int[] targets = new int[wanted];
-        for (int i = 0; i < wanted; i++) targets[i] = rnd.nextInt(c.vocabSize());
-        double[] readCoef = new double[c.dim()];
-        for (int i = 0; i < readCoef.length; i++) readCoef[i] = rnd.nextGaussian() * 0.1;
+        Problem pr = Problem.draw(dt, site, prefix, rnd, lengths);
+        SteeringParams p = pr.params();
+        List<DiffTransformer.Sequence> seqs = pr.seqs();
+        int[] targets = pr.targets();
+        double[] readCoef = pr.readCoef();
 
         double[][] g = new double[1][];
         loss(dt, seqs, p, read, readCoef, targets, g);
