@@ -499,7 +499,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     @Override
     public synchronized void forward(Batch b, Hooks hooks, float[] logits) {
-        Step s = run(b, hooks, false);
+        Step s = run(b, hooks, false, false);
         if (s.rows() == 0) {
             dev.synchronize();
             return;
@@ -516,21 +516,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
      */
     @Override
     public synchronized void forward(Batch b, Hooks hooks, float[] logits, int vocab, boolean[] argmaxOnly, int[] ids) {
-        if (vocab != c.vocabSize()) throw new IllegalArgumentException("vocab " + vocab + ", the model has " + c.vocabSize());
-        int rows = b.logitRows();
-        boolean any = false;
-        for (int r = 0; r < rows; r++) any |= argmaxOnly[r];
-        if (!deviceArgmax || !any || hooks.has(HookSite.LOGITS, -1)) {
-            forward(b, hooks, logits);
-            ForwardPass.hostArgmax(rows, logits, vocab, argmaxOnly, ids);
-            return;
-        }
-        run(b, hooks, true);
-        dev.copyToHost(ids, 0, idsBuf, rows); // waits for the step (the legacy stream's copy follows its work)
-        deviceToHostBytes += 4L * rows;
-        for (int r = 0; r < rows; r++) {
-            if (!argmaxOnly[r]) copyLogitRows(logits, r, 1);
-        }
+        pick(b, hooks, logits, vocab, argmaxOnly, null, null, ids);
     }
 
     /**
@@ -542,33 +528,44 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     @Override
     public synchronized void forward(Batch b, Hooks hooks, float[] logits, int vocab, boolean[] argmaxOnly, float[] invTemperature, long[] keys,
                                      int[] ids) {
+        pick(b, hooks, logits, vocab, argmaxOnly, invTemperature, keys, ids);
+    }
+
+    /**
+     * Both forwards above: argmax rows and (with {@code invTemperature} not null) drawn rows are picked on the device,
+     * argmax_rows for a step of argmax rows only, pick_rows when a row draws, and only their ids come back; every other
+     * row comes back whole. The host picks from whole rows instead when nothing is picked, when a logits hook must see
+     * the rows first, or when the device argmax (or, for draws, device sampling) is switched off.
+     */
+    private void pick(Batch b, Hooks hooks, float[] logits, int vocab, boolean[] argmaxOnly, float[] invTemperature, long[] keys, int[] ids) {
         if (vocab != c.vocabSize()) throw new IllegalArgumentException("vocab " + vocab + ", the model has " + c.vocabSize());
         int rows = b.logitRows();
-        boolean anyDraw = false;
-        for (int r = 0; r < rows; r++) anyDraw |= !argmaxOnly[r] && invTemperature[r] > 0;
-        if (!anyDraw) {
-            forward(b, hooks, logits, vocab, argmaxOnly, ids);
-            return;
-        }
-        if (!picksOnDevice() || hooks.has(HookSite.LOGITS, -1)) {
-            forward(b, hooks, logits);
-            ForwardPass.hostPicks(rows, logits, vocab, argmaxOnly, invTemperature, keys, ids);
-            return;
-        }
-        float[] temps = new float[rows];
+        boolean anyArgmax = false, anyDraw = false;
+        float[] temps = new float[rows];   // 0: the row is argmax or whole
         long[] k = new long[rows];
         for (int r = 0; r < rows; r++) {
-            if (argmaxOnly[r] || !(invTemperature[r] > 0)) continue;   // 0: the kernel's plain argmax
-            temps[r] = invTemperature[r];
-            k[r] = keys[r];
+            if (argmaxOnly[r]) {
+                anyArgmax = true;
+            } else if (invTemperature != null && invTemperature[r] > 0) {
+                anyDraw = true;
+                temps[r] = invTemperature[r];
+                k[r] = keys[r];
+            }
+        }
+        boolean onDevice = deviceArgmax && (anyArgmax || anyDraw) && (!anyDraw || deviceSampling) && !hooks.has(HookSite.LOGITS, -1);
+        if (!onDevice) {
+            forward(b, hooks, logits);
+            if (anyDraw) ForwardPass.hostPicks(rows, logits, vocab, argmaxOnly, invTemperature, keys, ids);
+            else ForwardPass.hostArgmax(rows, logits, vocab, argmaxOnly, ids);
+            return;
         }
         pendingTemps = temps;
         pendingKeys = k;
-        run(b, hooks, true, true);
-        dev.copyToHost(ids, 0, idsBuf, rows);
+        run(b, hooks, true, anyDraw);
+        dev.copyToHost(ids, 0, idsBuf, rows); // waits for the step (the legacy stream's copy follows its work)
         deviceToHostBytes += 4L * rows;
         for (int r = 0; r < rows; r++) {
-            if (!argmaxOnly[r] && !(invTemperature[r] > 0)) copyLogitRows(logits, r, 1);
+            if (!argmaxOnly[r] && temps[r] == 0) copyLogitRows(logits, r, 1);
         }
     }
 
@@ -593,10 +590,6 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
 
     /** Runs the batch through the model on the device; its logit rows (and with {@code argmax} their ids) stay there. */
-    private Step run(Batch b, Hooks hooks, boolean argmax) {
-        return run(b, hooks, argmax, false);
-    }
-
     /** With {@code draw}, the rows' picks are {@code pick_rows} with {@link #pendingTemps} and {@link #pendingKeys}. */
     private Step run(Batch b, Hooks hooks, boolean argmax, boolean draw) {
         final int dim = c.dim(), kvDim = c.kvDim(), L = c.layers();
