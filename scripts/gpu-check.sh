@@ -40,19 +40,25 @@ ratios() { # suffix of the bench logs ("" or "-nogemv"), label
     "Q4_0 $(awk -v a="$q4" -v b="$f16" 'BEGIN{if (b > 0) printf "%.2fx", a / b; else print "?"}') (tg128 F16 $f16, Q8_0 $q8, Q4_0 $q4 tok/s; targets 1.3x / 1.6x)"
 }
 
+# JUnit on the device: gpu_tests NAME CLASS_REGEX LABEL [EXTRA_REGEX] runs the bundled test classes matching the regex
+# (never CudaEmulatorTest, which checks the emulator itself) with -Dtiller.cuda=device, logs to
+# $out/tests[-NAME].log, and notes the counts, then the failures and any lines matching EXTRA_REGEX, in the summary.
+gpu_tests() {
+  local name="$1" classes="$2" label="$3" extra="${4:-}" cp="" sfx="${1:+-$1}"
+  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
+  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
+    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
+    --scan-class-path "${cp#:}" --include-classname "$classes" --exclude-classname '.*CudaEmulatorTest' \
+    --reports-dir "$out/junit$sfx" > "$out/tests$sfx.log" 2>&1
+  note "$label (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests$sfx.log" | tr -s ' ' | tr '\n' ';')"
+  grep -E "MethodSource|=> |Exception|expected${extra:+|$extra}" "$out/tests$sfx.log" | head -40 >> "$summary"
+}
+
 note "== Tiller GPU check, commit $(cat "$here/COMMIT" 2>/dev/null), $(date -u +%FT%TZ)"
 note "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
 
 if [[ " $sections " == *" tests "* ]]; then
-  cp=""
-  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
-  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
-    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
-    --scan-class-path "${cp#:}" --include-classname '.*(Cuda|Gpu|BenchCommand|DeviceOption|Gemma2Test|MistralTest).*' --exclude-classname '.*CudaEmulatorTest' \
-    --reports-dir "$out/junit" > "$out/tests.log" 2>&1
-  rc=$?
-  note "-- GPU tests (exit $rc): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests.log" | tr -s ' ' | tr '\n' ';')"
-  grep -E "MethodSource|=> |Exception|expected" "$out/tests.log" | head -40 >> "$summary"
+  gpu_tests "" '.*(Cuda|Gpu|BenchCommand|DeviceOption|Gemma2Test|MistralTest).*' "-- GPU tests"
 fi
 
 if [[ " $sections " == *" text "* ]]; then
@@ -121,14 +127,7 @@ if [[ " $sections " == *" bench "* ]]; then
 fi
 if [[ " $sections " == *" argmax "* ]]; then
   note "-- argmax: greedy decode with the argmax on the device (TILLER_CUDA_DEVICE_ARGMAX=1) or the row copied (=0)"
-  cp=""
-  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
-  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
-    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
-    --scan-class-path "${cp#:}" --include-classname '.*(CudaArgmaxTest|CudaGreedyDecodeTest)' \
-    --reports-dir "$out/junit-argmax" > "$out/tests-argmax.log" 2>&1
-  note "   tests (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests-argmax.log" | tr -s ' ' | tr '\n' ';')"
-  grep -E "MethodSource|=> |Exception|expected" "$out/tests-argmax.log" | head -30 >> "$summary"
+  gpu_tests argmax '.*(CudaArgmaxTest|CudaGreedyDecodeTest)' "   tests"
   q05 f16
   for a in 1 0; do
     TILLER_CUDA_DEVICE_ARGMAX=$a tiller bench --device cuda -m "$models/q05-f16.gguf" -p 0 -n 128 -r 5 > "$out/bench-argmax$a.txt" 2>&1
@@ -144,14 +143,7 @@ if [[ " $sections " == *" argmax "* ]]; then
 fi
 if [[ " $sections " == *" quant "* ]]; then
   note "-- quant: weights read as stored (GEMV for decode, Q8_0 / Q4_0 kept quantized)"
-  cp=""
-  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
-  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
-    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
-    --scan-class-path "${cp#:}" --include-classname '.*(CudaGemvTest|CudaQuantizedWeightsTest|CudaTransformerTest)' \
-    --reports-dir "$out/junit-quant" > "$out/tests-quant.log" 2>&1
-  note "   tests (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests-quant.log" | tr -s ' ' | tr '\n' ';')"
-  grep -E "MethodSource|=> |Exception|expected" "$out/tests-quant.log" | head -30 >> "$summary"
+  gpu_tests quant '.*(CudaGemvTest|CudaQuantizedWeightsTest|CudaTransformerTest)' "   tests"
   for t in f16 q8_0 q4_0; do
     q05 $t
     for g in 1 0; do
@@ -197,14 +189,8 @@ PY
 fi
 if [[ " $sections " == *" train "* ]]; then
   note "-- train: forward and backward on the GPU in float32 (CudaFloatOps) vs the CPU float64 reference"
-  cp=""
-  for j in "$here"/tests/*.jar; do cp="$cp:$j"; done
-  "$JAVA" "${FLAGS[@]}" -Xmx16g -Dtiller.shared="$S" -Dtiller.cuda=device -cp "$here/junit/console.jar:$here/lib/*${cp}" \
-    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary --details-theme=ascii \
-    --scan-class-path "${cp#:}" --include-classname '.*(CudaGradientTest|CudaTrainingKernelsTest|CudaLossKernelsTest|CudaGemmaKernelsTest|CudaSamplingTest|GpuCommandsTest)' \
-    --reports-dir "$out/junit-train" > "$out/tests-train.log" 2>&1
-  note "   tests (exit $?): $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/tests-train.log" | tr -s ' ' | tr '\n' ';')"
-  grep -E "MethodSource|=> |Exception|expected|GPU float32 vs|gradient error" "$out/tests-train.log" | head -30 >> "$summary"
+  gpu_tests train '.*(CudaGradientTest|CudaTrainingKernelsTest|CudaLossKernelsTest|CudaGemmaKernelsTest|CudaSamplingTest|GpuCommandsTest)' "   tests" \
+    'GPU float32 vs|gradient error'
   [ -f "$models/q15-f16.gguf" ] || tiller models write --preset qwen2.5-1.5b --type f16 --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q15-f16.gguf" > /dev/null
   words="$(printf 'the little dog ran to see a big red ball and %.0s' $(seq 1 7))"
   : > "$out/ce.jsonl"; : > "$out/grpo.jsonl"
