@@ -80,8 +80,8 @@ class Gemma2SteeringTest {
                 for (int step = 0; step < 30; step++) {
                     try (var pass = dt.forward(seqs, sp, null)) {
                         int V = m.config().vocabSize(), rows = pass.logitRows();
-                        double[] d = new double[rows * V];
-                        double loss = dev.tiller.steering.train.Losses.weightedNll(pass.logits(), target, null, rows, V, rows, d);
+                        var d = dt.ops().zeros((long) rows * V);
+                        double loss = dev.tiller.steering.train.Losses.weightedNll(dt.ops(), pass.logitsBuffer(), target, null, rows, V, rows, d);
                         if (step == 0) first = loss;
                         last = loss;
                         adam.step(sp.theta, dt.backward(pass, d, null));
@@ -98,7 +98,7 @@ class Gemma2SteeringTest {
                 assertTrue(logSoftmaxAt(steered, target[0]) > logSoftmaxAt(plain, target[0]) + 0.02,
                         "steered log p " + logSoftmaxAt(steered, target[0]) + " vs plain " + logSoftmaxAt(plain, target[0]));
                 try (var pass = dt.forward(seqs, sp, null)) {
-                    double trained = dev.tiller.steering.train.Losses.logProb(pass.logits(), 0, m.config().vocabSize(), target[0]);
+                    double trained = dt.ops().logProbs(pass.logitsBuffer(), 1, m.config().vocabSize(), target)[0];
                     assertEquals(trained, logSoftmaxAt(steered, target[0]), 1e-4, "the training forward and the engine disagree");
                 }
             }

@@ -412,7 +412,18 @@ public final class CpuDoubleOps implements DiffOps {
         }
     }
 
-    // ---- losses (row by row on the worker pool; the softmax is Losses.logSoftmax) ----
+    // ---- losses (row by row on the worker pool) ----
+
+    /** log-softmax of one row into out. */
+    private static void logSoftmax(double[] z, int off, int vocab, double[] out) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) max = Math.max(max, z[off + i]);
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) sum += Math.exp(z[off + i] - max);
+        double lse = max + Math.log(sum);
+        for (int i = 0; i < vocab; i++) out[i] = z[off + i] - lse;
+    }
+
 
     @Override
     public double[] logProbs(Buf logits, int rows, int vocab, int[] targets) {
@@ -420,7 +431,7 @@ public final class CpuDoubleOps implements DiffOps {
         Parallel.forRange(rows, minRows(vocab), (from, to) -> {
             double[] lp = new double[vocab];
             for (int r = from; r < to; r++) {
-                Losses.logSoftmax(z, r * vocab, vocab, lp);
+                logSoftmax(z, r * vocab, vocab, lp);
                 out[r] = lp[targets[r]];
             }
         });
@@ -435,7 +446,7 @@ public final class CpuDoubleOps implements DiffOps {
             for (int r = from; r < to; r++) {
                 if (coef[r] == 0) continue;
                 int o = r * vocab;
-                Losses.logSoftmax(z, o, vocab, lp);
+                logSoftmax(z, o, vocab, lp);
                 for (int i = 0; i < vocab; i++) d[o + i] -= coef[r] * Math.exp(lp[i]);
                 d[o + targets[r]] += coef[r];
             }
@@ -449,7 +460,7 @@ public final class CpuDoubleOps implements DiffOps {
             double[] lp = new double[vocab];
             for (int r = from; r < to; r++) {
                 int o = r * vocab;
-                Losses.logSoftmax(z, o, vocab, lp);
+                logSoftmax(z, o, vocab, lp);
                 double h = 0;
                 for (int i = 0; i < vocab; i++) h -= Math.exp(lp[i]) * lp[i];
                 out[r] = h;

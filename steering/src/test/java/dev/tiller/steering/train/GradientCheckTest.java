@@ -24,35 +24,36 @@ class GradientCheckTest {
     /** The loss used for the check: CE on the odd wanted rows, entropy on the even ones, plus Σ c·read. */
     static double loss(DiffTransformer dt, List<DiffTransformer.Sequence> seqs, SteeringParams p, HookPoint read, double[] readCoef,
                        int[] targets, double[][] gradOut) {
-        DiffTransformer.Pass pass = dt.forward(seqs, p, read);
-        int vocab = dt.config().vocabSize(), rows = pass.logits().length / vocab;
-        double[] dLogits = new double[pass.logits().length];
-        double l = 0;
-        double[] w = new double[rows];
-        for (int r = 0; r < rows; r++) w[r] = r % 2;
-        l += Losses.weightedNll(pass.logits(), targets, w, rows, vocab, rows, dLogits);
-        // entropy on the even rows only: compute on a copy and zero the odd rows' share
-        double[] dEnt = new double[pass.logits().length];
-        double[] evenLogits = pass.logits().clone();
-        int evens = 0;
-        for (int r = 0; r < rows; r += 2) evens++;
-        double[] ev = new double[evens * vocab];
-        for (int r = 0, e = 0; r < rows; r += 2, e++) System.arraycopy(evenLogits, r * vocab, ev, e * vocab, vocab);
-        double[] dEv = new double[ev.length];
-        l += 0.5 * Losses.meanEntropy(ev, evens, vocab, dEv);
-        for (int r = 0, e = 0; r < rows; r += 2, e++) for (int i = 0; i < vocab; i++) dEnt[r * vocab + i] = 0.5 * dEv[e * vocab + i];
-        for (int i = 0; i < dLogits.length; i++) dLogits[i] += dEnt[i];
-        double[] dRead = null;
-        if (read != null) {
-            dRead = new double[pass.readActs.length];
-            for (int i = 0; i < dRead.length; i++) {
-                double a = pass.readActs[i];
-                l += readCoef[i % readCoef.length] * a + 0.01 * a * a;
-                dRead[i] = readCoef[i % readCoef.length] + 0.02 * a;
+        DiffOps ops = dt.ops();
+        try (DiffTransformer.Pass pass = dt.forward(seqs, p, read)) {
+            int vocab = dt.config().vocabSize(), rows = pass.logitRows();
+            DiffOps.Buf dLogits = ops.zeros((long) rows * vocab);
+            try {
+                double l = 0;
+                double[] w = new double[rows];
+                for (int r = 0; r < rows; r++) w[r] = r % 2;
+                l += Losses.weightedNll(ops, pass.logitsBuffer(), targets, w, rows, vocab, rows, dLogits);
+                // half the mean entropy of the even rows: coefficient 0.5 / evens on them, 0 on the odd rows
+                int evens = (rows + 1) / 2;
+                double[] coef = new double[rows];
+                for (int r = 0; r < rows; r += 2) coef[r] = 0.5 / evens;
+                double[] h = ops.entropies(pass.logitsBuffer(), rows, vocab, coef, dLogits);
+                for (int r = 0; r < rows; r += 2) l += 0.5 * h[r] / evens;
+                double[] dRead = null;
+                if (read != null) {
+                    dRead = new double[pass.readActs.length];
+                    for (int i = 0; i < dRead.length; i++) {
+                        double a = pass.readActs[i];
+                        l += readCoef[i % readCoef.length] * a + 0.01 * a * a;
+                        dRead[i] = readCoef[i % readCoef.length] + 0.02 * a;
+                    }
+                }
+                if (gradOut != null) gradOut[0] = dt.backward(pass, dLogits, dRead);
+                return l;
+            } finally {
+                ops.release(dLogits);
             }
         }
-        if (gradOut != null) gradOut[0] = dt.backward(pass, dLogits, dRead);
-        return l;
     }
 
     static double maxRelError(DiffTransformer dt, HookSite site, int prefix, HookPoint read, long seed, int coords) {
