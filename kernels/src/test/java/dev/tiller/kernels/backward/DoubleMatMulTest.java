@@ -2,14 +2,11 @@ package dev.tiller.kernels.backward;
 
 import dev.tiller.kernels.Parallel;
 import dev.tiller.kernels.WeightMatrix;
-import dev.tiller.kernels.quant.Quantizer;
 import dev.tiller.loader.GGMLType;
-import dev.tiller.loader.Tensor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -34,16 +31,9 @@ class DoubleMatMulTest {
     void productsMatchNaiveLoops(GGMLType type, int n, int threads, int rows, int cols) {
         Parallel.setThreads(threads);
         Random rnd = new Random(n * 31L + threads);
-        float[] wf = new float[rows * cols];
-        for (int i = 0; i < wf.length; i++) wf[i] = (float) rnd.nextGaussian();
-        Tensor t = new Tensor("blk.0.test.weight", type, new long[]{cols, rows}, MemorySegment.ofArray(Quantizer.quantize(type, wf)), "test");
-        WeightMatrix w = new WeightMatrix(t).expect(rows, cols);
-        double[][] W = new double[rows][cols];
-        float[] tmp = new float[cols];
-        for (int r = 0; r < rows; r++) {
-            w.dequantizeRow(r, tmp, 0);
-            for (int c = 0; c < cols; c++) W[r][c] = tmp[c];
-        }
+        RandomWeights rw = RandomWeights.of(type, rows, cols, rnd);
+        WeightMatrix w = rw.w();
+        double[][] W = rw.decoded();
         double[] x = new double[n * cols], dy = new double[n * rows], dx = new double[n * cols];
         for (int i = 0; i < x.length; i++) x[i] = rnd.nextGaussian();
         for (int i = 0; i < dy.length; i++) dy[i] = i % 5 == 0 ? 0 : rnd.nextGaussian();   // some zero coefficients
