@@ -140,6 +140,18 @@ class MatMulTest {
         assertTrue(e.getMessage().contains("blk.7.attn_k.weight") && e.getMessage().contains("IQ2_XS"), e.getMessage());
     }
 
+    /** An F16 infinity would read as a finite number in the fast kernels: the tensor is refused on first use, by name. */
+    @Test
+    void f16InfinityIsRefusedNamingTensorAndElement() {
+        byte[] bytes = new byte[2 * 4 * 64];
+        bytes[2 * (2 * 64 + 5) + 1] = (byte) 0xFC;   // row 2, column 5: -inf (0xFC00)
+        Tensor t = new Tensor("blk.3.ffn_up.weight", GGMLType.F16, new long[] {64, 4}, MemorySegment.ofArray(bytes), "model.gguf");
+        WeightMatrix w = new WeightMatrix(t);
+        var e = assertThrows(ModelFormatException.class, () -> MatMul.matvec(w, new float[64], 0, new float[4], 0));
+        assertTrue(e.getMessage().contains("blk.3.ffn_up.weight") && e.getMessage().contains("row 2, column 5"), e.getMessage());
+        assertThrows(ModelFormatException.class, () -> w.dequantizeRow(0, new float[64], 0));   // every later use too
+    }
+
     @Test
     void wrongShapeNamesTensor() {
         WeightMatrix w = randomMatrix(GGMLType.F32, 4, 8, new Random(1));

@@ -58,6 +58,19 @@ public interface QuantFormat {
         return false;
     }
 
+    /**
+     * Whether the kernels read some stored values wrongly, so that a tensor must be checked with
+     * {@link #firstUnreadable} before it is used (F16: the fast conversion turns infinities and NaNs into finite numbers).
+     */
+    default boolean checksValues() {
+        return false;
+    }
+
+    /** Index of the first of {@code count} elements at the start of {@code src} the kernels cannot read, or -1. */
+    default long firstUnreadable(MemorySegment src, long count) {
+        return -1;
+    }
+
     /** The format for a type, or an error naming {@code tensorName} when no kernel handles the type. */
     static QuantFormat of(GGMLType type, String tensorName) {
         QuantFormat f = QuantFormats.get(type);

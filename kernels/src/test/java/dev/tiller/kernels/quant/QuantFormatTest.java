@@ -92,20 +92,6 @@ class QuantFormatTest {
     }
 
     @Test
-    void f16DecodesEveryBitPatternExactly() {
-        byte[] bytes = new byte[2 * 65536];
-        for (int h = 0; h < 65536; h++) RandomBlocks.putU16(bytes, 2 * h, (short) h);
-        float[] out = new float[65536];
-        QuantFormat.of(GGMLType.F16, "t").dequantize(MemorySegment.ofArray(bytes), 0, out, 0, 65536);
-        for (int h = 0; h < 65536; h++) {
-            double ref = ReferenceDequantizer.half(h);
-            boolean same = Double.isNaN(ref) ? Float.isNaN(out[h]) : out[h] == (float) ref
-                    && (Math.copySign(1.0, ref) == Math.copySign(1.0f, out[h]));
-            if (!same) fail("f16 0x" + Integer.toHexString(h) + ": kernel " + out[h] + ", reference " + ref);
-        }
-    }
-
-    @Test
     void bf16DecodesEveryBitPatternExactly() {
         byte[] bytes = new byte[2 * 65536];
         for (int h = 0; h < 65536; h++) RandomBlocks.putU16(bytes, 2 * h, (short) h);
@@ -115,6 +101,50 @@ class QuantFormatTest {
             double ref = ReferenceDequantizer.bf16(h);
             boolean same = Double.isNaN(ref) ? Float.isNaN(out[h]) : out[h] == (float) ref;
             if (!same) fail("bf16 0x" + Integer.toHexString(h) + ": kernel " + out[h] + ", reference " + ref);
+        }
+    }
+
+    /** Every finite half through both kernels (the lane conversion and its scalar tail), bit for bit, signed zeros too. */
+    @Test
+    void f16DecodesEveryFiniteBitPatternExactly() {
+        int[] finite = java.util.stream.IntStream.range(0, 65536).filter(h -> (h & 0x7C00) != 0x7C00).toArray();
+        byte[] bytes = new byte[2 * finite.length];
+        for (int i = 0; i < finite.length; i++) RandomBlocks.putU16(bytes, 2 * i, (short) finite[i]);
+        MemorySegment seg = MemorySegment.ofArray(bytes);
+        QuantFormat f = QuantFormat.of(GGMLType.F16, "t");
+        float[] out = new float[finite.length];
+        f.dequantize(seg, 0, out, 0, finite.length - 5);   // not a whole number of vectors: the tail too
+        f.dequantize(seg, 2L * (finite.length - 5), out, finite.length - 5, 5);
+        float[] one = new float[finite.length];
+        for (int i = 0; i < finite.length; i++) {
+            double ref = ReferenceDequantizer.half(finite[i]);
+            if (Float.floatToRawIntBits(out[i]) != Float.floatToRawIntBits((float) ref)) {
+                fail("f16 0x" + Integer.toHexString(finite[i]) + ": kernel " + out[i] + ", reference " + ref);
+            }
+            // dot with a one-hot x reads the same value (x = 1 keeps it exact)
+            if (i % 97 == 0) {
+                one[i] = 1;
+                float d = f.dot(seg, 0, one, 0, finite.length);
+                one[i] = 0;
+                assertEquals((float) ref, d, 0f, "dot picking f16 0x" + Integer.toHexString(finite[i]));
+            }
+        }
+        assertEquals(-1, f.firstUnreadable(seg, finite.length));
+    }
+
+    /** The fast F16 conversion would read infinities and NaNs as finite; the check that guards it finds each one. */
+    @Test
+    void f16FindsInfinitiesAndNaNs() {
+        QuantFormat f = QuantFormat.of(GGMLType.F16, "t");
+        assertTrue(f.checksValues());
+        int n = 1000;
+        for (int bad : new int[] {0x7C00, 0xFC00, 0x7E00, 0xFFFF, 0x7C01}) {
+            for (int at : new int[] {0, 31, 500, n - 1}) {   // in a vector and in the scalar tail
+                byte[] bytes = new byte[2 * n];
+                for (int i = 0; i < n; i++) RandomBlocks.putU16(bytes, 2 * i, (short) (0x3C00 + i % 512));
+                RandomBlocks.putU16(bytes, 2 * at, (short) bad);
+                assertEquals(at, f.firstUnreadable(MemorySegment.ofArray(bytes), n), "0x" + Integer.toHexString(bad) + " at " + at);
+            }
         }
     }
 
