@@ -65,9 +65,19 @@ public final class VectorOps {
         for (; i < n; i++) y[yOff + i] += x[xOff + i];
     }
 
-    /** gate[i] = silu(gate[i]) * up[i], with silu(g) = g / (1 + e^-g)   (SwiGLU). */
+    /**
+     * gate[i] = silu(gate[i]) * up[i], with silu(g) = g / (1 + e^-g)   (SwiGLU). The exponential is the Vector API's
+     * (a vector math library call, within 1 ulp in float) instead of a scalar {@link Math#exp} per element in double,
+     * which took about a tenth of a 128-token prefill.
+     */
     public static void siluMul(float[] gate, int gOff, float[] up, int uOff, int n) {
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
+            FloatVector g = FloatVector.fromArray(S, gate, gOff + i);
+            FloatVector e = g.neg().lanewise(VectorOperators.EXP);
+            g.div(e.add(1f)).mul(FloatVector.fromArray(S, up, uOff + i)).intoArray(gate, gOff + i);
+        }
+        for (; i < n; i++) {
             float g = gate[gOff + i];
             gate[gOff + i] = g / (1.0f + (float) Math.exp(-g)) * up[uOff + i];
         }
@@ -75,11 +85,17 @@ public final class VectorOps {
 
     /**
      * gate[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation, 0.5·g·(1 + tanh(sqrt(2/π)·(g + 0.044715·g³)))
-     * (GeGLU, as gemma's {@code gelu_pytorch_tanh}).
+     * (GeGLU, as gemma's {@code gelu_pytorch_tanh}); tanh from the Vector API, as exp in {@link #siluMul}.
      */
     public static void geluTanhMul(float[] gate, int gOff, float[] up, int uOff, int n) {
         final float c = (float) Math.sqrt(2 / Math.PI);
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
+            FloatVector g = FloatVector.fromArray(S, gate, gOff + i);
+            FloatVector inner = g.mul(g).mul(g).mul(0.044715f).add(g).mul(c);
+            g.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).mul(FloatVector.fromArray(S, up, uOff + i)).intoArray(gate, gOff + i);
+        }
+        for (; i < n; i++) {
             float g = gate[gOff + i];
             gate[gOff + i] = 0.5f * g * (1f + (float) Math.tanh(c * (g + 0.044715f * g * g * g))) * up[uOff + i];
         }
@@ -97,16 +113,27 @@ public final class VectorOps {
 
     /** In-place softmax over x[off, off+n): subtract the max for stability, exponentiate, normalize. */
     public static void softmax(float[] x, int off, int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
+        // vectorized: decode at depth runs one of these per head, layer and token over the whole context
+        int i = 0, upper = S.loopBound(n);
+        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; i < upper; i += S.length()) vmax = vmax.max(FloatVector.fromArray(S, x, off + i));
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) max = Math.max(max, x[off + i]);
+        FloatVector vsum = FloatVector.zero(S);
+        for (i = 0; i < upper; i += S.length()) {
+            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;
         }
         float inv = 1.0f / sum;
-        for (int i = 0; i < n; i++) x[off + i] *= inv;
+        for (i = 0; i < upper; i += S.length()) FloatVector.fromArray(S, x, off + i).mul(inv).intoArray(x, off + i);
+        for (; i < n; i++) x[off + i] *= inv;
     }
 
     /**
