@@ -104,6 +104,29 @@ class QuantFormatTest {
         }
     }
 
+    /**
+     * Q4_K and Q6_K build their scales in one 16-lane vector; machines with other vector widths take the scalar-scale
+     * kernels, which this machine would never run: checked here directly.
+     */
+    @Test
+    void kQuantScalarScaleKernelsMatchReference() {
+        Random rnd = new Random(5);
+        int rows = 3, cols = 4 * 256;
+        float[] x = new float[cols + 3];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        for (GGMLType type : new GGMLType[] {GGMLType.Q4_K, GGMLType.Q6_K}) {
+            byte[] bytes = RandomBlocks.of(type, rows * cols, rnd);
+            MemorySegment seg = MemorySegment.ofArray(bytes);
+            long rowBytes = type.byteSize(cols);
+            for (int r = 0; r < rows; r++) {
+                float got = type == GGMLType.Q4_K
+                        ? Q4_KFormat.dotScalarScales(seg, r * rowBytes, x, 3, BlockSums.of(x, 3, cols), cols)
+                        : Q6_KFormat.dotScalarScales(seg, r * rowBytes, x, 3, cols);
+                assertDotWithinBound(type, bytes, r, cols, x, 3, got, "scalar-scale dot");
+            }
+        }
+    }
+
     /** Every finite half through both kernels (the lane conversion and its scalar tail), bit for bit, signed zeros too. */
     @Test
     void f16DecodesEveryFiniteBitPatternExactly() {
