@@ -1,6 +1,15 @@
 package dev.tiller.kernels.quant;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+
 import java.lang.foreign.MemorySegment;
+
+import static dev.tiller.kernels.quant.Simd.F;
 
 /**
  * The 12-byte scale field of Q4_K/Q5_K: eight 6-bit scales and eight 6-bit mins (ggml's get_scale_min_k4).
@@ -49,6 +58,31 @@ final class KScales {
                 + ((mn03 >>> 16) & 0xFF) * sums[at + 2] + (mn03 >>> 24) * sums[at + 3]
                 + (mn47 & 0xFF) * sums[at + 4] + ((mn47 >>> 8) & 0xFF) * sums[at + 5]
                 + ((mn47 >>> 16) & 0xFF) * sums[at + 6] + (mn47 >>> 24) * sums[at + 7];
+    }
+
+    // A super-block's sixteen factors in one 16-lane float vector (for the dot products when the float shape has 16
+    // lanes): lanes 0-7 dmin·min_j, lanes 8-15 d·scale_j. Made with one conversion and one multiply instead of a
+    // scalar conversion and multiply per scale, which ran on the same vector units as the dot product.
+
+    /** Lanes 0-7 (the mins). */
+    static final VectorMask<Float> MINS = VectorMask.fromLong(F, 0xFFL);
+    private static final VectorMask<Float> SCALES = VectorMask.fromLong(F, 0xFF00L);
+    /** SCALE_OF[j] broadcasts lane 8 + j, sub-block j's d·scale. */
+    @SuppressWarnings("unchecked")
+    static final VectorShuffle<Float>[] SCALE_OF = new VectorShuffle[8];
+    static {
+        for (int j = 0; j < 8; j++) {
+            int lane = 8 + j;
+            SCALE_OF[j] = VectorShuffle.fromOp(F, i -> lane % F.length());
+        }
+    }
+
+    /** The factors vector of a super-block with scale words w0-w2 (see the SWAR helpers above). */
+    static FloatVector factors(int w0, int w1, int w2, float d, float dmin) {
+        long mins = (mins03(w1) & 0xFFFFFFFFL) | ((long) mins47(w1, w2) << 32);
+        long scales = (scales03(w0) & 0xFFFFFFFFL) | ((long) scales47(w0, w2) << 32);
+        ByteVector bytes = LongVector.broadcast(LongVector.SPECIES_128, mins).withLane(1, scales).reinterpretAsBytes();
+        return ((FloatVector) bytes.convertShape(VectorOperators.B2F, F, 0)).mul(FloatVector.broadcast(F, dmin).blend(d, SCALES));
     }
 
     /** Packs 6-bit scale {@code ls} and min {@code lm} of sub-block j into the 12 bytes (which start zeroed). */

@@ -4,9 +4,6 @@ import dev.tiller.loader.GGMLType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.LongVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
@@ -75,13 +72,9 @@ final class Q4_KFormat implements QuantFormat {
             MemorySegment blk = src.asSlice(byteOffset + (long) b * BYTES, BYTES);
             float d = Simd.half(blk, 0), dmin = Simd.half(blk, 2);
             int w0 = blk.get(Simd.I32_LE, SCALES), w1 = blk.get(Simd.I32_LE, SCALES + 4), w2 = blk.get(Simd.I32_LE, SCALES + 8);
-            long mins = (KScales.mins03(w1) & 0xFFFFFFFFL) | ((long) KScales.mins47(w1, w2) << 32);
-            long scales = (KScales.scales03(w0) & 0xFFFFFFFFL) | ((long) KScales.scales47(w0, w2) << 32);
-            ByteVector bytes = LongVector.broadcast(LongVector.SPECIES_128, mins).withLane(1, scales).reinterpretAsBytes();
-            FloatVector factors = ((FloatVector) bytes.convertShape(VectorOperators.B2F, F, 0))
-                    .mul(FloatVector.broadcast(F, dmin).blend(d, HIGH_HALF));
+            FloatVector factors = KScales.factors(w0, w1, w2, d, dmin);
             // lanes 8-15 of the masked load are zero, so only the mins reach minsAcc
-            minsAcc = factors.fma(FloatVector.fromArray(F, sums, 8 * b, LOW_HALF), minsAcc);
+            minsAcc = factors.fma(FloatVector.fromArray(F, sums, 8 * b, KScales.MINS), minsAcc);
             for (int g = 0; g < 4; g++) {
                 int xo = xOffset + b * BLOCK + 64 * g;
                 ByteVector q0 = Simd.load16(blk, QS + 32 * g), q1 = Simd.load16(blk, QS + 32 * g + 16);
@@ -90,22 +83,11 @@ final class Q4_KFormat implements QuantFormat {
                 qx1 = ((FloatVector) i1.and(0x0F).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 16), qx1);
                 FloatVector qx2 = ((FloatVector) i0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + 32));
                 qx2 = ((FloatVector) i1.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 48), qx2);
-                acc0 = qx1.fma(factors.rearrange(SCALE_OF[2 * g]), acc0);
-                acc1 = qx2.fma(factors.rearrange(SCALE_OF[2 * g + 1]), acc1);
+                acc0 = qx1.fma(factors.rearrange(KScales.SCALE_OF[2 * g]), acc0);
+                acc1 = qx2.fma(factors.rearrange(KScales.SCALE_OF[2 * g + 1]), acc1);
             }
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - minsAcc.reduceLanes(VectorOperators.ADD);
-    }
-
-    private static final VectorMask<Float> LOW_HALF = VectorMask.fromLong(F, 0xFFL), HIGH_HALF = VectorMask.fromLong(F, 0xFF00L);
-    /** SCALE_OF[j]: every lane takes lane 8 + j, where sub-block j's d·scale sits. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] SCALE_OF = new VectorShuffle[8];
-    static {
-        for (int j = 0; j < 8; j++) {
-            int lane = 8 + j;
-            SCALE_OF[j] = VectorShuffle.fromOp(F, i -> lane % F.length());
-        }
     }
 
     /** The same with the scales decoded in scalar code, for float vectors of other than 16 lanes. */

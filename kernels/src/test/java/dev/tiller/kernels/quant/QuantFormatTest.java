@@ -105,7 +105,7 @@ class QuantFormatTest {
     }
 
     /**
-     * Q4_K and Q6_K build their scales in one 16-lane vector; machines with other vector widths take the scalar-scale
+     * Q4_K, Q5_K and Q6_K build their scales in one 16-lane vector; machines with other vector widths take the scalar-scale
      * kernels, which this machine would never run: checked here directly.
      */
     @Test
@@ -114,14 +114,17 @@ class QuantFormatTest {
         int rows = 3, cols = 4 * 256;
         float[] x = new float[cols + 3];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        for (GGMLType type : new GGMLType[] {GGMLType.Q4_K, GGMLType.Q6_K}) {
+        for (GGMLType type : new GGMLType[] {GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K}) {
             byte[] bytes = RandomBlocks.of(type, rows * cols, rnd);
             MemorySegment seg = MemorySegment.ofArray(bytes);
             long rowBytes = type.byteSize(cols);
             for (int r = 0; r < rows; r++) {
-                float got = type == GGMLType.Q4_K
-                        ? Q4_KFormat.dotScalarScales(seg, r * rowBytes, x, 3, BlockSums.of(x, 3, cols), cols)
-                        : Q6_KFormat.dotScalarScales(seg, r * rowBytes, x, 3, cols);
+                float[] sums = BlockSums.of(x, 3, cols);
+                float got = switch (type) {
+                    case Q4_K -> Q4_KFormat.dotScalarScales(seg, r * rowBytes, x, 3, sums, cols);
+                    case Q5_K -> Q5_KFormat.dotScalarScales(seg, r * rowBytes, x, 3, sums, cols);
+                    default -> Q6_KFormat.dotScalarScales(seg, r * rowBytes, x, 3, cols);
+                };
                 assertDotWithinBound(type, bytes, r, cols, x, 3, got, "scalar-scale dot");
             }
         }
