@@ -12,9 +12,13 @@
 #   7. train: steering-vector training on the GPU (float32) against the CPU float64 reference: its tests on the
 #      device, one CE step of 32 rows x 128 tokens and one GRPO step of 8 prompts x 8 samples (<= 256 new tokens) on
 #      the Qwen2.5-1.5B shape (F16), and default GRPO on arith-mini on the GPU and on this machine's CPU (about 6 minutes)
+#   8. tiled: the tiled prefill attention kernel (TILLER_CUDA_TILED_ATTENTION=1, off by default until this has run):
+#      the CUDA tests of the engine (and the kernel's own) with it on, CPU vs GPU greedy text after a 120-token
+#      prompt with it off and on, and bench pp512 / pp4096 (-n 0 -r 2) on the Qwen2.5-0.5B F16 shape off and on
 # Logs go to $OUT (or /tmp/tiller-gpu-check); a summary is printed last. Sections: GPU_CHECK_SECTIONS="tests text
-# q4 bench argmax ncu quant train" (default: all but quant and train, whose runs the others include or that are long). GPU_CHECK_QUICK=1 skips the 1B model and
-# the depth runs. A short session: GPU_CHECK_SECTIONS=quant (about 5 minutes).
+# q4 bench argmax ncu quant train tiled" (default: all but quant, train and tiled, whose runs the others include, that
+# are long, or that check an opt-in path). GPU_CHECK_QUICK=1 skips the 1B model and the depth runs. A short session:
+# GPU_CHECK_SECTIONS=quant (about 5 minutes); GPU_CHECK_SECTIONS=tiled for the tiled prefill attention.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${OUT:-/tmp/tiller-gpu-check}"
@@ -215,6 +219,26 @@ if [[ " $sections " == *" train "* ]]; then
       --eval "$S/data/arith/dev.jsonl" --device $d -o "$out/arith-$d.steer" > "$out/train-arith-$d.txt" 2>&1
     note "   arith-mini grpo --device $d: $(grep -E '^eval after' "$out/train-arith-$d.txt") $(( $(date +%s) - start )) s wall" \
       "$(grep -E '^peak' "$out/train-arith-$d.txt")"
+  done
+fi
+if [[ " $sections " == *" tiled "* ]]; then
+  note "-- tiled: prefill attention by attention_tiled (TILLER_CUDA_TILED_ATTENTION=1) against the row kernel (=0)"
+  TILLER_CUDA_TILED_ATTENTION=1 gpu_tests tiled '.*(engine\.cuda\..*|Gemma2Test|MistralTest|CudaTiledAttentionTest)' \
+    "   tests (TILLER_CUDA_TILED_ATTENTION=1)" 'tiled GPU vs CPU'
+  q05 f16
+  prompt="$(printf 'the little dog ran to see a big red ball and %.0s' $(seq 1 12))"   # about 120 tokens: 8 tiles
+  tiller generate -m "$models/q05-f16.gguf" -p "$prompt" -n 32 --temp 0 --device cpu > "$out/text-tiled-cpu.txt" 2> "$out/text-tiled-cpu.err"
+  for a in 0 1; do
+    TILLER_CUDA_TILED_ATTENTION=$a tiller generate -m "$models/q05-f16.gguf" -p "$prompt" -n 32 --temp 0 --device cuda \
+      > "$out/text-tiled$a.txt" 2> "$out/text-tiled$a.err"
+    if [ -s "$out/text-tiled-cpu.txt" ] && cmp -s "$out/text-tiled-cpu.txt" "$out/text-tiled$a.txt"; then note "   text q05-f16 (TILLER_CUDA_TILED_ATTENTION=$a): identical to the CPU's"
+    else note "   text q05-f16 (TILLER_CUDA_TILED_ATTENTION=$a): DIFFERS from the CPU's $(tail -1 "$out/text-tiled$a.err")"; fi
+  done
+  for p in 512 4096; do
+    for a in 0 1; do
+      TILLER_CUDA_TILED_ATTENTION=$a tiller bench --device cuda -m "$models/q05-f16.gguf" -p $p -n 0 -r 2 > "$out/bench-tiled$a-pp$p.txt" 2>&1
+      grep -E '^\| q05|error' "$out/bench-tiled$a-pp$p.txt" | sed "s/\$/ (TILLER_CUDA_TILED_ATTENTION=$a)/" | tee -a "$summary"
+    done
   done
 fi
 note "== done"

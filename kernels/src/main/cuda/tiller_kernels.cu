@@ -520,6 +520,143 @@ extern "C" __global__ void attention(float* out, const float* q, const unsigned 
     }
 }
 
+// ---------------------------------------------------------------- tiled attention for prefill (flash-attention style)
+
+#define ATT_TILE_ROWS 16                                  // query rows per block
+#define ATT_ROWS_PER_WARP (ATT_TILE_ROWS / ATT_WARPS)     // 4: rows warp, warp + 4, warp + 8, warp + 12 of the tile
+#define ATT_TILE_KEYS 32                                  // keys per shared tile (one per lane) for head_dim <= 128; 16 above
+#define ATT_TILE_FLOATS (ATT_TILE_KEYS * (128 + 1) + ATT_TILE_KEYS * 128)   // K tile (odd row stride) + V tile: 32,896 bytes
+static_assert(ATT_TILE_ROWS % ATT_WARPS == 0, "every warp takes the same number of rows");
+static_assert(ATT_TILE_KEYS / 2 * (256 + 1) + ATT_TILE_KEYS / 2 * 256 <= ATT_TILE_FLOATS, "the head_dim 256 tile fits");
+
+// `attention` for prefill: the same parameters and math, plus `rows` (the grid no longer says it). In `attention` every
+// (head, row) block reads each key and value of its row's range from global memory, so a long prompt's rows read the
+// same keys over and over. Here block (head h, tile y) takes rows t0 = y * ATT_TILE_ROWS .. t0 + 15 (fewer in the tail
+// tile), which must all belong to ONE sequence (the caller's guarantee: row t0's layer bases serve every row), and
+// walks the union of its rows' ranges [min first, max pos] in tiles of `keys` positions, each loaded once into shared
+// memory by the whole block (warp w copies key rows w, w + 4, ..., lanes over the dims: coalesced) and then read by
+// all 16 rows. Keys are stored with an odd row stride (headDim | 1), so the 32 lanes reading one dim of 32 different
+// keys hit 32 different banks; values keep stride headDim (lanes read consecutive dims of one value).
+// Warp w owns rows w + 4i (i < 4) and keeps, per row, its query spread over the lanes (qv), the online softmax's
+// running max m and sum l, and its accumulator over the head's dims (acc, lane-spread as in `attention`). Per tile and
+// row, lane k scores key j0 + k (the full dot product, the query's dims broadcast from their lanes by shuffles), masked
+// to -inf outside [first, pos] of the row; the tile's max and sum are warp reductions, and the accumulator takes each
+// of the row's keys' weight by a shuffle from the lane that scored it (values outside [first, pos] are never read).
+// Same scale, cap (cap * tanh(s / cap) when cap > 0), window (first = max(0, pos - window + 1)) and GQA mapping
+// (h / (heads / kvHeads)) as `attention`.
+// Barriers: lo, hi and the tile length are computed alike by every thread from positions[] (read-only), so every
+// thread runs the key loop the same number of times and meets both of its barriers; nothing returns early. The first
+// barrier keeps the next tile's stores out until every warp has read the previous tile, the second publishes the tile.
+// Between them no thread reads shared memory, after the second none writes it. Every branch around a shuffle or a warp
+// reduction depends on the row (one per warp) or the tile only, so whole warps take it. Launch: grid (heads,
+// ceil(rows / ATT_TILE_ROWS)), block ATT_WARPS * 32 threads exactly (the row mapping depends on it); head_dim <= 256.
+extern "C" __global__ void attention_tiled(float* out, const float* q, const unsigned long long* layerBaseK, const unsigned long long* layerBaseV,
+                                           const int* positions, int heads, int kvHeads, int headDim, float scale, float cap, int window,
+                                           int rows) {
+    __shared__ float tile[ATT_TILE_FLOATS];
+    int h = blockIdx.x, t0 = blockIdx.y * ATT_TILE_ROWS;
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    int group = heads / kvHeads, kvDim = kvHeads * headDim;
+    int tileRows = min(ATT_TILE_ROWS, rows - t0);   // >= 1: the grid has ceil(rows / ATT_TILE_ROWS) tiles
+    const float* kc = reinterpret_cast<const float*>(layerBaseK[t0]) + (h / group) * headDim;
+    const float* vc = reinterpret_cast<const float*>(layerBaseV[t0]) + (h / group) * headDim;
+    int per = (headDim + WARP - 1) / WARP;
+    int keys = headDim <= 128 ? ATT_TILE_KEYS : ATT_TILE_KEYS / 2;
+    int ks = headDim | 1;
+    float* sk = tile;               // [keys][ks]
+    float* sv = tile + keys * ks;   // [keys][headDim]
+
+    // the positions any row of the tile sees (the same in every thread: the loop below holds barriers)
+    int lo = window > 0 ? max(0, positions[t0] - window + 1) : 0, hi = positions[t0];
+    for (int r = 1; r < tileRows; r++) {
+        int p = positions[t0 + r];
+        lo = min(lo, window > 0 ? max(0, p - window + 1) : 0);
+        hi = max(hi, p);
+    }
+
+    // this warp's rows; a row past the end of the tail tile gets pos -1, which every tile skips
+    float qv[ATT_ROWS_PER_WARP][ATT_MAX_PER_LANE], acc[ATT_ROWS_PER_WARP][ATT_MAX_PER_LANE];
+    float m[ATT_ROWS_PER_WARP], l[ATT_ROWS_PER_WARP];
+    int pos[ATT_ROWS_PER_WARP], first[ATT_ROWS_PER_WARP];
+#pragma unroll
+    for (int i = 0; i < ATT_ROWS_PER_WARP; i++) {
+        int r = warp + i * ATT_WARPS;
+        pos[i] = r < tileRows ? positions[t0 + r] : -1;
+        first[i] = window > 0 ? max(0, pos[i] - window + 1) : 0;
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+#pragma unroll
+        for (int e = 0; e < ATT_MAX_PER_LANE; e++) {
+            int d = lane + e * WARP;
+            qv[i][e] = r < tileRows && d < headDim ? q[((long) (t0 + r) * heads + h) * headDim + d] : 0.0f;
+            acc[i][e] = 0.0f;
+        }
+    }
+
+    for (int j0 = lo; j0 <= hi; j0 += keys) {
+        int n = min(keys, hi - j0 + 1);
+        __syncthreads();   // every warp is done with the previous tile
+        for (int jj = warp; jj < n; jj += ATT_WARPS) {
+            const float* kj = kc + (long) (j0 + jj) * kvDim;
+            const float* vj = vc + (long) (j0 + jj) * kvDim;
+            for (int d = lane; d < headDim; d += WARP) {
+                sk[jj * ks + d] = kj[d];
+                sv[jj * headDim + d] = vj[d];
+            }
+        }
+        __syncthreads();   // the tile is in shared memory
+#pragma unroll
+        for (int i = 0; i < ATT_ROWS_PER_WARP; i++) {
+            // warp-uniform: a row none of whose keys lie in this tile (or no row at all) skips it; otherwise at least
+            // one lane holds a valid key, so the tile's max below is finite
+            if (j0 > pos[i] || j0 + n <= first[i]) continue;
+            const float* kr = sk + min(lane, n - 1) * ks;   // lanes past the tile score its last key, masked below
+            float s = 0.0f;
+#pragma unroll
+            for (int e = 0; e < ATT_MAX_PER_LANE; e++) {
+                if (e >= per) break;
+                int dims = min(WARP, headDim - e * WARP);   // uniform: every lane runs every shuffle
+                for (int src = 0; src < dims; src++) s += __shfl_sync(0xffffffffu, qv[i][e], src) * kr[e * WARP + src];
+            }
+            s *= scale;
+            if (cap > 0.0f) s = cap * tanhf(s / cap);
+            int j = j0 + lane;
+            bool valid = lane < n && j >= first[i] && j <= pos[i];
+            if (!valid) s = -INFINITY;
+            float mNew = fmaxf(m[i], warp_max(s));
+            float corr = expf(m[i] - mNew), p = valid ? expf(s - mNew) : 0.0f;   // corr = 0 on the row's first tile
+            l[i] = l[i] * corr + warp_sum(p);
+#pragma unroll
+            for (int e = 0; e < ATT_MAX_PER_LANE; e++) acc[i][e] *= corr;
+            // only the row's own keys: a masked key's weight is 0, but its value need not be finite (the cache is not
+            // zeroed, and positions between the rows' ranges may never have been written)
+            int jEnd = min(n, pos[i] - j0 + 1);
+            for (int jj = max(0, first[i] - j0); jj < jEnd; jj++) {
+                float pj = __shfl_sync(0xffffffffu, p, jj);
+                const float* vr = sv + jj * headDim;
+#pragma unroll
+                for (int e = 0; e < ATT_MAX_PER_LANE; e++) {
+                    int d = lane + e * WARP;
+                    if (d < headDim) acc[i][e] += pj * vr[d];
+                }
+            }
+            m[i] = mNew;
+        }
+    }
+
+#pragma unroll
+    for (int i = 0; i < ATT_ROWS_PER_WARP; i++) {
+        int r = warp + i * ATT_WARPS;
+        if (r >= tileRows) continue;
+        float* o = out + ((long) (t0 + r) * heads + h) * headDim;
+#pragma unroll
+        for (int e = 0; e < ATT_MAX_PER_LANE; e++) {
+            int d = lane + e * WARP;
+            if (d < headDim) o[d] = acc[i][e] / l[i];
+        }
+    }
+}
+
 // ---------------------------------------------------------------- split-K attention for decode (flash-decoding)
 
 // A decoded token has one row per sequence, so `attention` above runs only heads x rows blocks and each walks the

@@ -382,6 +382,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
     /** Split-K attention: at most this many rows (decode steps), chunks of at least this many positions, at most this many. */
     static final int SPLIT_MAX_ROWS = 16, SPLIT_CHUNK = 64, SPLIT_MAX = 128;
+    /** Tiled attention (when switched on) for steps of at least this many rows of one sequence: prefill, not decode. */
+    static final int TILED_MIN_ROWS = 32;
     /** Steps of at most this many rows (decode steps of up to this many sequences) are captured as graphs. */
     static final int GRAPH_MAX_ROWS = 64;
 
@@ -655,9 +657,14 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         int chunk = SPLIT_CHUNK * Math.max(1, ceilDiv(ceilDiv(maxPos + 1, SPLIT_MAX), SPLIT_CHUNK));
         int splits = n <= SPLIT_MAX_ROWS && maxPos + 1 > SPLIT_CHUNK ? ceilDiv(maxPos + 1, chunk) : 1;
         if (splits > 1) ensureSplitWorkspace();
+        // prefill of one sequence (every row's cache the same, so the same layer bases): the tiled kernel reads each
+        // key once per 16 rows instead of once per row
+        boolean oneSequence = true;
+        for (int t = 1; t < n && oneSequence; t++) oneSequence = b.caches[t] == b.caches[0];
+        boolean tiled = tiledAttention && splits <= 1 && n >= TILED_MIN_ROWS && oneSequence;
 
         rowTables = prepareRowTables(hooks, seq, n);
-        Step step = new Step(n, rows, splits, chunk, hooks, pos, seq, outPos, outSeq, argmax, draw);
+        Step step = new Step(n, rows, splits, chunk, tiled, hooks, pos, seq, outPos, outSeq, argmax, draw);
         List<Object> key = n <= GRAPH_MAX_ROWS && graphsEnabled ? graphKey(step) : null;
         Graph g = key == null ? null : graphs.get(key);
         if (g != null) {
@@ -762,8 +769,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     }
 
     /** One forward step's shape and hooks: what {@link #body} issues, and what a captured graph is keyed on. */
-    private record Step(int n, int rows, int splits, int chunk, Hooks hooks, int[] pos, int[] seq, int[] outPos, int[] outSeq, boolean argmax,
-                        boolean draw) {}
+    private record Step(int n, int rows, int splits, int chunk, boolean tiled, Hooks hooks, int[] pos, int[] seq, int[] outPos, int[] outSeq,
+                        boolean argmax, boolean draw) {}
 
     private final Map<List<Object>, Graph> graphs = new HashMap<>();
     private final java.util.Set<List<Object>> seenKeys = new java.util.HashSet<>();
@@ -810,6 +817,19 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         if (v == null) v = System.getenv("TILLER_CUDA_FUSED");
         return v != null && (v.equals("1") || v.equalsIgnoreCase("true"));
     }
+
+    /**
+     * Prefill of one sequence by the tiled attention kernel ({@code attention_tiled}). Off unless
+     * {@code TILLER_CUDA_TILED_ATTENTION=1} / {@code -Dtiller.cuda.tiledAttention=true}: it passes every test under the
+     * emulator, but no GPU has run it yet, and a wrong kernel must not reach users before one has (docs/gpu.md).
+     */
+    private final boolean tiledAttention = tiledAttentionSelected();
+
+    static boolean tiledAttentionSelected() {
+        String v = System.getProperty("tiller.cuda.tiledAttention");
+        if (v == null) v = System.getenv("TILLER_CUDA_TILED_ATTENTION");
+        return v != null && (v.equals("1") || v.equalsIgnoreCase("true"));
+    }
     private long graphReplays;
 
     private long hostHookRuns;
@@ -830,7 +850,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
      * device (uploading is a copy, which a capture must not contain; the uncaptured step uploads it).
      */
     private List<Object> graphKey(Step s) {
-        List<Object> key = new ArrayList<>(List.of(s.n(), s.rows(), s.splits(), s.chunk(), capacity, logitsBuf, s.argmax(), s.draw(), idsBuf));
+        List<Object> key = new ArrayList<>(List.of(s.n(), s.rows(), s.splits(), s.chunk(), s.tiled(), capacity, logitsBuf, s.argmax(), s.draw(),
+                idsBuf));
         if (s.hooks().isEmpty()) return key;
         for (HookSite site : HookSite.values()) {
             if (site == HookSite.LOGITS) continue; // runs on the host copy of the logits, after the graph
@@ -954,6 +975,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             if (splits > 1) {
                 dev.attentionSplit(attn, splitPartial, splitMl, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, chunk, splits,
                         cap, window);
+            } else if (s.tiled()) {
+                dev.attentionTiled(attn, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, cap, window);
             } else {
                 dev.attention(attn, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, cap, window);
             }

@@ -498,6 +498,24 @@ public final class CudaDevice {
         launch("attention", heads, rows, 128, out, q, baseK, baseV, positions, heads, kvHeads, headDim, scale, cap, window);
     }
 
+    /** Query rows per block of {@link #attentionTiled} (ATT_TILE_ROWS in tiller_kernels.cu). */
+    public static final int ATTENTION_TILE_ROWS = 16;
+
+    /**
+     * The same attention as {@link #attention(long, long, long, long, long, int, int, int, int, float, float, int)}, by
+     * the tiled kernel for prefill: a block per head and {@value #ATTENTION_TILE_ROWS} consecutive rows loads each key
+     * and value tile into shared memory once for all its rows, instead of once per row. Precondition: every row belongs
+     * to ONE sequence, i.e. the {@code rows} entries of {@code baseK} (and of {@code baseV}) are all the same pointer;
+     * the kernel reads only the first row's pointers of each block. Positions may be in any order.
+     */
+    public void attentionTiled(long out, long q, long baseK, long baseV, long positions, int rows, int heads, int kvHeads, int headDim,
+                               float scale, float cap, int window) {
+        if (headDim > 256) throw new IllegalArgumentException("CUDA attention supports head_dim <= 256, got " + headDim);
+        int tiles = (rows + ATTENTION_TILE_ROWS - 1) / ATTENTION_TILE_ROWS;
+        if (rows < 1 || tiles > 65535) throw new IllegalArgumentException("attentionTiled of " + rows + " rows");
+        launch("attention_tiled", heads, tiles, 128, out, q, baseK, baseV, positions, heads, kvHeads, headDim, scale, cap, window, rows);
+    }
+
     /**
      * The same attention, with each row's context cut into {@code splits} chunks of {@code chunk} positions that run as
      * separate blocks (flash-decoding), then merged: for decode, where rows x heads blocks alone would leave most of

@@ -22,7 +22,7 @@ public final class Fatbin {
     /** Every kernel entry point the Java side launches; {@link CudaDevice} resolves each when it loads the module. */
     public static final List<String> KERNELS = List.of("f32_to_f16", "f32_to_bf16", "dequant_q8_0_f16", "dequant_q4_0_f16", "embed_gather",
             "add_inplace", "add_row_vector", "silu_mul", "gather_rows", "rmsnorm", "rmsnorm_backward", "silu_mul_backward", "rope",
-            "kv_store", "attention", "attention_partial", "attention_merge", "add_rmsnorm",
+            "kv_store", "attention", "attention_tiled", "attention_partial", "attention_merge", "add_rmsnorm",
             "qkv_rope_store", "silu_mul_store", "add_row_table", "repack_q8_0", "repack_q4_0", "gemv_f16", "gemv_bf16", "gemv_q8_0",
             "gemv_q4_0", "embed_gather_q", "argmax_rows", "pick_rows", "attention_backward", "widen_f32", "slices", "column_sums",
             "log_probs", "logprob_grad", "entropy_rows", "gelu_mul", "gelu_mul_store", "gelu_mul_backward", "scale_inplace", "softcap_inplace",

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -264,6 +265,14 @@ public final class CudaEmulator {
         if (memory != null) memory.resetPeak();
     }
 
+    private static final Map<String, LongAdder> launches = new ConcurrentHashMap<>();
+
+    /** How many times the kernel {@code name} has run (each replay of a graph holding it counts): tests that a path was taken. */
+    public static long launches(String name) {
+        var n = launches.get(name);
+        return n == null ? 0 : n.sum();
+    }
+
     /**
      * Each kernel the emulator has a Java reference for, with its parameter signature ({@code p} pointer, {@code l}
      * long, {@code i} int, {@code f} float): a test holds these against the .cu source, since a signature that does not
@@ -503,8 +512,12 @@ public final class CudaEmulator {
                 };
             }
             ReferenceKernels.Launch launch = new ReferenceKernels.Launch(gx, gy, gz, bx, sharedBytes, args, mem());
-            if (record(stream.address(), "cuLaunchKernel(" + name + ")")) recording.add(() -> k.body().run(launch));
-            else k.body().run(launch);
+            Runnable run = () -> {
+                launches.computeIfAbsent(name, x -> new LongAdder()).increment();
+                k.body().run(launch);
+            };
+            if (record(stream.address(), "cuLaunchKernel(" + name + ")")) recording.add(run);
+            else run.run();
             return SUCCESS;
         });
     }

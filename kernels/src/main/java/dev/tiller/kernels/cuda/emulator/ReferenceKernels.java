@@ -78,6 +78,7 @@ final class ReferenceKernels {
             Map.entry("rope", new Kernel("pppiiii", ReferenceKernels::rope)),
             Map.entry("kv_store", new Kernel("pppppi", ReferenceKernels::kvStore)),
             Map.entry("attention", new Kernel("pppppiiiffi", ReferenceKernels::attention)),
+            Map.entry("attention_tiled", new Kernel("pppppiiiffii", ReferenceKernels::attentionTiled)),
             Map.entry("attention_partial", new Kernel("ppppppiiififi", ReferenceKernels::attentionPartial)),
             Map.entry("attention_merge", new Kernel("pppiii", ReferenceKernels::attentionMerge)),
             Map.entry("add_rmsnorm", new Kernel("ppppifi", ReferenceKernels::addRmsnorm)),
@@ -402,11 +403,37 @@ final class ReferenceKernels {
      * to cap * tanh(s_j / cap) when cap &gt; 0; first = max(0, positions[t] - window + 1) when window &gt; 0, else 0.
      */
     static void attention(Launch l) {
+        attentionRows(l, l.gridY());
+    }
+
+    /** ATT_TILE_ROWS of the .cu source: the query rows of one attention_tiled block. */
+    static final int ATTENTION_TILE_ROWS = 16;
+
+    /**
+     * {@link #attention} over {@code rows} (its last parameter) rows of one sequence, grid (heads, ceil(rows / 16)):
+     * the kernel's result is the same math, tiled; this checks the launch and the precondition that every row reads
+     * the same cache (a caller that broke it would get other rows' keys on a GPU).
+     */
+    static void attentionTiled(Launch l) {
+        int rows = l.i(11);
+        if (rows < 1 || l.gridY() != (rows + ATTENTION_TILE_ROWS - 1) / ATTENTION_TILE_ROWS || l.blockX() != 128) {
+            throw new IllegalArgumentException("attention_tiled: " + rows + " rows in grid.y " + l.gridY() + ", block " + l.blockX());
+        }
+        MemorySegment baseK = l.p(2), baseV = l.p(3);
+        for (int t = 1; t < rows; t++) {
+            if (baseK.getAtIndex(U64, t) != baseK.getAtIndex(U64, 0) || baseV.getAtIndex(U64, t) != baseV.getAtIndex(U64, 0)) {
+                throw new IllegalArgumentException("attention_tiled: row " + t + " reads another sequence's cache than row 0");
+            }
+        }
+        attentionRows(l, rows);
+    }
+
+    private static void attentionRows(Launch l, int rows) {
         MemorySegment out = l.p(0), q = l.p(1), baseK = l.p(2), baseV = l.p(3), positions = l.p(4);
         int heads = l.i(5), kvHeads = l.i(6), headDim = l.i(7);
         float scale = l.f(8), cap = l.f(9);
         int window = l.i(10);
-        int group = heads / kvHeads, kvDim = kvHeads * headDim, rows = l.gridY();
+        int group = heads / kvHeads, kvDim = kvHeads * headDim;
         if (l.gridX() != heads) throw new IllegalArgumentException("attention: gridDim.x " + l.gridX() + " != heads " + heads);
         IntStream.range(0, rows * heads).parallel().forEach(th -> {
             int t = th / heads, h = th % heads;

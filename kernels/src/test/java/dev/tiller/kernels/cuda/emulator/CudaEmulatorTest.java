@@ -40,4 +40,13 @@ class CudaEmulatorTest {
         assertEquals(source, CudaEmulator.kernelSignatures(), "kernel name -> parameter signature, .cu source vs emulator");
         assertEquals(new java.util.TreeSet<>(Fatbin.KERNELS), source.keySet(), "kernels the Java side launches vs kernels in the source");
     }
+
+    /** attention_tiled's grid is sized on the Java side: its rows per block must be the kernel's. */
+    @Test
+    void tiledAttentionRowsPerBlockAgreeWithTheSource() throws Exception {
+        Matcher m = Pattern.compile("#define ATT_TILE_ROWS (\\d+)").matcher(Files.readString(Path.of("src/main/cuda/tiller_kernels.cu")));
+        assertTrue(m.find(), "ATT_TILE_ROWS in the source");
+        assertEquals(Integer.parseInt(m.group(1)), dev.tiller.kernels.cuda.CudaDevice.ATTENTION_TILE_ROWS, "CudaDevice");
+        assertEquals(Integer.parseInt(m.group(1)), ReferenceKernels.ATTENTION_TILE_ROWS, "the emulator's reference");
+    }
 }
