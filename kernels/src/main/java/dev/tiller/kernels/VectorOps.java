@@ -66,18 +66,13 @@ public final class VectorOps {
     }
 
     /**
-     * gate[i] = silu(gate[i]) * up[i], with silu(g) = g / (1 + e^-g)   (SwiGLU). The exponential is the Vector API's
-     * (a vector math library call, within 1 ulp in float) instead of a scalar {@link Math#exp} per element in double,
-     * which took about a tenth of a 128-token prefill.
+     * gate[i] = silu(gate[i]) * up[i], with silu(g) = g / (1 + e^-g)   (SwiGLU). Scalar {@link Math#exp} on purpose: the
+     * Vector API's EXP gives different bits interpreted and compiled, so a job split over JVMs (Spark executors at
+     * different JIT stages) stopped reproducing the single-machine tokens. A prompt's activation is split over threads
+     * by the caller instead.
      */
     public static void siluMul(float[] gate, int gOff, float[] up, int uOff, int n) {
-        int i = 0;
-        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
-            FloatVector g = FloatVector.fromArray(S, gate, gOff + i);
-            FloatVector e = g.neg().lanewise(VectorOperators.EXP);
-            g.div(e.add(1f)).mul(FloatVector.fromArray(S, up, uOff + i)).intoArray(gate, gOff + i);
-        }
-        for (; i < n; i++) {
+        for (int i = 0; i < n; i++) {
             float g = gate[gOff + i];
             gate[gOff + i] = g / (1.0f + (float) Math.exp(-g)) * up[uOff + i];
         }
@@ -85,17 +80,11 @@ public final class VectorOps {
 
     /**
      * gate[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation, 0.5·g·(1 + tanh(sqrt(2/π)·(g + 0.044715·g³)))
-     * (GeGLU, as gemma's {@code gelu_pytorch_tanh}); tanh from the Vector API, as exp in {@link #siluMul}.
+     * (GeGLU, as gemma's {@code gelu_pytorch_tanh}); scalar tanh for the reason given at {@link #siluMul}.
      */
     public static void geluTanhMul(float[] gate, int gOff, float[] up, int uOff, int n) {
         final float c = (float) Math.sqrt(2 / Math.PI);
-        int i = 0;
-        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
-            FloatVector g = FloatVector.fromArray(S, gate, gOff + i);
-            FloatVector inner = g.mul(g).mul(g).mul(0.044715f).add(g).mul(c);
-            g.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).mul(FloatVector.fromArray(S, up, uOff + i)).intoArray(gate, gOff + i);
-        }
-        for (; i < n; i++) {
+        for (int i = 0; i < n; i++) {
             float g = gate[gOff + i];
             gate[gOff + i] = 0.5f * g * (1f + (float) Math.tanh(c * (g + 0.044715f * g * g * g))) * up[uOff + i];
         }
@@ -113,27 +102,17 @@ public final class VectorOps {
 
     /** In-place softmax over x[off, off+n): subtract the max for stability, exponentiate, normalize. */
     public static void softmax(float[] x, int off, int n) {
-        // vectorized: decode at depth runs one of these per head, layer and token over the whole context
-        int i = 0, upper = S.loopBound(n);
-        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (; i < upper; i += S.length()) vmax = vmax.max(FloatVector.fromArray(S, x, off + i));
-        float max = vmax.reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) max = Math.max(max, x[off + i]);
-        FloatVector vsum = FloatVector.zero(S);
-        for (i = 0; i < upper; i += S.length()) {
-            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(max).lanewise(VectorOperators.EXP);
-            e.intoArray(x, off + i);
-            vsum = vsum.add(e);
-        }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
+        // scalar exp: bit-identical results whether interpreted or compiled (see siluMul)
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;
         }
         float inv = 1.0f / sum;
-        for (i = 0; i < upper; i += S.length()) FloatVector.fromArray(S, x, off + i).mul(inv).intoArray(x, off + i);
-        for (; i < n; i++) x[off + i] *= inv;
+        for (int i = 0; i < n; i++) x[off + i] *= inv;
     }
 
     /**

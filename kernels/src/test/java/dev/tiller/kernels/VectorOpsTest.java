@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The element-wise ops whose exp/tanh come from the Vector API's math library, against the same formulas in float64
+ * The element-wise ops with exp/tanh (SwiGLU, GeGLU, softmax) against the same formulas in float64
  * on lengths that leave scalar tails and at offsets, over a wide range of inputs (saturation included).
  */
 class VectorOpsTest {
