@@ -10,6 +10,8 @@ public final class ForwardScratch {
     int rows = -1;
     float[] x, xn, q, k, v, attn, branch, gate, up;
     int[] outPos, outSeq;
+    /** The pass over these buffers, bound to a batch for each forward. */
+    final BatchPass pass = new BatchPass(this);
 
     /** Makes the buffers fit {@code n} rows of this model. */
     void ensure(ModelConfig c, int n) {

@@ -479,9 +479,9 @@ public final class CpuDoubleOps implements DiffOps {
     }
 
     @Override
-    public void softcap(Buf y, double cap) {
+    public void softcap(Buf y, int rows, int width, double cap) {
         double[] ya = a(y);
-        Parallel.forRange(ya.length, POINTWISE_CHUNK, (from, to) -> {
+        Parallel.forRange(rows * width, POINTWISE_CHUNK, (from, to) -> {
             for (int i = from; i < to; i++) ya[i] = cap * Math.tanh(ya[i] / cap);
         });
     }

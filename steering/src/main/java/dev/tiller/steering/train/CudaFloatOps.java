@@ -479,8 +479,8 @@ public final class CudaFloatOps implements DiffOps {
     }
 
     @Override
-    public void softcap(Buf y, double cap) {
-        dev.softcap(p(y), (float) cap, n(y));
+    public void softcap(Buf y, int rows, int width, double cap) {
+        dev.softcap(p(y), (float) cap, (long) rows * width);
     }
 
     @Override

@@ -1,18 +1,23 @@
 package dev.tiller.steering.train;
 
+import dev.tiller.engine.model.BlockOps;
 import dev.tiller.kernels.WeightMatrix;
 
 /**
  * The ops of the differentiable forward pass ({@link DiffTransformer}) and their backwards, side by side: one
  * implementation per number type and device, so that training's forward and backward are written once, as ggml
  * writes its graph once for every backend. {@link CpuDoubleOps} is the float64 reference on the host;
- * {@code CudaDiffOps} runs the same ops in float32 on the GPU.
+ * {@link CudaFloatOps} runs the same ops in float32 on the GPU.
+ *
+ * <p>The forward's ops are the engine's {@link BlockOps}: the forward itself is the engine's
+ * {@link dev.tiller.engine.model.TransformerForward}, the same code the CPU's inference runs. What is
+ * declared again here is declared next to its backward.
  *
  * <p>Tensors are {@link Buf}s the backend owns: flat runs of numbers, row-major [rows][width] where an op says so.
  * Weights are never copied by an op: a backend reads them where the model keeps them (the memory-mapped file, or the
  * device copy of a CUDA model). Every backward op <em>adds</em> into its gradient outputs unless it says it writes.
  */
-public interface DiffOps extends AutoCloseable {
+public interface DiffOps extends BlockOps<DiffOps.Buf>, AutoCloseable {
 
     /** A tensor held by the backend. */
     interface Buf {
@@ -75,12 +80,14 @@ public interface DiffOps extends AutoCloseable {
     void addRowVector(Buf y, int rows, Buf v, long vOff, int width);
 
     /** y[r] += bias for each of {@code rows} rows: a frozen bias of the model. */
+    @Override
     void addBias(Buf y, int rows, float[] bias);
 
     /** out[outOff + c] += Σ_r y[r][c]: the backward of {@link #addRowVector} (the gradient of the vector). */
     void addColumnSums(Buf out, long outOff, Buf y, int rows, int width);
 
     /** y += x. */
+    @Override
     void add(Buf y, Buf x);
 
     // ---- RMSNorm ----
@@ -89,6 +96,7 @@ public interface DiffOps extends AutoCloseable {
      * out[r] = x[r] / rms(x[r]) · weight for rows of width d (out may be x). Returns what {@link #rmsnormBackward} needs
      * besides x (the host keeps each row's inverse RMS; a backend that recomputes it may return null).
      */
+    @Override
     Buf rmsnorm(Buf out, Buf x, float[] weight, int rows, int d, float eps);
 
     /** dx += d rmsnorm(x) / dx · dy, given the input x and what {@link #rmsnorm} returned. */
@@ -97,6 +105,7 @@ public interface DiffOps extends AutoCloseable {
     // ---- products with frozen weights ----
 
     /** y[n][w.rows] = x[n][w.cols] · Wᵀ (writes y). */
+    @Override
     void matmul(WeightMatrix w, Buf x, int n, Buf y);
 
     /** dx[n][w.cols] += dy[n][w.rows] · W. */
@@ -123,10 +132,12 @@ public interface DiffOps extends AutoCloseable {
     // ---- element-wise ----
 
     /** y *= a (gemma2's embedding scale). */
+    @Override
     void scale(Buf y, double a);
 
-    /** y = cap · tanh(y / cap) in place (gemma2's final logits). */
-    void softcap(Buf y, double cap);
+    /** y = cap · tanh(y / cap) in place over {@code rows} rows of {@code width} (gemma2's final logits). */
+    @Override
+    void softcap(Buf y, int rows, int width, double cap);
 
     /** dy *= 1 − (y / cap)² given the capped output y: the backward of {@link #softcap}, in place. */
     void softcapBackward(Buf dy, Buf y, double cap);
@@ -149,12 +160,14 @@ public interface DiffOps extends AutoCloseable {
     // ---- gated MLP: SwiGLU, GeGLU (gemma2) ----
 
     /** h = silu(gate) · up (writes h). */
+    @Override
     void siluMul(Buf h, Buf gate, Buf up);
 
     /** Writes dGate and dUp of {@link #siluMul} given dh. */
     void siluMulBackward(Buf dGate, Buf dUp, Buf gate, Buf up, Buf dh);
 
     /** h = gelu_tanh(gate) · up (writes h). */
+    @Override
     void geluMul(Buf h, Buf gate, Buf up);
 
     /** Writes dGate and dUp of {@link #geluMul} given dh. */

@@ -8,6 +8,8 @@ import dev.tiller.engine.model.CudaTransformer;
 import dev.tiller.engine.model.LayerWeights;
 import dev.tiller.engine.model.ModelConfig;
 import dev.tiller.engine.model.ModelWeights;
+import dev.tiller.engine.model.PassOps;
+import dev.tiller.engine.model.TransformerForward;
 import dev.tiller.models.arch.Activation;
 import dev.tiller.models.arch.Weight;
 
@@ -18,12 +20,14 @@ import java.util.List;
  * GeGLU, sandwich norms, soft-caps, sliding window and scaled embeddings), with the backward pass with respect to
  * <em>activations only</em>: every weight stays frozen and is read where the model keeps it, and the only gradients
  * produced are those of the steering parameters ({@link SteeringParams}). Written once against {@link DiffOps}: the
- * float64 host reference ({@link CpuDoubleOps}) and the GPU's float32 backend run this same code.
+ * float64 host reference ({@link CpuDoubleOps}) and the GPU's float32 backend ({@link CudaFloatOps}) run this same code.
  *
- * <p>{@link #forward} mirrors {@link dev.tiller.engine.model.Transformer}'s forward op by op, with the same names;
- * {@link #backward} walks the same ops in reverse, each headed by the forward line it undoes. Sequences are
- * independent (own positions from 0, causal attention inside each), packed as rows ({@link Packing}): sequence s has
- * K prefix rows then its tokens.
+ * <p>The forward is not written here: it is the engine's {@link TransformerForward}, the same code the CPU's inference
+ * ({@link dev.tiller.engine.model.Transformer}) runs, on this class's backend, with training's side of a pass
+ * ({@code Run}: packed sequences, steering biases at the sites, the tape of what the backward reads). An architecture
+ * change to the forward is made there, once; its backward goes into {@link #backward}, which walks the same ops in
+ * reverse, each headed by the forward line it undoes. Sequences are independent (own positions from 0, causal
+ * attention inside each), packed as rows ({@link Packing}): sequence s has K prefix rows then its tokens.
  *
  * <p>Kept for the backward, per token row: for each layer the residual entering the block ({@code xPre}, dim) and
  * after attention ({@code xMid}, dim), q and k after RoPE (qDim + kvDim), v (kvDim), gate and up before SwiGLU
@@ -36,6 +40,8 @@ public final class DiffTransformer implements AutoCloseable {
     private final ModelWeights w;
     private final DiffOps ops;
     private final boolean gelu;
+    /** The one forward, the engine's, on this backend. */
+    private final TransformerForward<DiffOps.Buf> forward;
 
     /** On the host in float64 ({@link CpuDoubleOps}). */
     public DiffTransformer(ModelConfig config, ModelWeights weights) {
@@ -48,6 +54,7 @@ public final class DiffTransformer implements AutoCloseable {
         this.w = weights;
         this.ops = ops != null ? ops : new CpuDoubleOps(config);
         this.gelu = config.architecture().activation() == Activation.GELU_TANH;
+        this.forward = new TransformerForward<>(config, weights, this.ops);
     }
 
     /** Block l's attention: gemma2 scales by query_pre_attn_scalar, soft-caps scores and slides a window on even layers. */
@@ -151,8 +158,6 @@ public final class DiffTransformer implements AutoCloseable {
         DiffOps.Buf theta, xo, rstdFinal, readBuf, logitsBuf;
         /** Whether the blocks' activations are dropped after the forward and recomputed in the backward. */
         boolean checkpointed;
-        /** Set while the backward runs a block again: the read point was read by the forward already. */
-        boolean recomputing;
         private final java.util.ArrayList<DiffOps.Buf> held = new java.util.ArrayList<>();
         private double[] logits;
         /** [n][dim] activations at the read point (null when none), row order as {@link #row}. */
@@ -191,6 +196,25 @@ public final class DiffTransformer implements AutoCloseable {
                 held.remove(a[l]);
                 a[l] = null;
             }
+        }
+
+        /** Where the tape keeps {@code s}, by layer. */
+        DiffOps.Buf[] saved(PassOps.Saved s) {
+            return switch (s) {
+                case X_PRE -> xPre;
+                case X_MID -> xMid;
+                case RSTD_ATTN -> rstdAttn;
+                case RSTD_FFN -> rstdFfn;
+                case Q_RAW -> qRaw;
+                case RSTD_Q -> rstdQ;
+                case K_RAW -> kRaw;
+                case RSTD_K -> rstdK;
+                case ATTN_RAW -> attnRaw;
+                case RSTD_POST_ATTN -> rstdPostAttn;
+                case FFN_RAW -> ffnRaw;
+                case RSTD_POST_FFN -> rstdPostFfn;
+                case RSTD_FINAL -> throw new IllegalArgumentException("not kept per layer: " + s);
+            };
         }
 
         /** Keeps a buffer until {@link #close}. */
@@ -242,7 +266,6 @@ public final class DiffTransformer implements AutoCloseable {
      */
     public Pass forward(List<Sequence> seqs, SteeringParams sp, HookPoint read) {
         final int dim = c.dim();
-        final float eps = c.rmsEps();
         if (sp.dim != dim) throw new IllegalArgumentException("steering vectors have width " + sp.dim + ", the model " + dim);
         Pass P = new Pass(sp, read, seqs);
         final int n = P.n;
@@ -251,35 +274,10 @@ public final class DiffTransformer implements AutoCloseable {
         try {
             P.theta = P.keep(ops.upload(sp.theta));
             DiffOps.Buf x = P.keep(ops.zeros((long) n * dim));        // the residual stream
-            Work work = new Work(n);
-            try {
-                // token embeddings; prefix rows are the prefix vectors themselves
-                embed(P, seqs, x);
-                site(P, HookSite.EMBED, -1, x);
-
-                for (int l = 0; l < c.layers(); l++) {
-                    site(P, HookSite.RESID_PRE, l, x);
-                    P.xPre[l] = P.keep(ops.copy(x));
-                    block(P, l, x, work);
-                    // checkpointing: keep only the block's input; the backward runs the block again from it
-                    if (P.checkpointed) P.dropBlock(l);
-                }
-
-                // --- final norm and unembedding, only for the rows that want logits ---
-                P.xo = P.keep(ops.zeros((long) P.rowsOut * dim));
-                ops.slices(P.xo, outputOffsets(P), x, rowOffsets(P.outRow), dim, false);
-                DiffOps.Buf xno = ops.zeros((long) P.rowsOut * dim);
-                P.logitsBuf = P.keep(ops.zeros((long) P.rowsOut * c.vocabSize()));
-                try {
-                    P.rstdFinal = P.keep(ops.rmsnorm(xno, P.xo, w.outputNorm(), P.rowsOut, dim, eps));
-                    if (P.rowsOut > 0) ops.matmul(w.output(), xno, P.rowsOut, P.logitsBuf);
-                    if (c.finalSoftcap() > 0) ops.softcap(P.logitsBuf, c.finalSoftcap());   // gemma2
-                } finally {
-                    ops.release(xno);
-                }
+            P.logitsBuf = P.keep(ops.zeros((long) P.rowsOut * c.vocabSize()));
+            try (Work work = new Work(n)) {
+                forward.forward(new Run(P, seqs, x, work, false));
                 if (P.readBuf != null) P.readActs = ops.download(P.readBuf);
-            } finally {
-                work.close();
             }
         } catch (RuntimeException | Error e) {
             P.close();
@@ -291,6 +289,7 @@ public final class DiffTransformer implements AutoCloseable {
     /** Buffers one block overwrites and nobody keeps, allocated once per pass (or per recomputation). */
     private final class Work implements AutoCloseable {
         final DiffOps.Buf xn, attn, branch, h;
+        DiffOps.Buf xnFinal;
 
         Work(int n) {
             xn = ops.zeros((long) n * c.dim());          // normed input of a sub-block
@@ -301,85 +300,131 @@ public final class DiffTransformer implements AutoCloseable {
 
         @Override
         public void close() {
-            for (DiffOps.Buf b : new DiffOps.Buf[]{xn, attn, branch, h}) ops.release(b);
+            for (DiffOps.Buf b : new DiffOps.Buf[]{xn, attn, branch, h, xnFinal}) ops.release(b);
         }
     }
 
     /**
-     * Block l, from x = its steered hook_resid_pre to x = its steered hook_resid_post, keeping in P what the backward
-     * needs. The forward runs it once per block; with checkpointing the backward runs it again from the kept input.
+     * Training's side of the one forward ({@link TransformerForward}): packed sequences ({@link Packing}) whose rows
+     * start with K prefix vectors, attention inside each sequence, the steering biases at the sites and the read
+     * point, and the tape: q, k, v, gate and up are new buffers kept in {@link Pass} for the backward, as is what the
+     * forward hands to {@link #keep} and {@link #keepCopy}.
      */
-    private void block(Pass P, int l, DiffOps.Buf x, Work wk) {
-        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), n = P.n;
-        final float eps = c.rmsEps();
-        LayerWeights lw = w.layers()[l];
-        DiffOps.Buf xn = wk.xn, attn = wk.attn, branch = wk.branch, h = wk.h;
+    private final class Run implements PassOps<DiffOps.Buf> {
+        final Pass P;
+        final List<Sequence> seqs;
+        final DiffOps.Buf x;
+        final Work wk;
+        /** Set while the backward runs a block again: the read point was read by the forward already. */
+        final boolean recomputing;
 
-        // --- attention ---
-        P.rstdAttn[l] = P.keep(ops.rmsnorm(xn, x, lw.attnNorm(), n, dim, eps));
-        DiffOps.Buf q = P.keep(ops.zeros((long) n * qDim)), k = P.keep(ops.zeros((long) n * kvDim)), v = P.keep(ops.zeros((long) n * kvDim));
-        ops.matmul(lw.wq(), xn, n, q);
-        ops.matmul(lw.wk(), xn, n, k);
-        ops.matmul(lw.wv(), xn, n, v);
-        if (lw.bq() != null) ops.addBias(q, n, lw.bq());
-        if (lw.bk() != null) ops.addBias(k, n, lw.bk());
-        if (lw.bv() != null) ops.addBias(v, n, lw.bv());
-        if (lw.qNorm() != null) {
-            P.qRaw[l] = P.keep(ops.copy(q));
-            P.rstdQ[l] = P.keep(ops.rmsnorm(q, q, lw.qNorm(), n * c.heads(), c.headDim(), eps));
+        Run(Pass P, List<Sequence> seqs, DiffOps.Buf x, Work wk, boolean recomputing) {
+            this.P = P;
+            this.seqs = seqs;
+            this.x = x;
+            this.wk = wk;
+            this.recomputing = recomputing;
         }
-        if (lw.kNorm() != null) {
-            P.kRaw[l] = P.keep(ops.copy(k));
-            P.rstdK[l] = P.keep(ops.rmsnorm(k, k, lw.kNorm(), n * c.kvHeads(), c.headDim(), eps));
-        }
-        ops.rope(q, c.heads(), P.pk, false);
-        ops.rope(k, c.kvHeads(), P.pk, false);
-        P.q[l] = q; P.k[l] = k; P.v[l] = v;
-        ops.attention(q, k, v, attn, P.pk, attentionOf(l));
-        ops.matmul(lw.wo(), attn, n, branch);
-        if (lw.postAttnNorm() != null) {   // gemma2's sandwich norm
-            P.attnRaw[l] = P.keep(ops.copy(branch));
-            P.rstdPostAttn[l] = P.keep(ops.rmsnorm(branch, branch, lw.postAttnNorm(), n, dim, eps));
-        }
-        site(P, HookSite.ATTN_OUT, l, branch);
-        ops.add(x, branch);
-        site(P, HookSite.RESID_MID, l, x);
-        P.xMid[l] = P.keep(ops.copy(x));
 
-        // --- gated MLP: SwiGLU, or GeGLU (gemma2) ---
-        P.rstdFfn[l] = P.keep(ops.rmsnorm(xn, x, lw.ffnNorm(), n, dim, eps));
-        DiffOps.Buf gate = P.keep(ops.zeros((long) n * ffn)), up = P.keep(ops.zeros((long) n * ffn));
-        ops.matmul(lw.wGate(), xn, n, gate);
-        ops.matmul(lw.wUp(), xn, n, up);
-        P.gate[l] = gate; P.up[l] = up;
-        if (gelu) ops.geluMul(h, gate, up);
-        else ops.siluMul(h, gate, up);
-        ops.matmul(lw.wDown(), h, n, branch);
-        if (lw.postFfwNorm() != null) {
-            P.ffnRaw[l] = P.keep(ops.copy(branch));
-            P.rstdPostFfn[l] = P.keep(ops.rmsnorm(branch, branch, lw.postFfwNorm(), n, dim, eps));
+        @Override
+        public int rows() {
+            return P.n;
         }
-        site(P, HookSite.MLP_OUT, l, branch);
-        ops.add(x, branch);
-        site(P, HookSite.RESID_POST, l, x);
-    }
 
-    /** Token rows get their embeddings, prefix rows the prefix vectors (rows of x start at zero). */
-    private void embed(Pass P, List<Sequence> seqs, DiffOps.Buf x) {
-        int K = P.params.prefixLength, tokensTotal = P.n - K * seqs.size();
-        int[] toks = new int[tokensTotal], rows = new int[tokensTotal];
-        int i = 0;
-        for (int s = 0; s < seqs.size(); s++) {
-            int[] st = seqs.get(s).tokens();
-            for (int t = 0; t < st.length; t++, i++) {
-                if (st[t] < 0 || st[t] >= c.vocabSize()) throw new IllegalArgumentException("token id " + st[t] + " is outside the vocabulary");
-                toks[i] = st[t];
-                rows[i] = P.pk.seqStart()[s] + K + t;
+        @Override
+        public DiffOps.Buf buffer(Buffer which, int l) {
+            long n = P.n;
+            return switch (which) {
+                case X -> x;
+                case XN -> wk.xn;
+                case ATTN -> wk.attn;
+                case BRANCH -> wk.branch;
+                case H -> wk.h;                   // gate and up stay as they are: the backward reads them
+                case Q -> P.q[l] = P.keep(ops.zeros(n * c.qDim()));
+                case K -> P.k[l] = P.keep(ops.zeros(n * c.kvDim()));
+                case V -> P.v[l] = P.keep(ops.zeros(n * c.kvDim()));
+                case GATE -> P.gate[l] = P.keep(ops.zeros(n * c.ffnDim()));
+                case UP -> P.up[l] = P.keep(ops.zeros(n * c.ffnDim()));
+                case XN_FINAL -> wk.xnFinal = ops.zeros((long) P.rowsOut * c.dim());
+                case LOGITS -> P.logitsBuf;
+            };
+        }
+
+        /** Token rows get their embeddings; prefix rows stay zero (rows of x start at zero). */
+        @Override
+        public void embed(DiffOps.Buf x) {
+            int K = P.params.prefixLength, tokensTotal = P.n - K * seqs.size();
+            int[] toks = new int[tokensTotal], rows = new int[tokensTotal];
+            int i = 0;
+            for (int s = 0; s < seqs.size(); s++) {
+                int[] st = seqs.get(s).tokens();
+                for (int t = 0; t < st.length; t++, i++) {
+                    if (st[t] < 0 || st[t] >= c.vocabSize()) throw new IllegalArgumentException("token id " + st[t] + " is outside the vocabulary");
+                    toks[i] = st[t];
+                    rows[i] = P.pk.seqStart()[s] + K + t;
+                }
             }
+            ops.embed(w.tokenEmbedding(), toks, rows, x, c.dim());
         }
-        ops.embed(w.tokenEmbedding(), toks, rows, x, c.dim());
-        if (c.embedScale() != 1f) ops.scale(x, c.embedScale());   // gemma: embeddings times sqrt(dim), before the prefix rows go in
-        if (K > 0) ops.slices(x, prefixRowOffsets(P), P.theta, prefixThetaOffsets(P), c.dim(), false);
+
+        /** Prefix rows are the prefix vectors themselves. */
+        @Override
+        public void prefix(DiffOps.Buf x) {
+            if (P.params.prefixLength > 0) ops.slices(x, prefixRowOffsets(P), P.theta, prefixThetaOffsets(P), c.dim(), false);
+        }
+
+        /**
+         * Steering bias (if any) at a point, then the read (the read sees the steered value). Training steers and reads
+         * the sites of the residual's width over all rows ({@link SteeringParams#BIAS_SITES}); ln_final and logits are
+         * not among them.
+         */
+        @Override
+        public void site(HookSite s, int layer, DiffOps.Buf y) {
+            if (!SteeringParams.BIAS_SITES.contains(s)) return;
+            int off = P.params.biasOffset(s, layer);
+            if (off >= 0) ops.addRowVector(y, P.n, P.theta, off, c.dim());
+            if (!recomputing && P.read != null && P.read.site() == s && P.read.layer() == layer) P.readBuf = P.keep(ops.copy(y));
+        }
+
+        @Override
+        public void rope(DiffOps.Buf y, int heads) {
+            ops.rope(y, heads, P.pk, false);
+        }
+
+        @Override
+        public void attention(int l, DiffOps.Buf q, DiffOps.Buf k, DiffOps.Buf v, DiffOps.Buf out) {
+            ops.attention(q, k, v, out, P.pk, attentionOf(l));
+        }
+
+        @Override
+        public void keep(Saved s, int l, DiffOps.Buf b) {
+            if (s == Saved.RSTD_FINAL) P.rstdFinal = P.keep(b);
+            else P.saved(s)[l] = P.keep(b);
+        }
+
+        @Override
+        public void keepCopy(Saved s, int l, DiffOps.Buf b) {
+            keep(s, l, ops.copy(b));
+        }
+
+        /** Checkpointing: keep only the block's input; the backward runs the block again from it. */
+        @Override
+        public void blockDone(int l) {
+            if (P.checkpointed) P.dropBlock(l);
+        }
+
+        @Override
+        public int logitRows() {
+            return P.rowsOut;
+        }
+
+        /** A copy of the rows that want logits, kept: the backward of the final norm reads it. */
+        @Override
+        public DiffOps.Buf gatherLogitRows(DiffOps.Buf x) {
+            P.xo = P.keep(ops.zeros((long) P.rowsOut * c.dim()));
+            ops.slices(P.xo, outputOffsets(P), x, rowOffsets(P.outRow), c.dim(), false);
+            return P.xo;
+        }
     }
 
     /**
@@ -406,16 +451,20 @@ public final class DiffTransformer implements AutoCloseable {
             DiffOps.Buf dReadBuf = dRead == null ? null : temp(temp, ops.upload(dRead));
             DiffOps.Buf dx = temp(temp, ops.zeros((long) n * dim));
 
-            // logits = output · ln_final(x)  (rows that want logits)
+            // TransformerForward.forward's last lines, in reverse: logits = output · rmsnorm(xo, outputNorm), xo the rows that
+            // want logits
             if (dLogits != null && P.rowsOut > 0) {
                 DiffOps.Buf dl = dLogits;
-                if (c.finalSoftcap() > 0) {   // softcap(logits): through the tanh, on a copy (the caller's dLogits stays)
+                if (c.finalSoftcap() > 0) {   // ops.softcap(logits): through the tanh, on a copy (the caller's dLogits stays)
                     dl = temp(temp, ops.copy(dLogits));
                     ops.softcapBackward(dl, P.logitsBuf, c.finalSoftcap());
                 }
                 DiffOps.Buf dxno = temp(temp, ops.zeros((long) P.rowsOut * dim)), dxo = temp(temp, ops.zeros((long) P.rowsOut * dim));
+                // ops.matmul(w.output(), xn, rows, logits)
                 ops.matmulTransposeAdd(w.output(), dl, P.rowsOut, dxno);
+                // ops.rmsnorm(xn, xo, w.outputNorm(), ...)
                 ops.rmsnormBackward(dxo, P.xo, P.rstdFinal, w.outputNorm(), dxno, P.rowsOut, dim, eps);
+                // xo = p.gatherLogitRows(x)
                 ops.slices(dx, rowOffsets(P.outRow), dxo, outputOffsets(P), dim, true);
             }
 
@@ -429,50 +478,51 @@ public final class DiffTransformer implements AutoCloseable {
             // the gradient of a sandwich-normed branch before its norm (gemma2)
             DiffOps.Buf dRaw = c.architecture().has(Weight.POST_ATTN_NORM) || c.architecture().has(Weight.POST_FFW_NORM)
                     ? temp(temp, ops.zeros((long) n * dim)) : null;
+            // TransformerForward.block, bottom to top
             for (int l = c.layers() - 1; l >= 0; l--) {
                 LayerWeights lw = w.layers()[l];
                 if (P.checkpointed) recompute(P, l);
-                // site(RESID_POST)
+                // p.site(RESID_POST, l, x)
                 siteBackward(P, HookSite.RESID_POST, l, dx, dReadBuf, grad);
-                // add(x, branch): the MLP branch receives dx unchanged
+                // ops.add(x, branch): the MLP branch receives dx unchanged
                 ops.copyInto(dBranch, dx);
-                // site(MLP_OUT)
+                // p.site(MLP_OUT, l, branch)
                 siteBackward(P, HookSite.MLP_OUT, l, dBranch, dReadBuf, grad);
-                // rmsnorm(branch, postFfwNorm)
+                // ops.rmsnorm(branch, branch, postFfwNorm)  (gemma2)
                 DiffOps.Buf dDown = sandwichBackward(lw.postFfwNorm(), P.ffnRaw[l], P.rstdPostFfn[l], dBranch, dRaw, n);
-                // matmul(wDown, h) -> branch
+                // ops.matmul(wDown, h, n, branch)
                 ops.zero(dh);
                 ops.matmulTransposeAdd(lw.wDown(), dDown, n, dh);
-                // h = silu(gate) * up, or gelu(gate) * up  (writes every element of dGate and dUp)
+                // ops.siluMul(h, gate, up), or ops.geluMul  (writes every element of dGate and dUp)
                 if (gelu) ops.geluMulBackward(dGate, dUp, P.gate[l], P.up[l], dh);
                 else ops.siluMulBackward(dGate, dUp, P.gate[l], P.up[l], dh);
-                // matmul(wGate, xn), matmul(wUp, xn)
+                // ops.matmul(xn, n, wGate, gate, wUp, up)
                 ops.zero(dxn);
                 ops.matmulTransposeAdd(lw.wGate(), dGate, n, dxn);
                 ops.matmulTransposeAdd(lw.wUp(), dUp, n, dxn);
-                // xn = rmsnorm(x, ffnNorm)
+                // ops.rmsnorm(xn, x, ffnNorm)
                 ops.rmsnormBackward(dx, P.xMid[l], P.rstdFfn[l], lw.ffnNorm(), dxn, n, dim, eps);
 
-                // site(RESID_MID)
+                // p.site(RESID_MID, l, x)
                 siteBackward(P, HookSite.RESID_MID, l, dx, dReadBuf, grad);
-                // add(x, branch): the attention branch receives dx unchanged
+                // ops.add(x, branch): the attention branch receives dx unchanged
                 ops.copyInto(dBranch, dx);
-                // site(ATTN_OUT)
+                // p.site(ATTN_OUT, l, branch)
                 siteBackward(P, HookSite.ATTN_OUT, l, dBranch, dReadBuf, grad);
-                // rmsnorm(branch, postAttnNorm)
+                // ops.rmsnorm(branch, branch, postAttnNorm)  (gemma2)
                 DiffOps.Buf dWo = sandwichBackward(lw.postAttnNorm(), P.attnRaw[l], P.rstdPostAttn[l], dBranch, dRaw, n);
-                // matmul(wo, attn) -> branch
+                // ops.matmul(wo, attn, n, branch)
                 ops.zero(dAttn);
                 ops.matmulTransposeAdd(lw.wo(), dWo, n, dAttn);
-                // attention(q, k, v) -> attn
+                // p.attention(l, q, k, v, attn)
                 ops.zero(dq);
                 ops.zero(dk);
                 ops.zero(dv);
                 ops.attentionBackward(P.q[l], P.k[l], P.v[l], dAttn, dq, dk, dv, P.pk, attentionOf(l));
-                // rope(q), rope(k): the transpose of a rotation is the opposite rotation
+                // p.rope(q), p.rope(k): the transpose of a rotation is the opposite rotation
                 ops.rope(dq, c.heads(), P.pk, true);
                 ops.rope(dk, c.kvHeads(), P.pk, true);
-                // normHeads(k, kNorm), normHeads(q, qNorm)
+                // ops.rmsnorm(k, k, kNorm), ops.rmsnorm(q, q, qNorm): each head  (qwen3)
                 DiffOps.Buf dkIn = dk, dqIn = dq;   // gradients of the k and q projections' outputs
                 if (lw.kNorm() != null) {
                     if (dkRaw == null) dkRaw = temp(temp, ops.zeros((long) n * kvDim));
@@ -486,21 +536,21 @@ public final class DiffTransformer implements AutoCloseable {
                     ops.rmsnormBackward(dqRaw, P.qRaw[l], P.rstdQ[l], lw.qNorm(), dq, n * c.heads(), c.headDim(), eps);
                     dqIn = dqRaw;
                 }
-                // addBias(q|k|v): constant, nothing to do
-                // matmul(wq|wk|wv, xn)
+                // ops.addBias(q|k|v): constant, nothing to do
+                // ops.matmul(xn, n, wq, q, wk, k, wv, v)
                 ops.zero(dxn);
                 ops.matmulTransposeAdd(lw.wq(), dqIn, n, dxn);
                 ops.matmulTransposeAdd(lw.wk(), dkIn, n, dxn);
                 ops.matmulTransposeAdd(lw.wv(), dv, n, dxn);
-                // xn = rmsnorm(x, attnNorm)
+                // ops.rmsnorm(xn, x, attnNorm)
                 ops.rmsnormBackward(dx, P.xPre[l], P.rstdAttn[l], lw.attnNorm(), dxn, n, dim, eps);
-                // site(RESID_PRE)
+                // p.site(RESID_PRE, l, x)  (in TransformerForward.forward's loop)
                 siteBackward(P, HookSite.RESID_PRE, l, dx, dReadBuf, grad);
                 if (P.checkpointed) P.dropBlock(l);
             }
-            // site(EMBED)
+            // TransformerForward.forward's first lines: p.site(EMBED, -1, x)
             siteBackward(P, HookSite.EMBED, -1, dx, dReadBuf, grad);
-            // embeddings: prefix rows are the prefix vectors
+            // p.prefix(x): prefix rows are the prefix vectors (the embeddings and their scale are constant)
             if (P.params.prefixLength > 0) ops.slices(grad, prefixThetaOffsets(P), dx, prefixRowOffsets(P), dim, true);
             return ops.download(grad);
         } finally {
@@ -522,11 +572,9 @@ public final class DiffTransformer implements AutoCloseable {
     /** Checkpointing: block l's forward again from its kept input, refilling what its backward reads. */
     private void recompute(Pass P, int l) {
         DiffOps.Buf x = ops.copy(P.xPre[l]);
-        P.recomputing = true;
         try (Work wk = new Work(P.n)) {
-            block(P, l, x, wk);
+            forward.block(new Run(P, null, x, wk, true), l, x);
         } finally {
-            P.recomputing = false;
             ops.release(x);
         }
     }
@@ -536,14 +584,7 @@ public final class DiffTransformer implements AutoCloseable {
         return b;
     }
 
-    // ---- steering sites, forward and backward side by side ----
-
-    /** Steering bias (if any) at a point, then the read (the read sees the steered value). */
-    private void site(Pass P, HookSite s, int layer, DiffOps.Buf y) {
-        int off = P.params.biasOffset(s, layer);
-        if (off >= 0) ops.addRowVector(y, P.n, P.theta, off, c.dim());
-        if (!P.recomputing && P.read != null && P.read.site() == s && P.read.layer() == layer) P.readBuf = P.keep(ops.copy(y));
-    }
+    // ---- steering sites: the backward of Run.site ----
 
     private void siteBackward(Pass P, HookSite s, int layer, DiffOps.Buf dy, DiffOps.Buf dRead, DiffOps.Buf grad) {
         if (dRead != null && P.read != null && P.read.site() == s && P.read.layer() == layer) ops.add(dy, dRead);
