@@ -76,6 +76,27 @@ public final class CudaEmulator {
 
     private static SymbolLookup driver, cublas;
 
+    /**
+     * {@code -Dtiller.cuda.emulator.trace=FILE}: every kernel launch (name, grid, block, shared bytes, argument values),
+     * GEMM, copy and graph launch, one line each in issue order, appended to FILE. A developer's tool: two builds that
+     * should issue the same work (a refactoring of a forward) can be compared with diff, without a GPU.
+     */
+    private static final java.io.PrintStream TRACE = openTrace();
+
+    private static java.io.PrintStream openTrace() {
+        String file = System.getProperty("tiller.cuda.emulator.trace");
+        if (file == null) return null;
+        try {
+            return new java.io.PrintStream(new java.io.FileOutputStream(file, true), true, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("tiller.cuda.emulator.trace: cannot write " + file, e);
+        }
+    }
+
+    private static void trace(String line) {
+        if (TRACE != null) TRACE.println(line);
+    }
+
     // ------------------------------------------------------------------ streams and graph capture
     // Work runs when issued, so a stream is only a name. While a stream captures, what is issued on it is recorded
     // (a kernel with its argument values as they were at launch, a GEMM with its operands' addresses) and replayed
@@ -153,6 +174,7 @@ public final class CudaEmulator {
             List<Runnable> ops = graphs.get(exec.address());
             if (ops == null) return INVALID_HANDLE;
             if (record(stream.address(), "cuGraphLaunch")) throw new CaptureViolation(CAPTURE_UNSUPPORTED, "graph launch inside a capture");
+            trace("graph launch " + exec.address() + " (" + ops.size() + " operations)");
             for (Runnable op : ops) op.run();
             return SUCCESS;
         });
@@ -511,6 +533,8 @@ public final class CudaEmulator {
                     default -> throw new IllegalStateException(name + " signature " + sig);
                 };
             }
+            if (TRACE != null) trace("launch " + name + " grid " + gx + "," + gy + "," + gz + " block " + bx + "," + by + "," + bz + " shared "
+                    + sharedBytes + " args " + java.util.Arrays.toString(args) + (capturing != 0 ? " (captured)" : ""));
             ReferenceKernels.Launch launch = new ReferenceKernels.Launch(gx, gy, gz, bx, sharedBytes, args, mem());
             Runnable run = () -> {
                 launches.computeIfAbsent(name, x -> new LongAdder()).increment();
@@ -549,6 +573,7 @@ public final class CudaEmulator {
     static int cuMemcpyHtoD_v2(long dst, MemorySegment src, long bytes) {
         return guard("cuMemcpyHtoD", () -> {
             record(0, "cuMemcpyHtoD");
+            trace("copy HtoD " + dst + " " + bytes);
             MemorySegment.copy(src.reinterpret(bytes), 0, mem().range(dst, bytes), 0, bytes);
             return SUCCESS;
         });
@@ -557,6 +582,7 @@ public final class CudaEmulator {
     static int cuMemcpyDtoH_v2(MemorySegment dst, long src, long bytes) {
         return guard("cuMemcpyDtoH", () -> {
             record(0, "cuMemcpyDtoH");
+            trace("copy DtoH " + src + " " + bytes);
             MemorySegment.copy(mem().range(src, bytes), 0, dst.reinterpret(bytes), 0, bytes);
             return SUCCESS;
         });
@@ -565,6 +591,7 @@ public final class CudaEmulator {
     static int cuMemcpyDtoD_v2(long dst, long src, long bytes) {
         return guard("cuMemcpyDtoD", () -> {
             record(0, "cuMemcpyDtoD");
+            trace("copy DtoD " + dst + " " + bytes);
             MemorySegment.copy(mem().range(src, bytes), 0, mem().range(dst, bytes), 0, bytes);
             return SUCCESS;
         });
@@ -612,6 +639,8 @@ public final class CudaEmulator {
             if (handle.address() != BLAS_HANDLE.address()) return 1;
             float al = out(alpha, 4).get(JAVA_FLOAT, 0), be = out(beta, 4).get(JAVA_FLOAT, 0);
             long pa = a.address(), pb = b.address(), pc = c.address();
+            if (TRACE != null) trace("gemm " + transa + "," + transb + " m " + m + " n " + n + " k " + k + " a " + pa + " type " + aType + " lda " + lda
+                    + " b " + pb + " type " + bType + " ldb " + ldb + " c " + pc + " type " + cType + " ldc " + ldc + " alpha " + al + " beta " + be);
             Runnable gemm = () -> HostGemm.gemm(mem(), transa, transb, m, n, k, al, pa, aType, lda, pb, bType, ldb, be, pc, cType, ldc, computeType);
             if (record(blasStream, "cublasGemmEx")) recording.add(gemm);
             else gemm.run();
