@@ -93,6 +93,12 @@ public final class CudaEmulator {
         }
     }
 
+    private static String traceArgs(String sig, Object[] args) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < args.length; i++) b.append(i == 0 ? "" : " ").append(sig.charAt(i) == 'p' ? mem().describe((Long) args[i]) : args[i]);
+        return b.toString();
+    }
+
     private static void trace(String line) {
         if (TRACE != null) TRACE.println(line);
     }
@@ -174,7 +180,7 @@ public final class CudaEmulator {
             List<Runnable> ops = graphs.get(exec.address());
             if (ops == null) return INVALID_HANDLE;
             if (record(stream.address(), "cuGraphLaunch")) throw new CaptureViolation(CAPTURE_UNSUPPORTED, "graph launch inside a capture");
-            trace("graph launch " + exec.address() + " (" + ops.size() + " operations)");
+            trace("graph launch (" + ops.size() + " operations)");
             for (Runnable op : ops) op.run();
             return SUCCESS;
         });
@@ -534,7 +540,7 @@ public final class CudaEmulator {
                 };
             }
             if (TRACE != null) trace("launch " + name + " grid " + gx + "," + gy + "," + gz + " block " + bx + "," + by + "," + bz + " shared "
-                    + sharedBytes + " args " + java.util.Arrays.toString(args) + (capturing != 0 ? " (captured)" : ""));
+                    + sharedBytes + " args " + traceArgs(sig, args) + (capturing != 0 ? " (captured)" : ""));
             ReferenceKernels.Launch launch = new ReferenceKernels.Launch(gx, gy, gz, bx, sharedBytes, args, mem());
             Runnable run = () -> {
                 launches.computeIfAbsent(name, x -> new LongAdder()).increment();
@@ -573,7 +579,7 @@ public final class CudaEmulator {
     static int cuMemcpyHtoD_v2(long dst, MemorySegment src, long bytes) {
         return guard("cuMemcpyHtoD", () -> {
             record(0, "cuMemcpyHtoD");
-            trace("copy HtoD " + dst + " " + bytes);
+            if (TRACE != null) trace("copy HtoD " + mem().describe(dst) + " " + bytes);
             MemorySegment.copy(src.reinterpret(bytes), 0, mem().range(dst, bytes), 0, bytes);
             return SUCCESS;
         });
@@ -582,7 +588,7 @@ public final class CudaEmulator {
     static int cuMemcpyDtoH_v2(MemorySegment dst, long src, long bytes) {
         return guard("cuMemcpyDtoH", () -> {
             record(0, "cuMemcpyDtoH");
-            trace("copy DtoH " + src + " " + bytes);
+            if (TRACE != null) trace("copy DtoH " + mem().describe(src) + " " + bytes);
             MemorySegment.copy(mem().range(src, bytes), 0, dst.reinterpret(bytes), 0, bytes);
             return SUCCESS;
         });
@@ -591,7 +597,7 @@ public final class CudaEmulator {
     static int cuMemcpyDtoD_v2(long dst, long src, long bytes) {
         return guard("cuMemcpyDtoD", () -> {
             record(0, "cuMemcpyDtoD");
-            trace("copy DtoD " + dst + " " + bytes);
+            if (TRACE != null) trace("copy DtoD " + mem().describe(dst) + " " + bytes);
             MemorySegment.copy(mem().range(src, bytes), 0, mem().range(dst, bytes), 0, bytes);
             return SUCCESS;
         });
@@ -639,8 +645,8 @@ public final class CudaEmulator {
             if (handle.address() != BLAS_HANDLE.address()) return 1;
             float al = out(alpha, 4).get(JAVA_FLOAT, 0), be = out(beta, 4).get(JAVA_FLOAT, 0);
             long pa = a.address(), pb = b.address(), pc = c.address();
-            if (TRACE != null) trace("gemm " + transa + "," + transb + " m " + m + " n " + n + " k " + k + " a " + pa + " type " + aType + " lda " + lda
-                    + " b " + pb + " type " + bType + " ldb " + ldb + " c " + pc + " type " + cType + " ldc " + ldc + " alpha " + al + " beta " + be);
+            if (TRACE != null) trace("gemm " + transa + "," + transb + " m " + m + " n " + n + " k " + k + " a " + mem().describe(pa) + " type " + aType + " lda " + lda
+                    + " b " + mem().describe(pb) + " type " + bType + " ldb " + ldb + " c " + mem().describe(pc) + " type " + cType + " ldc " + ldc + " alpha " + al + " beta " + be);
             Runnable gemm = () -> HostGemm.gemm(mem(), transa, transb, m, n, k, al, pa, aType, lda, pb, bType, ldb, be, pc, cType, ldc, computeType);
             if (record(blasStream, "cublasGemmEx")) recording.add(gemm);
             else gemm.run();

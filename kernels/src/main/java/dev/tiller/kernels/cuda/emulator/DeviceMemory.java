@@ -17,7 +17,9 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class DeviceMemory {
     /** One allocation: its arena (closed by {@code cuMemFree}) and its segment. */
-    private record Block(Arena arena, MemorySegment segment) {}
+    private record Block(Arena arena, MemorySegment segment, long serial) {}
+
+    private final AtomicLong allocations = new AtomicLong();
 
     static final class IllegalAddressException extends RuntimeException {
         IllegalAddressException(String message) {
@@ -71,7 +73,7 @@ final class DeviceMemory {
         Arena arena = Arena.ofShared();
         MemorySegment s = arena.allocate(bytes, 256); // cudaMalloc's alignment
         s.fill((byte) 0xFF);
-        blocks.put(s.address(), new Block(arena, s));
+        blocks.put(s.address(), new Block(arena, s, allocations.incrementAndGet()));
         return s.address();
     }
 
@@ -99,6 +101,16 @@ final class DeviceMemory {
                     + " bytes past the end of its allocation");
         }
         return s.asSlice(0, bytes);
+    }
+
+    /**
+     * An address as "m&lt;N&gt;+offset" (the N-th allocation since start), or the number when it is in none: the same in
+     * every run of the same work, where the host addresses behind the emulated device differ (for the trace).
+     */
+    String describe(long ptr) {
+        Map.Entry<Long, Block> e = blocks.floorEntry(ptr);
+        if (e == null || ptr >= e.getKey() + e.getValue().segment().byteSize()) return Long.toString(ptr);
+        return "m" + e.getValue().serial() + "+" + (ptr - e.getKey());
     }
 
     /** A device pointer argument of a kernel, or null for the null pointer (an optional argument). */
