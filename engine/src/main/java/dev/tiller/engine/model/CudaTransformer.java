@@ -25,7 +25,8 @@ import java.util.Map;
 import java.util.WeakHashMap;
 
 /**
- * The forward pass of {@link Transformer}, step for step, on a CUDA GPU. Weights are uploaded once and stay on the
+ * The forward pass on a CUDA GPU: {@link TransformerForward}, the forward every backend runs, over this model's device
+ * buffers and kernels ({@code DevicePass}). Weights are uploaded once and stay on the
  * device (F32, F16 and BF16 as stored; Q8_0 / Q4_0 kept quantized, repacked into quants and scales; other formats
  * dequantized on the host and converted to F16: {@link DeviceFormat}); each sequence's KV cache lives on the device next
  * to its host {@link KVCache}, which only keeps the length. Products of at most {@link CudaDevice#GEMV_MAX_ROWS} rows
@@ -86,6 +87,11 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
     /** Every host weight's device copy, by identity (views of stacked matrices included), for {@link #deviceMatrix}. */
     private final Map<WeightMatrix, DeviceMatrix> byHost = new IdentityHashMap<>();
     private final Map<float[], Long> vectors = new IdentityHashMap<>();
+    /** Each block's device weights by its host wq and by its host wGate (the first matrix of its shared-input products). */
+    private final Map<WeightMatrix, DeviceLayer> layerOf = new IdentityHashMap<>();
+    /** The forward of every backend, and this model's device side of it. */
+    private final TransformerForward<Buf> forward;
+    private final DevicePass pass = new DevicePass();
     private final long weightBytes;
     /** F16 scratch for prefill products of quantized weights (0 when the model has none), and its size in elements. */
     private long dequantScratch;
@@ -125,6 +131,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                 layers[l] = new DeviceLayer(vector(lw.attnNorm()), qkv[0], qkv[1], qkv[2], matrix(lw.wo(), uploaded, bytes), vector(lw.bq()),
                         vector(lw.bk()), vector(lw.bv()), vector(lw.qNorm()), vector(lw.kNorm()), vector(lw.ffnNorm()), gateUp[0], gateUp[1],
                         matrix(lw.wDown(), uploaded, bytes), qkv[3], gateUp[2], vector(lw.postAttnNorm()), vector(lw.postFfwNorm()));
+                layerOf.put(lw.wq(), layers[l]);
+                layerOf.put(lw.wGate(), layers[l]);
             }
             outputNorm = vector(w.outputNorm());
             output = matrix(w.output(), uploaded, bytes);
@@ -137,6 +145,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             throw e;
         }
         weightBytes = bytes[0];
+        forward = new TransformerForward<>(config, w, pass);
     }
 
     /** Memory kept free beyond the weights: workspace, cuBLAS, graphs, a first KV cache. */
@@ -922,114 +931,324 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         seenKeys.clear();
     }
 
-    /** The forward pass proper, from the token ids in {@code tokens} to the logits in {@code logitsBuf}. */
+    /**
+     * The forward pass proper, from the token ids in {@code tokens} to the logits in {@code logitsBuf}: the one
+     * {@link TransformerForward} every backend runs, over this model's {@link DevicePass}, then the step's pick.
+     */
     private void body(Step s) {
-        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim(), L = c.layers();
-        final int n = s.n(), splits = s.splits(), chunk = s.chunk();
-        final Hooks hooks = s.hooks();
-        final int[] pos = s.pos(), seq = s.seq();
-        embed(x, tokens, n);
-        if (c.embedScale() != 1f) dev.scale(x, c.embedScale(), (long) n * dim);   // gemma: embeddings times sqrt(dim)
-        hook(hooks, HookSite.EMBED, -1, x, n, dim, pos, seq);
-        final float scale = c.queryScale(), cap = c.attnSoftcap();   // gemma2: query_pre_attn_scalar, score soft-cap
-        final boolean gelu = c.architecture().activation() == Activation.GELU_TANH;
-        long pending = 0; // a branch output not yet added to x: the add is fused into the next RMSNorm
-        for (int l = 0; l < L; l++) {
-            DeviceLayer lw = layers[l];
-            hook(hooks, HookSite.RESID_PRE, l, x, n, dim, pos, seq); // (pending is 0 whenever a hook is here)
-            long lk = baseK + 8L * l * n, lv = baseV + 8L * l * n;
-            long qRows = q; // where this block's q rows are (inside qkv when one GEMV made q, k and v)
-
-            if (fused && lw.wqkv() != null && lw.qNorm() == 0 && lw.kNorm() == 0) {
-                // x (+= pending) -> RMSNorm -> 16-bit -> one q|k|v GEMM -> biases, RoPE, q out and k, v into the cache
-                long in = normInput(lw.attnNorm(), pending, lw.wqkv(), n);
-                matmulConverted(lw.wqkv(), in, n, qkv);
-                dev.qkvRopeStore(qkv, qDim + 2 * kvDim, q, lw.bq(), lw.bk(), lw.bv(), positions, ropeFreqs, lk, lv, n, c.heads(), c.kvHeads(),
-                        c.headDim(), c.ropeDims(), c.ropeNeox());
-            } else { // per-head q/k norms (Qwen3) or mixed weight types: step by step
-                normInput(lw.attnNorm(), pending, null, n);
-                long kRows = k, vRows = v;
-                if (n == 1 && lw.wqkv() != null && gemv(lw.wqkv(), n)) {
-                    // one row: the stacked product's output row is q, then k, then v, each where a lone one would be
-                    matmulConverted(lw.wqkv(), xn, n, qkv);
-                    qRows = qkv;
-                    kRows = qkv + 4L * qDim;
-                    vRows = kRows + 4L * kvDim;
-                } else {
-                    long xq = toWeightType(lw.wq(), xn, n); // q, k and v read the same input: convert it once
-                    matmulConverted(lw.wq(), xq, n, q);
-                    matmulConverted(lw.wk(), sameInput(lw.wk(), lw.wq(), n) ? xq : toWeightType(lw.wk(), xn, n), n, k);
-                    matmulConverted(lw.wv(), sameInput(lw.wv(), lw.wq(), n) ? xq : toWeightType(lw.wv(), xn, n), n, v);
-                }
-                if (lw.bq() != 0) dev.addRowVector(qRows, lw.bq(), 1f, n, qDim);
-                if (lw.bk() != 0) dev.addRowVector(kRows, lw.bk(), 1f, n, kvDim);
-                if (lw.bv() != 0) dev.addRowVector(vRows, lw.bv(), 1f, n, kvDim);
-                if (lw.qNorm() != 0) dev.rmsnorm(qRows, qRows, lw.qNorm(), n * c.heads(), c.headDim(), c.rmsEps());
-                if (lw.kNorm() != 0) dev.rmsnorm(kRows, kRows, lw.kNorm(), n * c.kvHeads(), c.headDim(), c.rmsEps());
-                dev.rope(qRows, positions, ropeFreqs, n, c.heads(), c.headDim(), c.ropeDims(), c.ropeNeox());
-                dev.rope(kRows, positions, ropeFreqs, n, c.kvHeads(), c.headDim(), c.ropeDims(), c.ropeNeox());
-                dev.kvStore(lk, lv, positions, kRows, vRows, n, kvDim);
-            }
-            pending = 0;
-            int window = c.windowOf(l);   // gemma2's even layers, mistral's every layer: the last `window` positions
-            if (splits > 1) {
-                dev.attentionSplit(attn, splitPartial, splitMl, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, chunk, splits,
-                        cap, window);
-            } else if (s.tiled()) {
-                dev.attentionTiled(attn, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, cap, window);
-            } else {
-                dev.attention(attn, qRows, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, cap, window);
-            }
-            matmul(lw.wo(), attn, n, branch);
-            if (lw.postAttnNorm() != 0) dev.rmsnorm(branch, branch, lw.postAttnNorm(), n, dim, c.rmsEps());   // gemma2's sandwich norm
-            hook(hooks, HookSite.ATTN_OUT, l, branch, n, dim, pos, seq);
-            long pendingMid = branch;
-            if (hooks.has(HookSite.RESID_MID, l)) {
-                dev.add(x, branch, (long) n * dim);
-                hook(hooks, HookSite.RESID_MID, l, x, n, dim, pos, seq);
-                pendingMid = 0;
-            }
-
-            if (fused && lw.wGateUp() != null) {
-                // x (+= attention branch) -> RMSNorm -> 16-bit -> one gate|up GEMM -> SwiGLU stored for the down GEMM
-                long in = normInput(lw.ffnNorm(), pendingMid, lw.wGateUp(), n);
-                matmulConverted(lw.wGateUp(), in, n, gate);
-                int st = CudaDevice.storeType(inputType(lw.wDown(), n));
-                long downIn = st == 0 ? up : half;
-                if (gelu) dev.geluMulStore(downIn, gate, ffn, (long) n * ffn, st);
-                else dev.siluMulStore(downIn, gate, ffn, (long) n * ffn, st);
-                matmulConverted(lw.wDown(), downIn, n, branch);
-            } else {
-                normInput(lw.ffnNorm(), pendingMid, null, n);
-                long upRows = up;
-                if (n == 1 && lw.wGateUp() != null && gemv(lw.wGateUp(), n)) {
-                    matmulConverted(lw.wGateUp(), xn, n, gate); // one row: gate then up, one GEMV
-                    upRows = gate + 4L * ffn;
-                } else {
-                    matmul(lw.wGate(), xn, n, gate);
-                    matmul(lw.wUp(), xn, n, up);
-                }
-                if (gelu) dev.geluMul(gate, upRows, (long) n * ffn);
-                else dev.siluMul(gate, upRows, (long) n * ffn);
-                matmul(lw.wDown(), gate, n, branch);
-            }
-            if (lw.postFfwNorm() != 0) dev.rmsnorm(branch, branch, lw.postFfwNorm(), n, dim, c.rmsEps());
-            hook(hooks, HookSite.MLP_OUT, l, branch, n, dim, pos, seq);
-            if (l == L - 1 || hooks.has(HookSite.RESID_POST, l) || hooks.has(HookSite.RESID_PRE, l + 1)) {
-                dev.add(x, branch, (long) n * dim);
-                hook(hooks, HookSite.RESID_POST, l, x, n, dim, pos, seq);
-            } else {
-                pending = branch;
-            }
+        pass.start(s);
+        try {
+            forward.forward(pass);
+        } finally {
+            pass.end();
         }
         if (s.rows() == 0) return;
-        dev.gatherRows(branch, x, index, s.rows(), dim);
-        dev.rmsnorm(xn, branch, outputNorm, s.rows(), dim, c.rmsEps());
-        hook(hooks, HookSite.LN_FINAL, -1, xn, s.rows(), dim, s.outPos(), s.outSeq());
-        matmul(output, xn, s.rows(), logitsBuf);
-        if (c.finalSoftcap() > 0) dev.softcap(logitsBuf, c.finalSoftcap(), (long) s.rows() * c.vocabSize());   // gemma2
         if (s.draw()) dev.pickRows(idsBuf, logitsBuf, pickTemps, pickKeys, s.rows(), c.vocabSize()); // inside the graph: no host sync
         else if (s.argmax()) dev.argmaxRows(idsBuf, logitsBuf, s.rows(), c.vocabSize());
+    }
+
+    // ------------------------------------------------------------------ the device side of TransformerForward
+
+    /**
+     * An activation of the step on the device: where its rows are and how many floats they hold. With the fused
+     * kernels a buffer can be <em>owed</em>: the op that writes it waits until the product that reads it is known,
+     * and then writes it straight in the type that product reads (the block norm as {@code add_rmsnorm} into the
+     * 16-bit GEMM input, the SwiGLU as {@code silu_mul_store}).
+     */
+    private static final class Buf {
+        long ptr;
+        long elems;
+        /** The held-back writer: writes the value as the input of a product with this matrix (null: float32 here); returns where. */
+        java.util.function.ToLongFunction<DeviceMatrix> owed;
+
+        Buf at(long ptr, long elems) {
+            this.ptr = ptr;
+            this.elems = elems;
+            this.owed = null;
+            return this;
+        }
+    }
+
+    /**
+     * {@link BlockOps} and {@link PassOps} of one step on the device, one object because the fused kernels cross the
+     * line between them ({@code qkv_rope_store} is the q/k/v product's bias, RoPE and the cache store). Without the
+     * fused kernels every op is its own launch, in {@link TransformerForward}'s order. With them (decisions made where
+     * the old hand-written pass made them):
+     * <ul>
+     *   <li>a branch added to the residual x waits ({@link #pendingBranch}) and is added by the next norm of x
+     *       ({@code add_rmsnorm}), or by whatever reads x first (a hook, the logit rows);</li>
+     *   <li>that norm waits for its product and writes its output in the product's input type;</li>
+     *   <li>q, k and v from the stacked product stay raw in {@code qkv}; their biases and RoPE are taken by
+     *       {@code qkv_rope_store}, which attention runs before it attends;</li>
+     *   <li>gate|up from the stacked product stay in {@code gate}; the activation waits for the down product and is
+     *       stored in its input type.</li>
+     * </ul>
+     * Weights arrive as the host's {@link WeightMatrix} and {@code float[]} and are found on the device by identity.
+     */
+    private final class DevicePass implements BlockOps<Buf>, PassOps<Buf> {
+        private final Buf bx = new Buf(), bxn = new Buf(), bq = new Buf(), bk = new Buf(), bv = new Buf(), battn = new Buf(), bbranch = new Buf(),
+                bgate = new Buf(), bup = new Buf(), bh = new Buf(), blogits = new Buf();
+        private Step s;
+        /** Fused: a branch output not yet added to x (0: none). */
+        private long pendingBranch;
+        /** Fused: q, k and v are raw in qkv, with these biases (0: none) still to add. */
+        private boolean rawQkv;
+        private long rawBq, rawBk, rawBv;
+        /** Fused: gate|up rows of the stacked product are in gate. */
+        private boolean rawGateUp;
+
+        void start(Step step) {
+            s = step;
+            pendingBranch = 0;
+            rawQkv = rawGateUp = false;
+        }
+
+        void end() {
+            s = null;
+        }
+
+        // ---- PassOps: the step's rows, caches and hooks
+
+        @Override
+        public int rows() {
+            return s.n();
+        }
+
+        @Override
+        public Buf buffer(Buffer which, int layer) {
+            long n = s.n(), dim = c.dim(), ffn = c.ffnDim();
+            return switch (which) {
+                case X -> bx.at(x, n * dim);
+                case XN -> bxn.at(xn, n * dim);
+                case Q -> bq.at(q, n * c.qDim());
+                case K -> bk.at(k, n * c.kvDim());
+                case V -> bv.at(v, n * c.kvDim());
+                case ATTN -> battn.at(attn, n * c.qDim());
+                case BRANCH -> bbranch.at(branch, n * dim);
+                case GATE -> bgate.at(gate, n * ffn);
+                case UP -> bup.at(up, n * ffn);
+                case H -> bh.at(gate, n * ffn);     // the activation overwrites gate
+                case XN_FINAL -> bxn.at(xn, (long) s.rows() * dim);
+                case LOGITS -> blogits.at(logitsBuf, (long) s.rows() * c.vocabSize());
+            };
+        }
+
+        @Override
+        public void embed(Buf out) {
+            CudaTransformer.this.embed(out.ptr, tokens, s.n());
+        }
+
+        @Override
+        public void site(HookSite site, int layer, Buf y) {
+            if (site == HookSite.LOGITS || !s.hooks().has(site, layer)) return;   // logits hooks run on the host copy, after the step
+            long at = read(y);
+            if (site == HookSite.LN_FINAL) hook(s.hooks(), site, layer, at, s.rows(), c.dim(), s.outPos(), s.outSeq());
+            else hook(s.hooks(), site, layer, at, s.n(), c.dim(), s.pos(), s.seq());
+        }
+
+        @Override
+        public void rope(Buf y, int heads) {
+            if (rawQkv) return;   // qkv_rope_store's
+            dev.rope(y.ptr, positions, ropeFreqs, s.n(), heads, c.headDim(), c.ropeDims(), c.ropeNeox());
+        }
+
+        @Override
+        public void attention(int layer, Buf q, Buf k, Buf v, Buf out) {
+            final int n = s.n(), qDim = c.qDim(), kvDim = c.kvDim();
+            long lk = baseK + 8L * layer * n, lv = baseV + 8L * layer * n;
+            if (rawQkv) {   // bias, RoPE, q out and k, v into the cache, in one launch
+                dev.qkvRopeStore(qkv, qDim + 2 * kvDim, q.ptr, rawBq, rawBk, rawBv, positions, ropeFreqs, lk, lv, n, c.heads(), c.kvHeads(),
+                        c.headDim(), c.ropeDims(), c.ropeNeox());
+                rawQkv = false;
+            } else {
+                dev.kvStore(lk, lv, positions, k.ptr, v.ptr, n, kvDim);
+            }
+            final float scale = c.queryScale(), cap = c.attnSoftcap();   // gemma2: query_pre_attn_scalar, score soft-cap
+            int window = c.windowOf(layer);   // gemma2's even layers, mistral's every layer: the last `window` positions
+            if (s.splits() > 1) {
+                dev.attentionSplit(out.ptr, splitPartial, splitMl, q.ptr, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale,
+                        s.chunk(), s.splits(), cap, window);
+            } else if (s.tiled()) {
+                dev.attentionTiled(out.ptr, q.ptr, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, cap, window);
+            } else {
+                dev.attention(out.ptr, q.ptr, lk, lv, positions, n, c.heads(), c.kvHeads(), c.headDim(), scale, cap, window);
+            }
+        }
+
+        /** x is whole when the blocks end (what the old pass did; nothing waits past the blocks). */
+        @Override
+        public void blocksDone() {
+            read(bx);
+        }
+
+        @Override
+        public int logitRows() {
+            return s.rows();
+        }
+
+        /** The logit rows gathered into the branch buffer (by the fixed index buffer, so that graphs replay it). */
+        @Override
+        public Buf gatherLogitRows(Buf xs) {
+            dev.gatherRows(branch, read(xs), index, s.rows(), c.dim());
+            return bbranch.at(branch, (long) s.rows() * c.dim());
+        }
+
+        // ---- BlockOps: the math
+
+        /** Where y's value is, written now if it was owed (as float32) or if it is x with a branch waiting. */
+        private long read(Buf y) {
+            if (y.owed != null) {
+                y.owed.applyAsLong(null);
+                y.owed = null;
+            }
+            if (y == bx && pendingBranch != 0) {
+                dev.add(x, pendingBranch, y.elems);
+                pendingBranch = 0;
+            }
+            return y.ptr;
+        }
+
+        /** The input of a product with {@code w}, in the type the product reads. */
+        private long input(Buf in, DeviceMatrix w, int n) {
+            if (in.owed != null) {
+                long at = in.owed.applyAsLong(w);
+                in.owed = null;
+                return at;
+            }
+            return toWeightType(w, read(in), n);
+        }
+
+        @Override
+        public Buf rmsnorm(Buf out, Buf in, float[] weight, int rows, int d, float eps) {
+            long w = weightVector(weight);
+            if (fused && in == bx && out == bxn) {   // a block's norm: owed to its product, with the waiting branch
+                long pending = pendingBranch;
+                pendingBranch = 0;
+                out.owed = consumer -> {
+                    int type = consumer == null ? 0 : CudaDevice.storeType(inputType(consumer, rows));
+                    long to = type == 0 ? xn : half;
+                    dev.addRmsnorm(x, pending, to, w, rows, d, eps, type);
+                    return to;
+                };
+                return null;
+            }
+            dev.rmsnorm(out.ptr, read(in), w, rows, d, eps);
+            return null;
+        }
+
+        @Override
+        public void matmul(WeightMatrix w, Buf in, int n, Buf y) {
+            DeviceMatrix dw = deviceMatrix(w);
+            matmulConverted(dw, input(in, dw, n), n, y.ptr);
+        }
+
+        /** q, k and v: the stacked product when the block has one (raw, fused; or a decode GEMV), else three. */
+        @Override
+        public void matmul(Buf in, int n, WeightMatrix w1, Buf y1, WeightMatrix w2, Buf y2, WeightMatrix w3, Buf y3) {
+            DeviceLayer lw = layerOf.get(w1);
+            if (fused && lw.wqkv() != null && lw.qNorm() == 0 && lw.kNorm() == 0) {
+                matmulConverted(lw.wqkv(), input(in, lw.wqkv(), n), n, qkv);
+                rawQkv = true;
+                rawBq = rawBk = rawBv = 0;
+                return;
+            }
+            long xin = read(in);
+            if (n == 1 && lw.wqkv() != null && gemv(lw.wqkv(), n)) {
+                // one row: the stacked product's output row is q, then k, then v, each where a lone one would be
+                matmulConverted(lw.wqkv(), xin, n, qkv);
+                y1.ptr = qkv;
+                y2.ptr = qkv + 4L * c.qDim();
+                y3.ptr = y2.ptr + 4L * c.kvDim();
+                return;
+            }
+            long xq = toWeightType(lw.wq(), xin, n); // q, k and v read the same input: convert it once
+            matmulConverted(lw.wq(), xq, n, y1.ptr);
+            matmulConverted(lw.wk(), sameInput(lw.wk(), lw.wq(), n) ? xq : toWeightType(lw.wk(), xin, n), n, y2.ptr);
+            matmulConverted(lw.wv(), sameInput(lw.wv(), lw.wq(), n) ? xq : toWeightType(lw.wv(), xin, n), n, y3.ptr);
+        }
+
+        /** gate and up: the stacked product when the block has one (raw, fused; or a decode GEMV), else two. */
+        @Override
+        public void matmul(Buf in, int n, WeightMatrix w1, Buf y1, WeightMatrix w2, Buf y2) {
+            DeviceLayer lw = layerOf.get(w1);
+            if (fused && lw.wGateUp() != null) {
+                matmulConverted(lw.wGateUp(), input(in, lw.wGateUp(), n), n, gate);
+                rawGateUp = true;
+                return;
+            }
+            if (n == 1 && lw.wGateUp() != null && gemv(lw.wGateUp(), n)) {
+                matmulConverted(lw.wGateUp(), read(in), n, gate); // one row: gate then up, one GEMV
+                y2.ptr = gate + 4L * c.ffnDim();
+                return;
+            }
+            long xin = read(in);
+            matmulConverted(lw.wGate(), toWeightType(lw.wGate(), xin, n), n, y1.ptr);
+            matmulConverted(lw.wUp(), toWeightType(lw.wUp(), xin, n), n, y2.ptr);
+        }
+
+        @Override
+        public void addBias(Buf y, int rows, float[] bias) {
+            long b = weightVector(bias);
+            if (rawQkv) {   // qkv_rope_store adds it
+                if (y == bq) rawBq = b;
+                else if (y == bk) rawBk = b;
+                else rawBv = b;
+                return;
+            }
+            dev.addRowVector(y.ptr, b, 1f, rows, bias.length);
+        }
+
+        @Override
+        public void add(Buf y, Buf in) {
+            long from = read(in);
+            if (fused && y == bx) {   // added by the next norm of x, or by the first reader of x
+                read(bx);
+                pendingBranch = from;
+                return;
+            }
+            dev.add(read(y), from, y.elems);
+        }
+
+        @Override
+        public void scale(Buf y, double a) {
+            dev.scale(read(y), (float) a, y.elems);
+        }
+
+        @Override
+        public void softcap(Buf y, int rows, int width, double cap) {
+            dev.softcap(read(y), (float) cap, (long) rows * width);
+        }
+
+        @Override
+        public void siluMul(Buf h, Buf g, Buf u) {
+            activation(h, g, u, false);
+        }
+
+        @Override
+        public void geluMul(Buf h, Buf g, Buf u) {
+            activation(h, g, u, true);
+        }
+
+        /** h = act(gate) · up in place of gate; fused, owed to the down product and stored in its input type. */
+        private void activation(Buf h, Buf g, Buf u, boolean gelu) {
+            final int ffn = c.ffnDim();
+            final long count = h.elems;
+            if (rawGateUp) {
+                rawGateUp = false;
+                final int n = s.n();
+                h.owed = consumer -> {
+                    int st = consumer == null ? 0 : CudaDevice.storeType(inputType(consumer, n));
+                    long to = st == 0 ? up : half;
+                    if (gelu) dev.geluMulStore(to, gate, ffn, count, st);
+                    else dev.siluMulStore(to, gate, ffn, count, st);
+                    return to;
+                };
+                return;
+            }
+            if (h.ptr != g.ptr) throw new IllegalStateException("the device activation runs in place of gate");
+            if (gelu) dev.geluMul(g.ptr, read(u), count);
+            else dev.siluMul(g.ptr, read(u), count);
+        }
     }
 
     /**

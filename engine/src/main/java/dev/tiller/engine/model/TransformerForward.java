@@ -11,12 +11,12 @@ import dev.tiller.models.arch.Activation;
  * weights (a null bias or norm is a step the family does not have). Every intermediate that TransformerLens names
  * passes through {@link PassOps#site} under that name.
  *
- * <p>Two things run this code: the CPU's float32 inference ({@link Transformer}, with
- * {@link CpuFloatOps} and a pass over a {@code Batch} with KV caches) and training's differentiable forward
- * ({@code dev.tiller.steering.train.DiffTransformer}, with its {@code DiffOps} backends in float64 on the host or
- * float32 on the GPU, over packed sequences, keeping on its tape what the backward needs). The math is {@link BlockOps},
- * what depends on the pass is {@link PassOps}. {@code CudaTransformer} is the one forward written separately (fused
- * kernels and CUDA graphs); it follows this one step for step.
+ * <p>Three things run this code: the CPU's float32 inference ({@link Transformer}, with {@link CpuFloatOps} and a pass
+ * over a {@code Batch} with KV caches), the GPU's inference ({@link CudaTransformer}, whose device pass is its ops and
+ * its pass in one, holding a launch back where a fused kernel can do two ops at once), and training's differentiable
+ * forward ({@code dev.tiller.steering.train.DiffTransformer}, with its {@code DiffOps} backends in float64 on the host
+ * or float32 on the GPU, over packed sequences, keeping on its tape what the backward needs). The math is
+ * {@link BlockOps}, what depends on the pass is {@link PassOps}.
  */
 public final class TransformerForward<B> {
     private final ModelConfig c;
