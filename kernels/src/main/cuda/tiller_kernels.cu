@@ -758,15 +758,24 @@ __device__ __forceinline__ void store_as(void* out, long i, float y, int type) {
     else reinterpret_cast<__half*>(out)[i] = __float2half_rn(y);
 }
 
-// x += branch (when branch is given: the residual add), then out = rmsnorm(x) * w stored as `type` (see store_as).
-// One block per row. Replaces add_inplace + rmsnorm + f32_to_f16.
-extern "C" __global__ void add_rmsnorm(float* x, const float* branch, void* out, const float* w, int width, float eps, int type) {
+// x += branch (when branch is given: the residual add), then the steering adds of the point after it (when given:
+// steerScale * steer, the same vector for every row, then rowScales[row] * rowVecs[row], each row its own, a null entry
+// none), each a multiply then an add as add_row_vector / add_row_table round them; then out = rmsnorm(x) * w stored as
+// `type` (see store_as). One block per row. Replaces add_inplace + add_row_vector / add_row_table + rmsnorm + f32_to_f16.
+extern "C" __global__ void add_rmsnorm(float* x, const float* branch, void* out, const float* w, int width, float eps, int type,
+                                       const float* steer, float steerScale, const unsigned long long* rowVecs, const float* rowScales) {
     float* xr = x + (long) blockIdx.x * width;
     const float* br = branch ? branch + (long) blockIdx.x * width : nullptr;
+    const float* rv = rowVecs ? reinterpret_cast<const float*>(rowVecs[blockIdx.x]) : nullptr;
+    float rs = rv ? rowScales[blockIdx.x] : 0.0f;
+    bool write = br || steer || rv;
     float ss = 0.0f;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
         float v = xr[i];
-        if (br) { v = v + br[i]; xr[i] = v; }
+        if (br) v = v + br[i];
+        if (steer) v = __fadd_rn(v, __fmul_rn(steerScale, steer[i]));
+        if (rv) v = __fadd_rn(v, __fmul_rn(rs, rv[i]));
+        if (write) xr[i] = v;
         ss += v * v;
     }
     ss = block_sum(ss);

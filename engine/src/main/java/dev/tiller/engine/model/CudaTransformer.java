@@ -976,7 +976,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
      * the old hand-written pass made them):
      * <ul>
      *   <li>a branch added to the residual x waits ({@link #pendingBranch}) and is added by the next norm of x
-     *       ({@code add_rmsnorm}), or by whatever reads x first (a hook, the logit rows);</li>
+     *       ({@code add_rmsnorm}), or by whatever reads x first (a hook, the logit rows); the steering adds of the
+     *       hook point right after it wait with it ({@link #heldSteering}), so a steered block costs no launch;</li>
      *   <li>that norm waits for its product and writes its output in the product's input type;</li>
      *   <li>q, k and v from the stacked product stay raw in {@code qkv}; their biases and RoPE are taken by
      *       {@code qkv_rope_store}, which attention runs before it attends;</li>
@@ -991,6 +992,12 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         private Step s;
         /** Fused: a branch output not yet added to x (0: none). */
         private long pendingBranch;
+        /**
+         * Fused: the steering adds of the point after that residual add, not yet made: one vector for every row
+         * ({@link #steerVector}, 0: none) and one per row from the step's tables ({@link #rowVectors}, 0: none).
+         */
+        private long steerVector, rowVectors, rowScales;
+        private float steerScale;
         /** Fused: q, k and v are raw in qkv, with these biases (0: none) still to add. */
         private boolean rawQkv;
         private long rawBq, rawBk, rawBv;
@@ -999,7 +1006,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
         void start(Step step) {
             s = step;
-            pendingBranch = 0;
+            pendingBranch = steerVector = rowVectors = 0;
             rawQkv = rawGateUp = false;
         }
 
@@ -1041,6 +1048,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         @Override
         public void site(HookSite site, int layer, Buf y) {
             if (site == HookSite.LOGITS || !s.hooks().has(site, layer)) return;   // logits hooks run on the host copy, after the step
+            if (y == bx && pendingBranch != 0 && heldSteering(site, layer)) return;   // the next add_rmsnorm adds them
             long at = read(y);
             if (site == HookSite.LN_FINAL) hook(s.hooks(), site, layer, at, s.rows(), c.dim(), s.outPos(), s.outSeq());
             else hook(s.hooks(), site, layer, at, s.n(), c.dim(), s.pos(), s.seq());
@@ -1095,7 +1103,41 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
 
         // ---- BlockOps: the math
 
-        /** Where y's value is, written now if it was owed (as float32) or if it is x with a branch waiting. */
+        /**
+         * Whether the hooks at this point, on x with a branch waiting, are steering adds that the next
+         * {@code add_rmsnorm} can make (then they are held, and it will): at most one vector for every row
+         * ({@link RowVectorAdd}), then at most one per-row table of one add per row ({@link PerSequenceAdds}), and no
+         * steering already held. Anything else runs as {@link #hook} runs it.
+         */
+        private boolean heldSteering(HookSite site, int layer) {
+            if (steerVector != 0 || rowVectors != 0) return false;
+            List<ForwardHook> list = s.hooks().at(site, layer);
+            long vec = 0, rows = 0, scales = 0;
+            float scale = 0;
+            for (int hi = 0; hi < list.size(); hi++) {
+                ForwardHook h = list.get(hi);
+                int[] table = h instanceof PerSequenceAdds ? rowTables.get(tableKey(site, layer, hi)) : null;
+                if (h instanceof RowVectorAdd r && r.vector().length == c.dim() && vec == 0 && rows == 0) {
+                    vec = deviceVector(r.vector());
+                    scale = r.scale();
+                } else if (table != null && table[0] == 1 && rows == 0) {
+                    rows = tablePtrs + 8L * table[1];
+                    scales = tableScales + 4L * table[1];
+                } else {
+                    return false;
+                }
+            }
+            steerVector = vec;
+            steerScale = scale;
+            rowVectors = rows;
+            rowScales = scales;
+            return true;
+        }
+
+        /**
+         * Where y's value is, written now if it was owed (as float32) or if it is x with a branch (and steering) waiting:
+         * then the same launches as without the fused kernels.
+         */
         private long read(Buf y) {
             if (y.owed != null) {
                 y.owed.applyAsLong(null);
@@ -1103,7 +1145,9 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
             }
             if (y == bx && pendingBranch != 0) {
                 dev.add(x, pendingBranch, y.elems);
-                pendingBranch = 0;
+                if (steerVector != 0) dev.addRowVector(x, steerVector, steerScale, s.n(), c.dim());
+                if (rowVectors != 0) dev.addRowTable(x, rowVectors, rowScales, s.n(), c.dim());
+                pendingBranch = steerVector = rowVectors = 0;
             }
             return y.ptr;
         }
@@ -1121,13 +1165,14 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         @Override
         public Buf rmsnorm(Buf out, Buf in, float[] weight, int rows, int d, float eps) {
             long w = weightVector(weight);
-            if (fused && in == bx && out == bxn) {   // a block's norm: owed to its product, with the waiting branch
-                long pending = pendingBranch;
-                pendingBranch = 0;
+            if (fused && in == bx && out == bxn) {   // a block's norm: owed to its product, with the waiting branch and steering
+                long pending = pendingBranch, steer = steerVector, vectors = rowVectors, scales = rowScales;
+                float scale = steerScale;
+                pendingBranch = steerVector = rowVectors = 0;
                 out.owed = consumer -> {
                     int type = consumer == null ? 0 : CudaDevice.storeType(inputType(consumer, rows));
                     long to = type == 0 ? xn : half;
-                    dev.addRmsnorm(x, pending, to, w, rows, d, eps, type);
+                    dev.addRmsnorm(x, pending, steer, scale, vectors, scales, to, w, rows, d, eps, type);
                     return to;
                 };
                 return null;

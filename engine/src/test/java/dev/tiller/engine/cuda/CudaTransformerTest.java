@@ -168,6 +168,44 @@ class CudaTransformerTest {
         }
     }
 
+    /**
+     * Steering on every block's hook_resid_post, fused kernels on: each block's vector is added by the next block's
+     * add_rmsnorm with its residual add (one launch instead of three), and the tokens stay the CPU's. Only the last
+     * block, which no norm follows, launches add_row_vector; with the vectors at hook_resid_pre of blocks 1.. as well
+     * (a second steering add at the same x), the held one is made before them and each runs as its own launch.
+     */
+    @Test
+    void fusedKernelsAddResidPostSteeringInTheNextNorm() {
+        assumeTrue(dev.tiller.kernels.cuda.CudaLibraries.emulatorSelected(), "counts launches (the emulator's)");
+        Path m = SHARED.resolve("models/stories260K.gguf");
+        System.setProperty("tiller.cuda.fused", "true");
+        try (Model cpu = Model.load(m); Model gpu = Model.load(m, Device.CUDA)) {
+            System.clearProperty("tiller.cuda.fused");
+            int layers = cpu.config().layers(), steps = 20;
+            float[] dir = new float[cpu.config().dim()];
+            for (int i = 0; i < dir.length; i++) dir[i] = (float) Math.cos(5 * i) * 0.4f;
+            for (boolean alsoPre : new boolean[]{false, true}) {
+                Session sc = cpu.newSession(), sg = gpu.newSession();
+                for (Session s : List.of(sc, sg)) {
+                    Hooks hooks = s.installHooks();
+                    for (int l = 0; l < layers; l++) {
+                        hooks.add("blocks." + l + ".hook_resid_post", new RowVectorAdd(dir, 0.7f + 0.1f * l));
+                        if (alsoPre && l > 0) s.hooks().add("blocks." + l + ".hook_resid_pre", new RowVectorAdd(dir, -0.2f));
+                    }
+                }
+                long before = dev.tiller.kernels.cuda.emulator.CudaEmulator.launches("add_row_vector");
+                assertArrayEquals(greedy(sc, ONCE, steps), greedy(sg, ONCE, steps), "steered tokens, resid_pre too: " + alsoPre);
+                long rowVectorAdds = dev.tiller.kernels.cuda.emulator.CudaEmulator.launches("add_row_vector") - before;
+                long forwards = steps + 1;   // the prompt, then one per token
+
+                if (alsoPre) assertEquals(forwards * (2L * layers - 1), rowVectorAdds, "every add its own launch");
+                else assertEquals(forwards, rowVectorAdds, "only the last block's add is its own launch");
+            }
+        } finally {
+            System.clearProperty("tiller.cuda.fused");
+        }
+    }
+
     static void comparePrefillOn(Model cpu, Model gpu, int[] prompt, double tol) {
         float[] a = cpu.newSession().prefillAllLogits(prompt), b = gpu.newSession().prefillAllLogits(prompt);
         assertTrue(relErr(b, a, a.length) <= tol, "prompt logits differ by " + relErr(b, a, a.length));

@@ -426,7 +426,18 @@ public final class CudaDevice {
 
     /** x += branch (skipped when branch is 0), then out = rmsnorm(x) * w stored as {@code storeType} (see {@link #storeType}). */
     public void addRmsnorm(long x, long branch, long out, long w, int rows, int width, float eps, int storeType) {
-        launch("add_rmsnorm", rows, 1, THREADS, x, branch, out, w, width, eps, storeType);
+        addRmsnorm(x, branch, 0, 0f, 0, 0, out, w, rows, width, eps, storeType);
+    }
+
+    /**
+     * {@link #addRmsnorm(long, long, long, long, int, int, float, int) addRmsnorm} with the steering adds of the point
+     * between the residual add and the norm: x += branch, then x += steerScale * steer (0: none; the same vector for
+     * every row, as {@link #addRowVector}), then x[r] += rowScales[r] * rowVecs[r] (0: none; a device table of one
+     * vector pointer per row, 0 for a row without one, as {@code add_row_table}), rounded as those kernels round.
+     */
+    public void addRmsnorm(long x, long branch, long steer, float steerScale, long rowVecs, long rowScales, long out, long w, int rows, int width,
+                           float eps, int storeType) {
+        launch("add_rmsnorm", rows, 1, THREADS, x, branch, out, w, width, eps, storeType, steer, steerScale, rowVecs, rowScales);
     }
 
     /**

@@ -81,7 +81,7 @@ final class ReferenceKernels {
             Map.entry("attention_tiled", new Kernel("pppppiiiffii", ReferenceKernels::attentionTiled)),
             Map.entry("attention_partial", new Kernel("ppppppiiififi", ReferenceKernels::attentionPartial)),
             Map.entry("attention_merge", new Kernel("pppiii", ReferenceKernels::attentionMerge)),
-            Map.entry("add_rmsnorm", new Kernel("ppppifi", ReferenceKernels::addRmsnorm)),
+            Map.entry("add_rmsnorm", new Kernel("ppppifipfpp", ReferenceKernels::addRmsnorm)),
             Map.entry("qkv_rope_store", new Kernel("pippppppppiiiii", ReferenceKernels::qkvRopeStore)),
             Map.entry("silu_mul_store", new Kernel("ppili", ReferenceKernels::siluMulStore)),
             Map.entry("add_row_table", new Kernel("pppii", ReferenceKernels::addRowTable)),
@@ -554,18 +554,23 @@ final class ReferenceKernels {
 
     /** x += branch (when given), then out = rmsnorm(x) * w stored as type; one row per grid block. */
     static void addRmsnorm(Launch l) {
-        MemorySegment x = l.p(0), branch = l.pOrNull(1), out = l.p(2), w = l.p(3);
+        MemorySegment x = l.p(0), branch = l.pOrNull(1), out = l.p(2), w = l.p(3), steer = l.pOrNull(7), rowVecs = l.pOrNull(9),
+                rowScales = l.pOrNull(10);
         int width = l.i(4), type = l.i(6);
-        float eps = l.f(5);
+        float eps = l.f(5), steerScale = l.f(8);
         IntStream.range(0, l.gridX()).parallel().forEach(r -> {
             long base = (long) r * width;
+            long rowVec = rowVecs == null ? 0 : rowVecs.getAtIndex(U64, r);
+            MemorySegment rv = rowVec == 0 ? null : l.mem().range(rowVec, 4L * width);
+            float rs = rv == null ? 0 : f(rowScales, r);
+            boolean write = branch != null || steer != null || rv != null;
             float ss = 0;
             for (int i = 0; i < width; i++) {
                 float v = f(x, base + i);
-                if (branch != null) {
-                    v = v + f(branch, base + i);
-                    f(x, base + i, v);
-                }
+                if (branch != null) v = v + f(branch, base + i);
+                if (steer != null) v = v + steerScale * f(steer, i);    // Java rounds the product, then the sum: no fma
+                if (rv != null) v = v + rs * f(rv, i);
+                if (write) f(x, base + i, v);
                 ss += v * v;
             }
             float scale = (float) (1.0 / Math.sqrt(ss / width + eps));
