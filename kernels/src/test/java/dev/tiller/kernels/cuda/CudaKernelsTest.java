@@ -232,6 +232,36 @@ class CudaKernelsTest extends DeviceTest {
         }
     }
 
+    /**
+     * add_rmsnorm with the steering adds of the point after the residual add: x += branch, += s · v (every row), +=
+     * s_r · v_r (a per-row table; row 1 has none), each rounded as a product then a sum (add_row_vector's and
+     * add_row_table's rounding), so x equals the CPU's to the bit; the norm as above.
+     */
+    @Test
+    void addRmsnormAddsTheSteeringOfThePointBeforeTheNorm() {
+        int rows = 3, w = 320;
+        float[] g = random(w), x = random(rows * w), branch = random(rows * w), v = random(w), v0 = random(w), v2 = random(w);
+        float s = 0.7f;
+        float[] rowScale = {1.3f, 0f, -0.4f};
+        float[][] rowVec = {v0, null, v2};
+        float[] sum = x.clone(), expected = new float[rows * w];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < w; i++) {
+                float y = sum[r * w + i] + branch[r * w + i];
+                y = y + s * v[i];
+                if (rowVec[r] != null) y = y + rowScale[r] * rowVec[r][i];
+                sum[r * w + i] = y;
+            }
+            VectorOps.rmsnorm(expected, r * w, sum, r * w, g, w, 1e-6f);
+        }
+        long dx = dev.upload(x), db = dev.upload(branch), dg = dev.upload(g), dv = dev.upload(v), out = dev.alloc(4L * rows * w);
+        long table = dev.alloc(8L * rows), scales = dev.upload(rowScale);
+        dev.copyToDevice(table, new long[]{dev.upload(v0), 0, dev.upload(v2)}, rows);
+        dev.addRmsnorm(dx, db, dv, s, table, scales, out, dg, rows, w, 1e-6f, 0);
+        assertArrayEquals(sum, download(dx, rows * w), "x after the residual and steering adds");
+        close(expected, downloadStored(out, rows * w, 0), 1e-5, "add_rmsnorm with steering");
+    }
+
     /** qkv_rope_store: biases, RoPE of q and k (both orderings, partial rotation), k and v into the cache at the position. */
     @Test
     void qkvRopeStoreMatchesBiasRopeAndStoreOnTheCpu() {
