@@ -128,6 +128,9 @@ if [[ " $sections " == *" bench "* ]]; then
   TILLER_CUDA_FUSED=1 tiller bench --device cuda -m "$models/q05-f16.gguf" --batch 64 -n 128 2>&1 | grep -E '^\| q05|steered /|error' | sed 's/$/ (fused)/' | tee -a "$summary"
   tiller steer-overhead --device cuda -m "$S/models/stories260K.gguf" --vector "$S/reference/stories260K/happy_mean.gguf" -n 100 --rounds 5 > "$out/steer-overhead.txt" 2>&1
   note "   steer-overhead (stories260K, happy_mean on every block): $(tail -2 "$out/steer-overhead.txt" | tr '\n' ' ')"
+  # fused: each block's vector is added by the next block's add_rmsnorm (no launch of its own)
+  TILLER_CUDA_FUSED=1 tiller steer-overhead --device cuda -m "$S/models/stories260K.gguf" --vector "$S/reference/stories260K/happy_mean.gguf" -n 100 --rounds 5 > "$out/steer-overhead-fused.txt" 2>&1
+  note "   steer-overhead fused (stories260K, happy_mean on every block): $(tail -2 "$out/steer-overhead-fused.txt" | tr '\n' ' ')"
 fi
 if [[ " $sections " == *" argmax "* ]]; then
   note "-- argmax: greedy decode with the argmax on the device (TILLER_CUDA_DEVICE_ARGMAX=1) or the row copied (=0)"
