@@ -5,7 +5,8 @@
 #   3. where CPU and GPU part ways on Q4_0 (compare-devices), on the GPU and on the host emulator
 #   4. bench --device cuda (pp512 / tg128, decode at depth), steer-overhead
 #   5. quant: the weights-as-stored check on its own (GEMV and quantized-weight tests, CPU vs GPU text for Q8_0 / Q4_0,
-#      bench of F16 / Q8_0 / Q4_0 with the GEMV on and off, and the Q8_0 / Q4_0 decode speed relative to F16)
+#      bench of F16 / Q8_0 / Q4_0 with the GEMV on and off, and the Q8_0 / Q4_0 decode speed relative to F16; the
+#      Llama-3.2-1B shape in Q4_K_M against F16, and its CPU vs GPU text)
 #   6. argmax: greedy decode with the argmax on the device (one id copied per step) against the whole logits row
 #      copied and the argmax on the host (TILLER_CUDA_DEVICE_ARGMAX=1 / 0): its tests on the device, CPU vs GPU text,
 #      and bench tg128 both ways (about 3 minutes)
@@ -18,7 +19,7 @@
 # Logs go to $OUT (or /tmp/tiller-gpu-check); a summary is printed last. Sections: GPU_CHECK_SECTIONS="tests text
 # q4 bench argmax ncu quant train tiled" (default: all but quant, train and tiled, whose runs the others include, that
 # are long, or that check an opt-in path). GPU_CHECK_QUICK=1 skips the 1B model and the depth runs. A short session:
-# GPU_CHECK_SECTIONS=quant (about 5 minutes); GPU_CHECK_SECTIONS=tiled for the tiled prefill attention.
+# GPU_CHECK_SECTIONS=quant (about 7 minutes; estimated, not yet timed); GPU_CHECK_SECTIONS=tiled for the tiled prefill attention.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${OUT:-/tmp/tiller-gpu-check}"
@@ -149,7 +150,7 @@ if [[ " $sections " == *" argmax "* ]]; then
   done
 fi
 if [[ " $sections " == *" quant "* ]]; then
-  note "-- quant: weights read as stored (GEMV for decode, Q8_0 / Q4_0 kept quantized)"
+  note "-- quant: weights read as stored (GEMV for decode; Q8_0, Q4_0, Q4_K, Q5_K, Q6_K kept quantized)"
   gpu_tests quant '.*(CudaGemvTest|CudaQuantizedWeightsTest|CudaTransformerTest)' "   tests"
   for t in f16 q8_0 q4_0; do
     q05 $t
@@ -169,6 +170,22 @@ if [[ " $sections " == *" quant "* ]]; then
     if [ -s "$out/text-quant-$t-cpu.txt" ] && cmp -s "$out/text-quant-$t-cpu.txt" "$out/text-quant-$t-cuda.txt"; then note "   text qwen05-$t: identical"
     else note "   text qwen05-$t: DIFFER $(tail -1 "$out/text-quant-$t-cuda.err")"; fi
   done
+  # K-quants kept quantized (Q4_K as stored, Q6_K repacked, gemv_q4_k / gemv_q6_k): llama.cpp's Q4_K_M mix on the
+  # Llama-3.2-1B shape (96 Q4_K + 17 Q6_K matrices) against the same shape in F16, and CPU vs GPU greedy text on it
+  [ -f "$models/l1b-q4_k_m.gguf" ] || tiller models write --preset llama-3.2-1b --type q4_k_m --tokenizer "$S/models/stories260K.gguf" -o "$models/l1b-q4_k_m.gguf" > /dev/null
+  [ -f "$models/l1b-f16.gguf" ] || tiller models write --preset llama-3.2-1b --type f16 -o "$models/l1b-f16.gguf" > /dev/null
+  for m in l1b-q4_k_m l1b-f16; do
+    tiller bench --device cuda -m "$models/$m.gguf" -p 512 -n 128 -r 3 > "$out/bench-$m.txt" 2>&1
+    grep -E '^\| l1b|^device:|error' "$out/bench-$m.txt" | tee -a "$summary"
+  done
+  kq="$(grep -E '^\| l1b.*\| tg128 ' "$out/bench-l1b-q4_k_m.txt" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}')"
+  kf="$(grep -E '^\| l1b.*\| tg128 ' "$out/bench-l1b-f16.txt" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}')"
+  note "   Llama-3.2-1B Q4_K_M decode vs F16: $(awk -v a="$kq" -v b="$kf" 'BEGIN{if (b > 0) printf "%.2fx", a / b; else print "?"}') (tg128 $kq vs $kf tok/s; it reads 0.30x the bytes)"
+  for side in cpu cuda; do
+    tiller generate -m "$models/l1b-q4_k_m.gguf" -p "Once upon a time" -n 16 --temp 0 --device $side > "$out/text-quant-l1b-q4_k_m-$side.txt" 2> "$out/text-quant-l1b-q4_k_m-$side.err"
+  done
+  if [ -s "$out/text-quant-l1b-q4_k_m-cpu.txt" ] && cmp -s "$out/text-quant-l1b-q4_k_m-cpu.txt" "$out/text-quant-l1b-q4_k_m-cuda.txt"; then note "   text l1b-q4_k_m: identical"
+  else note "   text l1b-q4_k_m: DIFFER $(tail -1 "$out/text-quant-l1b-q4_k_m-cuda.err")"; fi
 fi
 if [[ " $sections " == *" ncu "* ]] && command -v ncu > /dev/null; then
   # one decoded token's kernels (after a 256-token prompt) with their durations: where decode time goes

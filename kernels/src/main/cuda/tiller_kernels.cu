@@ -102,6 +102,102 @@ extern "C" __global__ void dequant_q4_0_f16(__half* out, const uint8_t* qs, cons
     }
 }
 
+// ---------------------------------------------------------------- K-quants on the device
+// Q4_K, Q5_K and Q6_K (llama.cpp's Q4_K_M / Q5_K_M mixes are made of them) stay quantized as well, in 256-weight
+// super-blocks, so that a Q4_K_M model takes 0.56-0.82 bytes per weight on the device instead of an F16 copy's 2:
+//   Q4_K  ggml's 144-byte blocks as stored: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, then 128 bytes of
+//         nibbles (bytes 32g .. 32g+31 hold sub-block 2g in their low nibbles and 2g+1 in their high ones). 144 is a
+//         multiple of 16, so the blocks are uploaded unchanged and there is no scales array (scales = 0).
+//   Q5_K  ggml's 176-byte blocks as stored (11 * 16): Q4_K's header, then qh[32], then the 128 nibble bytes; weight l
+//         of sub-block 2g (2g+1) adds 16 times bit 2g (2g+1) of qh[l]. No scales array either.
+//   Q6_K  ggml's 210-byte blocks (ql[128], qh[64], int8 scales[16], f16 d) repacked into 208-byte blocks (ql, qh,
+//         scales as stored) and an array of f16 d [rows][cols/256]: 208 = 13 * 16 keeps every block 16-byte aligned.
+// cols is a multiple of 256, so row r0 of a matrix starts at r0 * cols/256 blocks, as for Q8_0 / Q4_0. Weight i of a
+// run of whole rows is at position j = i % 256 of block i / 256. Each weight is computed the same way wherever it is
+// read (GEMV, F16 tiles, the embedding, training's float32 tiles), and as the CPU's dequantization does, rounding for
+// rounding: Q4_K / Q5_K q * (d * scale) - dmin * min (a multiply, then a subtract: no fused multiply-add), Q6_K
+// (d * scale) * (q - 32).
+
+// Byte idx (0..15, any value at run time) of a 16-byte value held in registers: selects and a shift, where indexing
+// its bytes through a pointer would put the value in local memory.
+__device__ __forceinline__ int byte_of(int4 v, int idx) {
+    int word = idx < 8 ? (idx < 4 ? v.x : v.y) : (idx < 12 ? v.z : v.w);
+    return (word >> (8 * (idx & 3))) & 0xFF;
+}
+
+// Sub-block sb's (0..7) factors from a Q4_K block's 16-byte header (f16 d, f16 dmin, 12 scale bytes) held in
+// registers: weight = q * *ds - *dm, ds = d * scale, dm = dmin * min, with ggml's 6-bit scale and min
+// (get_scale_min_k4: sub-blocks 0-3 in the low 6 bits of scale bytes 0-3 and 4-7; 4-7 in the nibbles of bytes 8-11
+// and the top 2 bits of bytes 0-7).
+__device__ __forceinline__ void q4_k_factors(int4 header, int sb, float* ds, float* dm) {
+    int sc, m;
+    if (sb < 4) {
+        sc = byte_of(header, 4 + sb) & 63;
+        m = byte_of(header, 8 + sb) & 63;
+    } else {
+        int low = byte_of(header, 8 + sb);
+        sc = (low & 0x0F) | ((byte_of(header, sb) >> 6) << 4);
+        m = (low >> 4) | ((byte_of(header, 4 + sb) >> 6) << 4);
+    }
+    *ds = __half2float(__ushort_as_half((unsigned short) (header.x & 0xFFFF))) * (float) sc;
+    *dm = __half2float(__ushort_as_half((unsigned short) ((unsigned) header.x >> 16))) * (float) m;
+}
+
+__device__ __forceinline__ float q4_k_weight(const uint8_t* blocks, long i) {
+    const uint8_t* blk = blocks + (i / 256) * 144;
+    int j = (int) (i % 256), g = j / 64, within = j % 64;
+    uint8_t q = blk[16 + 32 * g + within % 32];
+    float ds, dm;
+    q4_k_factors(*reinterpret_cast<const int4*>(blk), 2 * g + within / 32, &ds, &dm);
+    return __fsub_rn(__fmul_rn((float) (within < 32 ? (q & 0x0F) : (q >> 4)), ds), dm);
+}
+
+__device__ __forceinline__ float q5_k_weight(const uint8_t* blocks, long i) {
+    const uint8_t* blk = blocks + (i / 256) * 176;
+    int j = (int) (i % 256), g = j / 64, within = j % 64, sb = 2 * g + within / 32, l = within % 32;
+    uint8_t q = blk[48 + 32 * g + l];
+    int v = (within < 32 ? (q & 0x0F) : (q >> 4)) | (((blk[16 + l] >> sb) & 1) << 4);
+    float ds, dm;
+    q4_k_factors(*reinterpret_cast<const int4*>(blk), sb, &ds, &dm);
+    return __fsub_rn(__fmul_rn((float) v, ds), dm);
+}
+
+// Repacked Q6_K weight j = 128h + 32u + l (l < 32) of a block: its low 4 bits are a nibble of ql[64h + 32(u&1) + l]
+// (the low one for u < 2), its top 2 bits are bits 2u, 2u+1 of qh[32h + l], its scale is scales[8h + 2u + l/16].
+__device__ __forceinline__ float q6_k_weight(const uint8_t* blocks, const __half* d, long i) {
+    const uint8_t* blk = blocks + (i / 256) * 208;
+    int j = (int) (i % 256), h = j / 128, u = (j % 128) / 32, l = j % 32;
+    uint8_t low = blk[64 * h + 32 * (u & 1) + l];
+    int q = (u < 2 ? (low & 0x0F) : (low >> 4)) | (((blk[128 + 32 * h + l] >> (2 * u)) & 3) << 4);
+    float ds = __half2float(d[i / 256]) * (float) (int8_t) blk[192 + 8 * h + 2 * u + l / 16];
+    return ds * (float) (q - 32);
+}
+
+// ggml Q6_K blocks -> 208-byte blocks and f16 d (one thread per byte of the output blocks).
+extern "C" __global__ void repack_q6_k(uint8_t* qs, __half* d, const uint8_t* blocks, long nblocks) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 208; i += (long) gridDim.x * blockDim.x) {
+        long b = i / 208; int j = (int) (i % 208);
+        const uint8_t* blk = blocks + b * 210;
+        qs[i] = blk[j];
+        if (j == 0) d[b] = *reinterpret_cast<const __half*>(blk + 208); // b * 210 + 208 is even: an aligned read
+    }
+}
+
+// Q4_K (as stored) -> f16, the first n weights (whole rows); prefill's tiles for cuBLAS. d is unused.
+extern "C" __global__ void dequant_q4_k_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q4_k_weight(qs, i));
+}
+
+// Q5_K (as stored) -> f16. d is unused.
+extern "C" __global__ void dequant_q5_k_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q5_k_weight(qs, i));
+}
+
+// Repacked Q6_K -> f16.
+extern "C" __global__ void dequant_q6_k_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q6_k_weight(qs, d, i));
+}
+
 // ---------------------------------------------------------------- GEMV: matrix products of a few rows (decode)
 // y[t][r] = sum_c x[t][c] * W[r][c] for n <= GEMV_MAX_N activation rows (float32 in, float32 out), W read in its
 // stored format. Decode multiplies one row per sequence, so it is bound by the bytes of W read, not by arithmetic:
@@ -203,6 +299,119 @@ struct GemvQ4_0 {
     }
 };
 
+// Q4_K: a load is 16 of a block's 128 nibble bytes, load k (0..7) bytes 16k .. 16k+15 of the nibbles: weights
+// 64g + 16(k%2) + 0..15 of sub-block 2g (low nibbles) and the same 16 positions + 32 of sub-block 2g+1 (high), g = k/2.
+// The block's 16-byte header (d, dmin, scales) is a second load, shared through L1 by the block's eight lanes.
+struct GemvQ4_K {
+    static constexpr int VEC = 32;
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        const uint8_t* blk = reinterpret_cast<const uint8_t*>(w) + ((long) row * (cols / 256) + col / 256) * 144;
+        int k = (col % 256) / 32, g = k / 2;
+        int4 head = __ldg(reinterpret_cast<const int4*>(blk));
+        int4 raw = __ldg(reinterpret_cast<const int4*>(blk + 16 + 16 * k));
+        const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+        float ds1, dm1, ds2, dm2;
+        q4_k_factors(head, 2 * g, &ds1, &dm1);
+        q4_k_factors(head, 2 * g + 1, &ds2, &dm2);
+        float lo[16], hi[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            lo[i] = __fsub_rn(__fmul_rn((float) (q[i] & 0x0F), ds1), dm1);
+            hi[i] = __fsub_rn(__fmul_rn((float) (q[i] >> 4), ds2), dm2);
+        }
+        int at = c - (col % 256) + 64 * g + 16 * (k % 2); // tile column of the low nibbles' first weight
+        float s[GEMV_MAX_N];
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
+        dot8(lo, xs, ld, at, n, s);
+        dot8(lo + 8, xs, ld, at + 8, n, s);
+        dot8(hi, xs, ld, at + 32, n, s);
+        dot8(hi + 8, xs, ld, at + 40, n, s);
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += s[t];
+    }
+};
+
+// Q5_K: Q4_K's loads, plus the 16 bytes of qh[16(k%2) ..] that hold the fifth bits of the same 16 positions (bit 2g
+// for the low nibbles' sub-block, 2g+1 for the high ones').
+struct GemvQ5_K {
+    static constexpr int VEC = 32;
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        const uint8_t* blk = reinterpret_cast<const uint8_t*>(w) + ((long) row * (cols / 256) + col / 256) * 176;
+        int k = (col % 256) / 32, g = k / 2;
+        int4 head = __ldg(reinterpret_cast<const int4*>(blk));
+        int4 rawH = __ldg(reinterpret_cast<const int4*>(blk + 16 + 16 * (k % 2)));
+        int4 raw = __ldg(reinterpret_cast<const int4*>(blk + 48 + 16 * k));
+        const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+        const uint8_t* qh = reinterpret_cast<const uint8_t*>(&rawH);
+        float ds1, dm1, ds2, dm2;
+        q4_k_factors(head, 2 * g, &ds1, &dm1);
+        q4_k_factors(head, 2 * g + 1, &ds2, &dm2);
+        float lo[16], hi[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            lo[i] = __fsub_rn(__fmul_rn((float) ((q[i] & 0x0F) | (((qh[i] >> (2 * g)) & 1) << 4)), ds1), dm1);
+            hi[i] = __fsub_rn(__fmul_rn((float) ((q[i] >> 4) | (((qh[i] >> (2 * g + 1)) & 1) << 4)), ds2), dm2);
+        }
+        int at = c - (col % 256) + 64 * g + 16 * (k % 2);
+        float s[GEMV_MAX_N];
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
+        dot8(lo, xs, ld, at, n, s);
+        dot8(lo + 8, xs, ld, at + 8, n, s);
+        dot8(hi, xs, ld, at + 32, n, s);
+        dot8(hi + 8, xs, ld, at + 40, n, s);
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += s[t];
+    }
+};
+
+// Q6_K (repacked): load k (0..3) of a block takes half h = k/2, positions l = 16(k%2) .. +15 of it: ql[64h + l ..],
+// ql[64h + 32 + l ..] and qh[32h + l ..] (three 16-byte loads) make weights 128h + 32u + l for u = 0..3, sixteen per
+// u, each sixteen under one scale (the block's 16 scales are a fourth load).
+struct GemvQ6_K {
+    static constexpr int VEC = 64;
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        long b = (long) row * (cols / 256) + col / 256;
+        const uint8_t* blk = reinterpret_cast<const uint8_t*>(w) + b * 208;
+        int k = (col % 256) / 64, h = k / 2, l0 = 16 * (k % 2);
+        int4 rawA = __ldg(reinterpret_cast<const int4*>(blk + 64 * h + l0));
+        int4 rawB = __ldg(reinterpret_cast<const int4*>(blk + 64 * h + 32 + l0));
+        int4 rawH = __ldg(reinterpret_cast<const int4*>(blk + 128 + 32 * h + l0));
+        int4 rawS = __ldg(reinterpret_cast<const int4*>(blk + 192));
+        const uint8_t* qa = reinterpret_cast<const uint8_t*>(&rawA);
+        const uint8_t* qb = reinterpret_cast<const uint8_t*>(&rawB);
+        const uint8_t* qh = reinterpret_cast<const uint8_t*>(&rawH);
+        float d = __half2float(scales[b]);
+        int s0 = 8 * h + l0 / 16; // the scale of u = 0; u's is 2u further (int8: sign-extended from the byte)
+        float ds0 = d * (float) (int8_t) byte_of(rawS, s0), ds1 = d * (float) (int8_t) byte_of(rawS, s0 + 2);
+        float ds2 = d * (float) (int8_t) byte_of(rawS, s0 + 4), ds3 = d * (float) (int8_t) byte_of(rawS, s0 + 6);
+        float w0[16], w1[16], w2[16], w3[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            int hb = qh[i];
+            w0[i] = ds0 * (float) (((qa[i] & 0x0F) | ((hb & 3) << 4)) - 32);
+            w1[i] = ds1 * (float) (((qb[i] & 0x0F) | (((hb >> 2) & 3) << 4)) - 32);
+            w2[i] = ds2 * (float) (((qa[i] >> 4) | (((hb >> 4) & 3) << 4)) - 32);
+            w3[i] = ds3 * (float) (((qb[i] >> 4) | (((hb >> 6) & 3) << 4)) - 32);
+        }
+        int at = c - (col % 256) + 128 * h + l0; // tile column of weight 128h + l0 of this block
+        float s[GEMV_MAX_N];
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
+        dot8(w0, xs, ld, at, n, s);
+        dot8(w0 + 8, xs, ld, at + 8, n, s);
+        dot8(w1, xs, ld, at + 32, n, s);
+        dot8(w1 + 8, xs, ld, at + 40, n, s);
+        dot8(w2, xs, ld, at + 64, n, s);
+        dot8(w2 + 8, xs, ld, at + 72, n, s);
+        dot8(w3, xs, ld, at + 96, n, s);
+        dot8(w3 + 8, xs, ld, at + 104, n, s);
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += s[t];
+    }
+};
+
 template <typename F>
 __device__ void gemv(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
     extern __shared__ float4 gemv_smem[]; // float4: 16-byte aligned for the vector reads of xs4
@@ -271,6 +480,18 @@ extern "C" __global__ void gemv_q4_0(float* y, const void* w, const __half* scal
     gemv<GemvQ4_0>(y, w, scales, x, rows, cols, n, split);
 }
 
+extern "C" __global__ void gemv_q4_k(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQ4_K>(y, w, scales, x, rows, cols, n, split);
+}
+
+extern "C" __global__ void gemv_q5_k(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQ5_K>(y, w, scales, x, rows, cols, n, split);
+}
+
+extern "C" __global__ void gemv_q6_k(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQ6_K>(y, w, scales, x, rows, cols, n, split);
+}
+
 // ---------------------------------------------------------------- embedding
 
 // out[t][d] = table[tokens[t]][d]; dtype 0 = f32, 1 = f16, 2 = bf16 (one grid row per token).
@@ -286,21 +507,23 @@ extern "C" __global__ void embed_gather(float* out, const void* table, int dtype
     }
 }
 
-// out[t][d] = row tokens[t] of a repacked quantized table (format 8 = Q8_0, 4 = Q4_0), dequantized as the CPU does
-// (float scale times the quant): tied embeddings of quantized models stay quantized too.
+// out[t][d] = row tokens[t] of a quantized table in its device form (format 8 = Q8_0, 4 = Q4_0, 12 = Q4_K, 13 = Q5_K, 14 = Q6_K),
+// dequantized as the CPU does (Q8_0 / Q4_0: float scale times the quant; the K-quants as q4_k_weight / q6_k_weight):
+// tied embeddings of quantized models stay quantized too. d is unused for Q4_K and Q5_K.
 extern "C" __global__ void embed_gather_q(float* out, const void* qs, const __half* d, int format, const int* tokens, int dim) {
     int t = blockIdx.x;
     long row = (long) tokens[t] * dim;
     for (int c = threadIdx.x; c < dim; c += blockDim.x) {
         long i = row + c;
-        float scale = __half2float(d[i / 32]);
         float v;
-        if (format == 8) v = (float) reinterpret_cast<const int8_t*>(qs)[i];
-        else {
+        if (format == 8) v = __half2float(d[i / 32]) * (float) reinterpret_cast<const int8_t*>(qs)[i];
+        else if (format == 4) {
             uint8_t q = reinterpret_cast<const uint8_t*>(qs)[(i / 32) * 16 + (i % 32) % 16];
-            v = (float) (((i % 32) < 16 ? (q & 0x0F) : (q >> 4)) - 8);
-        }
-        out[(long) t * dim + c] = scale * v;
+            v = __half2float(d[i / 32]) * (float) (((i % 32) < 16 ? (q & 0x0F) : (q >> 4)) - 8);
+        } else if (format == 12) v = q4_k_weight(reinterpret_cast<const uint8_t*>(qs), i);
+        else if (format == 13) v = q5_k_weight(reinterpret_cast<const uint8_t*>(qs), i);
+        else v = q6_k_weight(reinterpret_cast<const uint8_t*>(qs), d, i);
+        out[(long) t * dim + c] = v;
     }
 }
 
@@ -1020,7 +1243,8 @@ extern "C" __global__ void attention_backward(float* dq, float* dk, float* dv, c
 }
 
 // A weight matrix (or a view of its rows) in its device format -> float32: out[i] = element i of the row-major matrix
-// at w, i < n. format is DeviceFormat's ordinal: 0 F32 (a copy), 1 F16, 2 BF16, 3 Q8_0, 4 Q4_0; Q8_0 / Q4_0 as
+// at w, i < n. format is DeviceFormat's ordinal: 0 F32 (a copy), 1 F16, 2 BF16, 3 Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K
+// (the K-quants as q4_k_weight / q6_k_weight / q5_k_weight compute them); Q8_0 / Q4_0 as
 // repacked (quants at w, f16 scales at scales, scales[i/32] for element i, read as dequant_q8_0_f16 / dequant_q4_0_f16
 // read them) and widened exactly: the f16 scale times the quant in float, with no f16 rounding of the product, so the
 // backward multiplies by the same weights as the CPU's forward. Grid-stride loop, one element per thread.
@@ -1031,10 +1255,12 @@ extern "C" __global__ void widen_f32(float* out, const void* w, const __half* sc
         else if (format == 1) x = __half2float(reinterpret_cast<const __half*>(w)[i]);
         else if (format == 2) x = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(w)[i]);
         else if (format == 3) x = __half2float(scales[i / 32]) * (float) reinterpret_cast<const int8_t*>(w)[i];
-        else {
+        else if (format == 4) {
             uint8_t q = reinterpret_cast<const uint8_t*>(w)[(i / 32) * 16 + i % 16];
             x = __half2float(scales[i / 32]) * (float) ((i % 32 < 16 ? (q & 0x0F) : (q >> 4)) - 8);
-        }
+        } else if (format == 5) x = q4_k_weight(reinterpret_cast<const uint8_t*>(w), i);
+        else if (format == 6) x = q6_k_weight(reinterpret_cast<const uint8_t*>(w), scales, i);
+        else x = q5_k_weight(reinterpret_cast<const uint8_t*>(w), i);
         out[i] = x;
     }
 }

@@ -27,7 +27,7 @@ import java.util.WeakHashMap;
 /**
  * The forward pass on a CUDA GPU: {@link TransformerForward}, the forward every backend runs, over this model's device
  * buffers and kernels ({@code DevicePass}). Weights are uploaded once and stay on the
- * device (F32, F16 and BF16 as stored; Q8_0 / Q4_0 kept quantized, repacked into quants and scales; other formats
+ * device (F32, F16 and BF16 as stored; Q8_0, Q4_0, Q4_K, Q5_K and Q6_K kept quantized; other formats
  * dequantized on the host and converted to F16: {@link DeviceFormat}); each sequence's KV cache lives on the device next
  * to its host {@link KVCache}, which only keeps the length. Products of at most {@link CudaDevice#GEMV_MAX_ROWS} rows
  * (decode) are GEMV kernels that read the weights as stored; larger ones (prefill) are cuBLAS GEMMs with float32
@@ -196,7 +196,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         long free = dev.freeMemory();
         if (need + HEADROOM > free) {
             throw new IllegalStateException(String.format(java.util.Locale.ROOT,
-                    "the model's weights need %d MiB on the GPU (Q8_0 and Q4_0 stay quantized there, other quantized formats are stored as F16) "
+                    "the model's weights need %d MiB on the GPU (Q8_0, Q4_0, Q4_K, Q5_K and Q6_K stay quantized there, other quantized formats are stored as F16) "
                             + "plus %d MiB of working memory, "
                             + "but %s has %d MiB free of %d MiB; use a smaller model, or --device cpu", need >> 20, HEADROOM >> 20, dev.name(),
                     free >> 20, dev.totalMemory() >> 20));
@@ -214,7 +214,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         formats.add(output.format());
         for (DeviceLayer l : layers) for (DeviceMatrix m : new DeviceMatrix[]{l.wq(), l.wk(), l.wv(), l.wo(), l.wGate(), l.wUp(), l.wDown()}) formats.add(m.format());
         String products = gemvEnabled ? "products of <= " + CudaDevice.GEMV_MAX_ROWS + " rows by GEMV kernels, larger by cuBLAS" : "every product by cuBLAS (TILLER_CUDA_GEMV=0)";
-        String quant = dequantScratch == 0 ? "" : "; Q8_0/Q4_0 kept quantized, cuBLAS products dequantize them to F16 tiles in a "
+        String quant = dequantScratch == 0 ? "" : "; quantized weights kept quantized, cuBLAS products dequantize them to F16 tiles in a "
                 + (2 * dequantScratchElems >> 20) + " MiB scratch";
         return dev.describe() + ", weights " + (weightBytes >> 20) + " MiB on the device " + formats + "; " + products + quant;
     }
@@ -275,7 +275,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         long size = format.bytes(rows, cols);
         long base = track(dev.alloc(size));
         bytes[0] += size;
-        return new DeviceMatrix(name, base, format.quantized() ? base + rows * format.rowBytes(cols) : 0, rows, cols, format);
+        return new DeviceMatrix(name, base, format.hasScales() ? base + rows * format.rowBytes(cols) : 0, rows, cols, format);
     }
 
     private DeviceMatrix matrix(WeightMatrix m, Map<WeightMatrix, DeviceMatrix> uploaded, long[] bytes) {
@@ -329,8 +329,8 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         GGMLType t = m.tensor().type();
         MemorySegment data = m.tensor().data().asSlice(0, m.rowBytes() * m.rows());
         switch (t) {
-            case F32, F16, BF16 -> dev.driver().copyToDevice(dst.ptr(), data, data.byteSize());
-            case Q8_0, Q4_0 -> { // raw ggml blocks a chunk of rows at a time, repacked on the device into quants and scales
+            case F32, F16, BF16, Q4_K, Q5_K -> dev.driver().copyToDevice(dst.ptr(), data, data.byteSize()); // K-quant blocks as stored
+            case Q8_0, Q4_0, Q6_K -> { // raw ggml blocks a chunk of rows at a time, repacked on the device into quants and scales
                 int chunkRows = (int) Math.max(1, Math.min(m.rows(), REPACK_CHUNK / m.rowBytes()));
                 long tmp = dev.alloc(chunkRows * m.rowBytes());
                 try {
@@ -338,7 +338,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
                         int rows = Math.min(chunkRows, m.rows() - r0);
                         dev.driver().copyToDevice(tmp, data.asSlice(r0 * m.rowBytes(), rows * m.rowBytes()), rows * m.rowBytes());
                         DeviceMatrix part = dst.view(dst.name(), r0, rows);
-                        dev.repack(dst.format(), part.ptr(), part.scales(), tmp, (long) rows * m.cols() / 32);
+                        dev.repack(dst.format(), part.ptr(), part.scales(), tmp, (long) rows * m.cols() / dst.format().blockWeights());
                     }
                     dev.synchronize();
                 } finally {

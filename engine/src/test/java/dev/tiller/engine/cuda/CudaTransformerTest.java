@@ -78,6 +78,38 @@ class CudaTransformerTest {
         comparePrefill(f, new int[]{1, 5, 9, 17, 33, 65, 2, 4}, 2e-2);
     }
 
+    /**
+     * llama.cpp's Q4_K_M and Q5_K_M mixes on a llama wide enough for whole 256-weight super-blocks (the tiny presets'
+     * 64 columns fall back to other types): Q4_K / Q5_K and Q6_K stay quantized on the device (the embedding gathered
+     * from its blocks, the untied Q6_K output read by its GEMV), and the prompt logits (cuBLAS over F16 tiles) and every decode
+     * step's logits (the K-quant GEMVs, float32 throughout) follow the CPU's, with the same greedy tokens.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(dev.tiller.models.synthetic.QuantMix.class)
+    void kQuantMixStaysQuantizedAndMatchesTheCpu(dev.tiller.models.synthetic.QuantMix mix, @TempDir Path tmp) {
+        Path f = tmp.resolve("mix.gguf");
+        var shape = new dev.tiller.models.synthetic.ModelShape("wide-llama", dev.tiller.models.arch.Architectures.LLAMA, 256, 2, 4, 2, 64, 512,
+                384, 512, 10000.0, 1e-5, false, null, null, 1, 2);
+        SyntheticModel.of(shape).withSeed(11).writeGguf(f, mix, null);
+        int[] prompt = {1, 5, 9, 17, 33, 65, 2, 4, 100, 200};
+        comparePrefill(f, prompt, 2e-2);
+        try (Model cpu = Model.load(f); Model gpu = Model.load(f, Device.CUDA)) {
+            String placed = gpu.describeDevice(), on = "on the device [";
+            String formats = placed.substring(placed.indexOf(on) + on.length(), placed.indexOf(']', placed.indexOf(on)));
+            // every matrix in its K-quant, none as an F16 copy
+            assertEquals(java.util.Set.of(mix.base().name(), "Q6_K"), java.util.Set.of(formats.split(", ")), placed);
+            // token by token from an empty context, so that every product is a one-row GEMV in float32
+            Session a = cpu.newSession(), b = gpu.newSession();
+            int vocab = cpu.config().vocabSize(), tok = 1;
+            for (int i = 0; i < 24; i++) {
+                float[] la = a.decode(tok).clone(), lb = b.decode(tok);
+                assertTrue(relErr(lb, la, vocab) < 1e-4, "step " + i + ": " + relErr(lb, la, vocab));
+                tok = i < 4 ? prompt[i + 1] : Logits.argmax(la, vocab);
+                if (i >= 4) assertEquals(tok, Logits.argmax(lb, vocab), "greedy token at step " + i);
+            }
+        }
+    }
+
     @Test
     void llamaNormalRopeMatchesTheCpu(@TempDir Path tmp) {
         Path f = tmp.resolve("l.gguf");

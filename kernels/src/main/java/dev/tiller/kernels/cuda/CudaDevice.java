@@ -309,21 +309,22 @@ public final class CudaDevice {
     }
 
     /**
-     * Repacks {@code nblocks} ggml Q8_0 / Q4_0 blocks at {@code blocks} into quants at {@code qs} and f16 scales at
-     * {@code scales} (the device layout, tiller_kernels.cu).
+     * Repacks {@code nblocks} ggml Q8_0 / Q4_0 / Q6_K blocks at {@code blocks} into quants at {@code qs} and f16 scales
+     * at {@code scales} (the device layout, tiller_kernels.cu). Q4_K is held as stored, with nothing to repack.
      */
     public void repack(DeviceFormat f, long qs, long scales, long blocks, long nblocks) {
         switch (f) {
             case Q8_0 -> launch("repack_q8_0", grid(nblocks * 32), 1, THREADS, qs, scales, blocks, nblocks);
             case Q4_0 -> launch("repack_q4_0", grid(nblocks * 16), 1, THREADS, qs, scales, blocks, nblocks);
+            case Q6_K -> launch("repack_q6_k", grid(nblocks * 208), 1, THREADS, qs, scales, blocks, nblocks);
             default -> throw new IllegalArgumentException("repack: " + f + " is not a quantized device format");
         }
     }
 
-    /** out = f16 of the first {@code n} weights (a multiple of 32) of repacked Q8_0 / Q4_0 quants and scales. */
+    /** out = f16 of the first {@code n} weights (whole blocks) of a quantized matrix in its device form. */
     public void dequantToHalf(DeviceFormat f, long out, long qs, long scales, long n) {
-        if (!f.quantized() || n % 32 != 0) throw new IllegalArgumentException("dequantToHalf: " + f + ", " + n + " weights");
-        launch(f == DeviceFormat.Q8_0 ? "dequant_q8_0_f16" : "dequant_q4_0_f16", grid(n), 1, THREADS, out, qs, scales, n);
+        if (!f.quantized() || n % f.blockWeights() != 0) throw new IllegalArgumentException("dequantToHalf: " + f + ", " + n + " weights");
+        launch("dequant_" + f.name().toLowerCase(java.util.Locale.ROOT) + "_f16", grid(n), 1, THREADS, out, qs, scales, n);
     }
 
     /**
@@ -338,16 +339,16 @@ public final class CudaDevice {
                     + (f.gemvKernel == null ? "" : " (needs a multiple of " + f.vec + ")"));
         }
         if (n < 1 || n > GEMV_MAX_ROWS) throw new IllegalArgumentException("GEMV of " + n + " rows; it takes 1.." + GEMV_MAX_ROWS);
-        if (f.quantized() && scales == 0) throw new IllegalArgumentException("GEMV of " + f + " weights without their scales");
+        if (f.hasScales() && scales == 0) throw new IllegalArgumentException("GEMV of " + f + " weights without their scales");
         int split = gemvSplit(f, rows, cols), perBlock = GEMV_WARPS / split;
         launchShared(f.gemvKernel, (rows + perBlock - 1) / perBlock, 1, 1, GEMV_WARPS * 32, n * gemvTile(n, cols) * Float.BYTES,
                 y, w, scales, x, rows, cols, n, split);
     }
 
-    /** out[t] = row tokens[t] of a repacked Q8_0 / Q4_0 table, dequantized to float32. */
+    /** out[t] = row tokens[t] of a quantized table in its device form, dequantized to float32. */
     public void embedQuantized(long out, DeviceFormat f, long qs, long scales, long tokens, int rows, int dim) {
         if (!f.quantized()) throw new IllegalArgumentException("embedQuantized: " + f);
-        launch("embed_gather_q", rows, 1, THREADS, out, qs, scales, f == DeviceFormat.Q8_0 ? 8 : 4, tokens, dim);
+        launch("embed_gather_q", rows, 1, THREADS, out, qs, scales, f.embedCode(), tokens, dim);
     }
 
     /** out[t] = table[tokens[t]]; {@code dtype} of the table: 0 f32, 1 f16, 2 bf16. */
@@ -580,11 +581,11 @@ public final class CudaDevice {
 
     /**
      * out = float32 of the first {@code n} elements of a matrix (or a view of its rows) held in device format {@code f}
-     * at {@code w} ({@code scales}: the f16 scales of Q8_0 / Q4_0, element i's at scales[i/32]; unused otherwise):
+     * at {@code w} ({@code scales}: the f16 scales of Q8_0 / Q4_0 / Q6_K; unused otherwise):
      * exactly the stored values, quantized ones as the f16 scale times the quant in float (no f16 rounding).
      */
     public void widenToFloat(DeviceFormat f, long out, long w, long scales, long n) {
-        if (f.quantized() && scales == 0) throw new IllegalArgumentException("widenToFloat of " + f + " weights without their scales");
+        if (f.hasScales() && scales == 0) throw new IllegalArgumentException("widenToFloat of " + f + " weights without their scales");
         if (n < 1) return;
         launch("widen_f32", grid(n), 1, THREADS, out, w, scales, f.ordinal(), n);
     }

@@ -4,20 +4,25 @@ import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.Tensor;
 
 /**
- * How a weight matrix is held on the device, and what reads it. F32, F16 and BF16 are stored as in the file; Q8_0 and
- * Q4_0 stay quantized, repacked at upload into an array of quants and an array of f16 scales (layout in the comments of
- * {@code tiller_kernels.cu}); every other ggml format is dequantized on the host and held as F16.
+ * How a weight matrix is held on the device, and what reads it. F32, F16 and BF16 are stored as in the file; Q8_0,
+ * Q4_0, Q4_K, Q5_K and Q6_K stay quantized (layouts in the comments of {@code tiller_kernels.cu}): Q8_0 / Q4_0
+ * repacked at upload into an array of quants and an array of f16 scales, Q4_K / Q5_K as stored (their 144- and
+ * 176-byte blocks are already 16-byte aligned), Q6_K repacked into 208-byte blocks and an array of f16 block scales. Every other ggml format is dequantized
+ * on the host and held as F16.
  *
- * <p>A product of at most {@link CudaDevice#GEMV_MAX_ROWS} activation rows (decode) reads F16, BF16, Q8_0 and Q4_0
+ * <p>A product of at most {@link CudaDevice#GEMV_MAX_ROWS} activation rows (decode) reads every format but F32
  * directly with the GEMV kernel of the format ({@link #gemvKernel}); larger products are cuBLAS GEMMs in
- * {@link #cublasType}, for which Q8_0 / Q4_0 are dequantized to F16 a tile of rows at a time.
+ * {@link #cublasType}, for which the quantized formats are dequantized to F16 a tile of rows at a time.
  */
 public enum DeviceFormat {
     F32(Cublas.CUDA_R_32F, null, 1),
     F16(Cublas.CUDA_R_16F, "gemv_f16", 8),
     BF16(Cublas.CUDA_R_16BF, "gemv_bf16", 8),
     Q8_0(Cublas.CUDA_R_16F, "gemv_q8_0", 16),
-    Q4_0(Cublas.CUDA_R_16F, "gemv_q4_0", 32);
+    Q4_0(Cublas.CUDA_R_16F, "gemv_q4_0", 32),
+    Q4_K(Cublas.CUDA_R_16F, "gemv_q4_k", 32),
+    Q6_K(Cublas.CUDA_R_16F, "gemv_q6_k", 64),
+    Q5_K(Cublas.CUDA_R_16F, "gemv_q5_k", 32);
 
     /** The type cuBLAS reads this matrix (or, quantized, its dequantized tiles) and the GEMM input in. */
     public final int cublasType;
@@ -32,13 +37,16 @@ public enum DeviceFormat {
         this.vec = vec;
     }
 
-    /** The device form of a stored type: F32 / F16 / BF16 / Q8_0 / Q4_0 as themselves, any other format as F16. */
+    /** The device form of a stored type: F32 / F16 / BF16 / Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K as themselves, others F16. */
     public static DeviceFormat of(GGMLType stored) {
         return switch (stored) {
             case F32 -> F32;
             case BF16 -> BF16;
             case Q8_0 -> Q8_0;
             case Q4_0 -> Q4_0;
+            case Q4_K -> Q4_K;
+            case Q5_K -> Q5_K;
+            case Q6_K -> Q6_K;
             default -> F16;
         };
     }
@@ -50,17 +58,44 @@ public enum DeviceFormat {
     public static DeviceFormat of(Tensor t) {
         if (!t.type().computable) {
             throw new IllegalArgumentException("tensor '" + t.name() + "' has type " + t.type() + ", which --device cuda cannot hold (F32, F16, BF16,"
-                    + " Q8_0 and Q4_0 are held as stored; other formats the engine computes with are dequantized to F16)");
+                    + " Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are held as stored; other formats the engine computes with are dequantized to F16)");
         }
-        if (of(t.type()).quantized() && t.ne(0) % 32 != 0) {
+        DeviceFormat f = of(t.type());
+        if (f.quantized() && t.ne(0) % f.blockWeights() != 0) {
             throw new IllegalArgumentException("tensor '" + t.name() + "' has type " + t.type() + " with rows of " + t.ne(0)
-                    + " elements, not a multiple of its 32-weight blocks");
+                    + " elements, not a multiple of its " + f.blockWeights() + "-weight blocks");
         }
         return of(t.type());
     }
 
     public boolean quantized() {
-        return this == Q8_0 || this == Q4_0;
+        return this == Q8_0 || this == Q4_0 || this == Q4_K || this == Q5_K || this == Q6_K;
+    }
+
+    /** Weights per quantized block (a row is whole blocks); 1 for the float formats. */
+    public int blockWeights() {
+        return switch (this) {
+            case Q8_0, Q4_0 -> 32;
+            case Q4_K, Q5_K, Q6_K -> 256;
+            default -> 1;
+        };
+    }
+
+    /** Whether the device form has an array of f16 block scales after the quants (Q4_K / Q5_K keep theirs in their blocks). */
+    public boolean hasScales() {
+        return this == Q8_0 || this == Q4_0 || this == Q6_K;
+    }
+
+    /** The format number {@code embed_gather_q} takes (ggml's type number for the K-quants). */
+    int embedCode() {
+        return switch (this) {
+            case Q8_0 -> 8;
+            case Q4_0 -> 4;
+            case Q4_K -> 12;
+            case Q5_K -> 13;
+            case Q6_K -> 14;
+            default -> throw new IllegalArgumentException("embed_gather_q reads quantized tables, not " + this);
+        };
     }
 
     /** Whether the GEMV kernel can read rows of {@code cols} elements (16-byte aligned rows, whole loads). */
@@ -75,12 +110,15 @@ public enum DeviceFormat {
             case F16, BF16 -> 2L * cols;
             case Q8_0 -> cols;
             case Q4_0 -> cols / 2;
+            case Q4_K -> cols / 256 * 144L;
+            case Q5_K -> cols / 256 * 176L;
+            case Q6_K -> cols / 256 * 208L;
         };
     }
 
-    /** Bytes of f16 scales of one row of {@code cols} (0 for the unquantized formats). */
+    /** Bytes of f16 scales of one row of {@code cols} (0 for the unquantized formats, Q4_K and Q5_K). */
     public long scaleBytes(int cols) {
-        return quantized() ? 2L * (cols / 32) : 0;
+        return hasScales() ? 2L * (cols / blockWeights()) : 0;
     }
 
     /** Device bytes of a {@code rows} x {@code cols} matrix, quants and scales. */

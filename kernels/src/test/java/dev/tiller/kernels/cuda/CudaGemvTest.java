@@ -1,6 +1,7 @@
 package dev.tiller.kernels.cuda;
 
 import dev.tiller.kernels.quant.QuantFormat;
+import dev.tiller.kernels.quant.Quantizer;
 import dev.tiller.loader.GGMLType;
 import dev.tiller.loader.Tensor;
 import org.junit.jupiter.api.BeforeEach;
@@ -155,6 +156,88 @@ class CudaGemvTest extends DeviceTest {
         }
     }
 
+    /**
+     * K-quant weights as a GGUF holds them: random floats quantized by the project's quantizer, their value the CPU's
+     * dequantization (checked against llama.cpp's own by the quant tests), uploaded in the device form (Q4_K / Q5_K
+     * as stored, Q6_K repacked).
+     */
+    Weights kQuantWeights(DeviceFormat f, int rows, int cols) {
+        GGMLType t = stored(f);
+        float[] src = random(rows * cols);
+        byte[] raw = Quantizer.quantize(t, src);
+        float[] cpu = new float[rows * cols];
+        QuantFormat.of(t, "test").dequantize(MemorySegment.ofArray(raw), 0, cpu, 0, cpu.length);
+        long ptr = dev.alloc(f.bytes(rows, cols)), scales = f.hasScales() ? ptr + rows * f.rowBytes(cols) : 0;
+        if (f == DeviceFormat.Q6_K) {
+            long tmp = dev.alloc(raw.length);
+            dev.driver().copyToDevice(tmp, MemorySegment.ofArray(raw), raw.length);
+            dev.repack(f, ptr, scales, tmp, (long) rows * cols / 256);
+            dev.free(tmp);
+        } else {
+            assertEquals(raw.length, f.bytes(rows, cols), f + " is held as stored");
+            dev.driver().copyToDevice(ptr, MemorySegment.ofArray(raw), raw.length);
+        }
+        return new Weights(raw, toDouble(cpu), ptr, scales);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DeviceFormat.class, names = {"Q4_K", "Q5_K", "Q6_K"})
+    void kQuantGemvEqualsAFloat64ProductOfTheCpusWeights(DeviceFormat f) {
+        // 2304 columns = 9 super-blocks: one staged tile for n = 1, three for n = 8 (the last one super-block wide);
+        // 256 columns: one super-block, fewer loads than a warp has lanes. 37 and 9 rows leave warps idle.
+        for (int[] shape : new int[][]{{37, 2304}, {9, 256}}) {
+            int rows = shape[0], cols = shape[1];
+            Weights w = kQuantWeights(f, rows, cols);
+            for (int n : new int[]{1, 3, 8}) {
+                float[] x = random(n * cols);
+                long dx = dev.upload(x), y = dev.alloc(4L * n * rows);
+                dev.gemv(f, y, w.ptr(), w.scales(), dx, rows, cols, n);
+                String what = f + " " + rows + "x" + cols + " split " + CudaDevice.gemvSplit(f, rows, cols) + " n=" + n;
+                checkProduct(w.value(), x, download(y, n * rows), rows, cols, n, 0, what);
+                dev.free(dx);
+                dev.free(y);
+            }
+        }
+        int rows = 37, cols = 2304, r0 = 9, count = 12;
+        Weights w = kQuantWeights(f, rows, cols);
+        float[] x = random(2 * cols);
+        long dx = dev.upload(x), y = dev.alloc(4L * 2 * count);
+        dev.gemv(f, y, w.ptr() + r0 * f.rowBytes(cols), w.scales() == 0 ? 0 : w.scales() + r0 * f.scaleBytes(cols), dx, count, cols, 2);
+        checkProduct(w.value(), x, download(y, 2 * count), count, cols, 2, r0, f + " view");
+    }
+
+    /**
+     * K-quants to F16 (prefill's tiles), to float32 (training's tiles) and as embedding rows, against the CPU's
+     * dequantization, bit for bit (training's backward then multiplies by the CPU forward's weights).
+     */
+    @ParameterizedTest
+    @EnumSource(value = DeviceFormat.class, names = {"Q4_K", "Q5_K", "Q6_K"})
+    void kQuantsDequantizeAsOnTheCpu(DeviceFormat f) {
+        int rows = 5, cols = 512, n = rows * cols;
+        Weights w = kQuantWeights(f, rows, cols);
+        double tol = 0;
+
+        long h = dev.alloc(2L * n), f32 = dev.alloc(4L * n), token = dev.alloc(4);
+        dev.dequantToHalf(f, h, w.ptr(), w.scales(), n);
+        dev.copyToDevice(token, new int[]{0}, 0, 1);
+        dev.embed(f32, h, 1, token, 1, n);
+        float[] half = download(f32, n);
+        for (int i = 0; i < n; i++) assertEquals(Float.float16ToFloat(Float.floatToFloat16((float) w.value()[i])), half[i], 0, f + " to f16 [" + i + "]");
+
+        dev.widenToFloat(f, f32, w.ptr(), w.scales(), n);
+        float[] wide = download(f32, n);
+        for (int i = 0; i < n; i++) assertEquals(w.value()[i], wide[i], tol, f + " to float32 [" + i + "]");
+
+        long tokens = dev.alloc(8);
+        dev.copyToDevice(tokens, new int[]{3, 1}, 0, 2);
+        dev.embedQuantized(f32, f, w.ptr(), w.scales(), tokens, 2, cols);
+        float[] rowsOut = download(f32, 2 * cols);
+        for (int c = 0; c < cols; c++) {
+            assertEquals(w.value()[3 * cols + c], rowsOut[c], tol, f + " embedding row 3 [" + c + "]");
+            assertEquals(w.value()[cols + c], rowsOut[cols + c], tol, f + " embedding row 1 [" + c + "]");
+        }
+    }
+
     /** A GEMV recorded into a graph and replayed reads the activations as they are at replay: no host step inside. */
     @Test
     void gemvIsCapturedAndReplayedInAGraph() {
@@ -200,6 +283,7 @@ class CudaGemvTest extends DeviceTest {
         Tensor bad = new Tensor("blk.3.ffn_down.weight", GGMLType.IQ2_XXS, new long[]{256, 4}, MemorySegment.ofArray(new byte[66 * 4]), "m.gguf");
         var e3 = assertThrows(IllegalArgumentException.class, () -> DeviceFormat.of(bad));
         assertTrue(e3.getMessage().contains("blk.3.ffn_down.weight") && e3.getMessage().contains("IQ2_XXS"), e3.getMessage());
-        assertEquals(DeviceFormat.F16, DeviceFormat.of(new Tensor("t", GGMLType.Q4_K, new long[]{256, 1}, MemorySegment.ofArray(new byte[144]), "m")));
+        assertEquals(DeviceFormat.Q4_K, DeviceFormat.of(new Tensor("t", GGMLType.Q4_K, new long[]{256, 1}, MemorySegment.ofArray(new byte[144]), "m")));
+        assertEquals(DeviceFormat.F16, DeviceFormat.of(new Tensor("t", GGMLType.Q5_0, new long[]{32, 1}, MemorySegment.ofArray(new byte[22]), "m")));
     }
 }

@@ -157,28 +157,27 @@ class CudaTrainingKernelsTest extends DeviceTest {
     }
 
     /**
-     * A matrix quantized (or converted) by the project's quantizer, uploaded in its device format (Q8_0 / Q4_0
-     * repacked), widened to float32: exactly the host's dequantization of the same bytes, for the whole matrix and for
+     * A matrix quantized (or converted) by the project's quantizer, uploaded in its device format (Q8_0 / Q4_0 / Q6_K
+     * repacked, Q4_K as stored), widened to float32: exactly the host's dequantization of the same bytes, for the whole matrix and for
      * a view of rows 2..4.
      */
     @ParameterizedTest
     @EnumSource(DeviceFormat.class)
     void widenToFloatEqualsTheHostDequantization(DeviceFormat f) {
-        int rows = 6, cols = 96, n = rows * cols;
+        int rows = 6, cols = f.blockWeights() == 256 ? 512 : 96, n = rows * cols;
         float[] x = random(n);
         for (int i = 0; i < n; i++) x[i] *= 0.1f;
         byte[] raw = Quantizer.quantize(stored(f), x);
         float[] host = new float[n];
         QuantFormat.of(stored(f), "test").dequantize(MemorySegment.ofArray(raw), 0, host, 0, n);
 
-        long ptr = dev.alloc(f.bytes(rows, cols)), scales = 0;
-        if (f.quantized()) {
-            scales = ptr + rows * f.rowBytes(cols);
+        long ptr = dev.alloc(f.bytes(rows, cols)), scales = f.hasScales() ? ptr + rows * f.rowBytes(cols) : 0;
+        if (f.hasScales()) {
             long tmp = dev.alloc(raw.length);
             dev.driver().copyToDevice(tmp, MemorySegment.ofArray(raw), raw.length);
-            dev.repack(f, ptr, scales, tmp, n / 32);
+            dev.repack(f, ptr, scales, tmp, n / f.blockWeights());
             dev.free(tmp);
-        } else {
+        } else { // the float formats, and Q4_K's blocks as stored
             dev.driver().copyToDevice(ptr, MemorySegment.ofArray(raw), raw.length);
         }
         long out = dev.alloc(4L * n);

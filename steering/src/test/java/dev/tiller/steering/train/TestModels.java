@@ -39,6 +39,27 @@ final class TestModels {
         });
     }
 
+    /**
+     * A llama 256 wide (the tiny presets' 64 columns cannot hold 256-weight super-blocks, so their "Q4_K" files are
+     * Q5_0): with llama.cpp's K-quant mixes every matrix really is Q4_K / Q5_K or Q6_K.
+     */
+    static Path wideLlama(dev.tiller.models.synthetic.QuantMix mix) {
+        return WRITTEN.computeIfAbsent("wide-llama-" + mix, key -> {
+            try {
+                Path dir = Files.createTempDirectory("tiller-train-test");
+                dir.toFile().deleteOnExit();
+                Path p = dir.resolve(key + ".gguf");
+                var shape = new dev.tiller.models.synthetic.ModelShape("wide-llama", dev.tiller.models.arch.Architectures.LLAMA, 256, 2, 4, 2, 64,
+                        512, 384, 512, 10000.0, 1e-5, false, null, null, 1, 2);
+                SyntheticModel.of(shape).withSeed(3).writeGguf(p, mix, null);
+                p.toFile().deleteOnExit();
+                return p;
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
     static Path stories() {
         return SHARED.resolve("models/stories260K.gguf");
     }

@@ -7,7 +7,7 @@ import java.util.stream.IntStream;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
- * The reference of the {@code gemv_f16 / gemv_bf16 / gemv_q8_0 / gemv_q4_0} kernels: {@code y[t][r] = x[t] . W[r]}
+ * The reference of the {@code gemv_f16 / gemv_bf16 / gemv_q8_0 / gemv_q4_0 / gemv_q4_k / gemv_q5_k / gemv_q6_k} kernels: {@code y[t][r] = x[t] . W[r]}
  * for n activation rows, W read in its device format. It follows the kernel's summation: row r belongs to
  * {@code split} warps; their {@code split * 32} lanes take the row's 16-byte loads round-robin within each staged tile
  * of x; each lane sums each group of 8 products left to right into its partial (a quantized load's groups first into
@@ -17,15 +17,15 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 final class Gemv {
     static final int WARPS = 4, MAX_N = 8, SMEM_FLOATS = 8192, LANES = 32;
-    static final int F16 = 0, BF16 = 1, Q8_0 = 2, Q4_0 = 3;
-    private static final int[] VEC = {8, 8, 16, 32};
-    private static final String[] NAME = {"gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q4_0"};
+    static final int F16 = 0, BF16 = 1, Q8_0 = 2, Q4_0 = 3, Q4_K = 4, Q6_K = 5, Q5_K = 6;
+    private static final int[] VEC = {8, 8, 16, 32, 32, 64, 32};
+    private static final String[] NAME = {"gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q4_0", "gemv_q4_k", "gemv_q6_k", "gemv_q5_k"};
     private static final ValueLayout.OfShort H = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     static void run(ReferenceKernels.Launch l, int format) {
         MemorySegment y = l.p(0), w = l.p(1), x = l.p(3);
-        MemorySegment scales = format >= Q8_0 ? l.p(2) : null;
+        MemorySegment scales = format == Q8_0 || format == Q4_0 || format == Q6_K ? l.p(2) : null;
         int rows = l.i(4), cols = l.i(5), n = l.i(6), split = l.i(7), vec = VEC[format];
         String k = NAME[format];
         require(split == 1 || split == 2 || split == 4, k + ": split " + split);
@@ -35,6 +35,7 @@ final class Gemv {
         require(l.gridX() == (rows + perBlock - 1) / perBlock, k + ": gridDim.x " + l.gridX() + " for " + rows + " rows, split " + split);
         require(l.sharedBytes() >= n * tile * Float.BYTES, k + ": " + l.sharedBytes() + " bytes of shared memory for n = " + n + ", tile " + tile);
         require(cols % vec == 0, k + ": cols " + cols + " not a multiple of " + vec);
+        require(format < Q4_K || cols % 256 == 0, k + ": cols " + cols + " not whole 256-weight super-blocks");
         require(w.address() % 16 == 0 && x.address() % 16 == 0, k + ": weights or x not 16-byte aligned (a misaligned vector load)");
         IntStream.range(0, rows).parallel().forEach(r -> {
             float[][] partial = new float[n][split * LANES]; // lane p*32 + l: lane l of the row's warp p
@@ -73,6 +74,41 @@ final class Gemv {
                 s += group(q, 0, x, xRow + col);
                 s += group(q, 8, x, xRow + col + 8);
                 return d * s;
+            }
+            case Q4_K, Q5_K -> {
+                // load k of super-block b: nibble bytes 16k..16k+15, low nibbles at block positions 64g + 16(k%2) + i
+                // (sub-block 2g), high ones 32 further (sub-block 2g+1); weights as ReferenceKernels.q4_k / q5_k
+                // compute them
+                long b = (long) r * (cols / 256) + col / 256;
+                int k = (col % 256) / 32, g = k / 2, first = 64 * g + 16 * (k % 2);
+                float[] lo = new float[16], hi = new float[16];
+                for (int j = 0; j < 16; j++) {
+                    long i = b * 256 + first + j;
+                    lo[j] = format == Q4_K ? ReferenceKernels.q4_k(w, i) : ReferenceKernels.q5_k(w, i);
+                    hi[j] = format == Q4_K ? ReferenceKernels.q4_k(w, i + 32) : ReferenceKernels.q5_k(w, i + 32);
+                }
+                long at = xRow + col - col % 256 + first;
+                float s = 0;
+                s += group(lo, 0, x, at);
+                s += group(lo, 8, x, at + 8);
+                s += group(hi, 0, x, at + 32);
+                s += group(hi, 8, x, at + 40);
+                return s;
+            }
+            case Q6_K -> {
+                // load k of super-block b: half h = k/2, positions l0 = 16(k%2) .. +15 of it, for u = 0..3 the sixteen
+                // weights 128h + 32u + l0 + i (one scale each), as ReferenceKernels.q6_k computes them
+                long b = (long) r * (cols / 256) + col / 256;
+                int k = (col % 256) / 64, first = 128 * (k / 2) + 16 * (k % 2);
+                long at = xRow + col - col % 256 + first;
+                float s = 0;
+                for (int u = 0; u < 4; u++) {
+                    float[] wu = new float[16];
+                    for (int j = 0; j < 16; j++) wu[j] = ReferenceKernels.q6_k(w, scales, b * 256 + first + 32 * u + j);
+                    s += group(wu, 0, x, at + 32 * u);
+                    s += group(wu, 8, x, at + 32 * u + 8);
+                }
+                return s;
             }
             default -> {
                 float[] lo = new float[16], hi = new float[16];

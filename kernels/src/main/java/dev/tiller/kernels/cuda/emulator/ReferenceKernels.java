@@ -66,6 +66,13 @@ final class ReferenceKernels {
             Map.entry("gemv_bf16", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.BF16))),
             Map.entry("gemv_q8_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q8_0))),
             Map.entry("gemv_q4_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_0))),
+            Map.entry("gemv_q4_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_K))),
+            Map.entry("gemv_q5_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_K))),
+            Map.entry("gemv_q6_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q6_K))),
+            Map.entry("dequant_q5_k_f16", new Kernel("pppl", ReferenceKernels::dequantQ5_K)),
+            Map.entry("repack_q6_k", new Kernel("pppl", ReferenceKernels::repackQ6_K)),
+            Map.entry("dequant_q4_k_f16", new Kernel("pppl", ReferenceKernels::dequantQ4_K)),
+            Map.entry("dequant_q6_k_f16", new Kernel("pppl", ReferenceKernels::dequantQ6_K)),
             Map.entry("embed_gather_q", new Kernel("pppipi", ReferenceKernels::embedGatherQ)),
             Map.entry("embed_gather", new Kernel("ppipi", ReferenceKernels::embedGather)),
             Map.entry("add_inplace", new Kernel("ppl", ReferenceKernels::addInplace)),
@@ -177,6 +184,92 @@ final class ReferenceKernels {
         return half(d.getAtIndex(F16, b)) * ((j < 16 ? q & 0x0F : q >> 4) - 8);
     }
 
+    /** ggml Q6_K blocks (210 bytes: ql[128], qh[64], int8 scales[16], f16 d) into 208-byte blocks (ql, qh, scales) and d[b]. */
+    static void repackQ6_K(Launch l) {
+        MemorySegment qs = l.p(0), d = l.p(1), blocks = l.p(2);
+        long nblocks = l.l(3);
+        for (long b = 0; b < nblocks; b++) {
+            d.setAtIndex(F16, b, blocks.get(F16, b * 210 + 208));
+            MemorySegment.copy(blocks, b * 210, qs, b * 208, 208);
+        }
+    }
+
+    /**
+     * Weight i of Q4_K blocks as stored (144 bytes: f16 d, f16 dmin, 12 scale bytes, 128 nibble bytes): position j of
+     * block i/256 is in 64-weight group g = j/64, sub-block 2g (low nibbles of bytes 32g..32g+31) or 2g+1 (high
+     * nibbles); value q * (d*scale) - dmin*min with ggml's 6-bit scales and mins, as the kernels compute it.
+     */
+    static float q4_k(MemorySegment blocks, long i) {
+        long blk = i / 256 * 144;
+        int j = (int) (i % 256), g = j / 64, within = j % 64, sb = 2 * g + within / 32;
+        int q = blocks.get(JAVA_BYTE, blk + 16 + 32 * g + within % 32) & 0xFF;
+        q = within < 32 ? q & 0x0F : q >> 4;
+        float[] f = kScaleMin(blocks, blk, sb);
+        return q * f[0] - f[1]; // two roundings, as the CPU's dequantization and the kernels (no fused multiply-add)
+    }
+
+    /**
+     * Weight i of Q5_K blocks as stored (176 bytes: Q4_K's 16-byte header, qh[32], 128 nibble bytes): Q4_K's nibble at
+     * position j plus 16 times bit (sub-block) of qh[j % 32], the same scales and arithmetic.
+     */
+    static float q5_k(MemorySegment blocks, long i) {
+        long blk = i / 256 * 176;
+        int j = (int) (i % 256), g = j / 64, within = j % 64, sb = 2 * g + within / 32, l = within % 32;
+        int q = u8(blocks, blk + 48 + 32 * g + l);
+        q = (within < 32 ? q & 0x0F : q >> 4) | (((u8(blocks, blk + 16 + l) >> sb) & 1) << 4);
+        float[] f = kScaleMin(blocks, blk, sb);
+        return q * f[0] - f[1];
+    }
+
+    /** {d * scale, dmin * min} of sub-block sb of the Q4_K / Q5_K block at blk (ggml's get_scale_min_k4). */
+    private static float[] kScaleMin(MemorySegment blocks, long blk, int sb) {
+        int sc, m;
+        if (sb < 4) {
+            sc = u8(blocks, blk + 4 + sb) & 63;
+            m = u8(blocks, blk + 8 + sb) & 63;
+        } else {
+            sc = (u8(blocks, blk + 8 + sb) & 0x0F) | ((u8(blocks, blk + sb) >> 6) << 4);
+            m = (u8(blocks, blk + 8 + sb) >> 4) | ((u8(blocks, blk + 4 + sb) >> 6) << 4);
+        }
+        return new float[]{half(blocks.get(F16, blk)) * sc, half(blocks.get(F16, blk + 2)) * m};
+    }
+
+    /**
+     * Weight i of repacked Q6_K (208-byte blocks, f16 d[i/256]): position j = 128h + 32u + l of its block has low bits
+     * from a nibble of ql[64h + 32(u&1) + l] (the low one for u &lt; 2), top bits 2u, 2u+1 of qh[32h + l] and scale
+     * scales[8h + 2u + l/16]; value (d * scale) * (q - 32).
+     */
+    static float q6_k(MemorySegment blocks, MemorySegment d, long i) {
+        long blk = i / 256 * 208;
+        int j = (int) (i % 256), h = j / 128, u = (j % 128) / 32, l = j % 32;
+        int low = u8(blocks, blk + 64 * h + 32 * (u & 1) + l);
+        int q = (u < 2 ? low & 0x0F : low >> 4) | (((u8(blocks, blk + 128 + 32 * h + l) >> (2 * u)) & 3) << 4);
+        float ds = half(d.getAtIndex(F16, i / 256)) * blocks.get(JAVA_BYTE, blk + 192 + 8 * h + 2 * u + l / 16);
+        return ds * (q - 32);
+    }
+
+    private static int u8(MemorySegment s, long at) {
+        return s.get(JAVA_BYTE, at) & 0xFF;
+    }
+
+    static void dequantQ4_K(Launch l) {
+        MemorySegment out = l.p(0), qs = l.p(1);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q4_k(qs, i)));
+    }
+
+    static void dequantQ5_K(Launch l) {
+        MemorySegment out = l.p(0), qs = l.p(1);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q5_k(qs, i)));
+    }
+
+    static void dequantQ6_K(Launch l) {
+        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q6_k(qs, d, i)));
+    }
+
     /** out[i] = f16(d[i/32] * q[i]) for the first n weights of repacked Q8_0. */
     static void dequantQ8_0(Launch l) {
         MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
@@ -210,13 +303,26 @@ final class ReferenceKernels {
         }
     }
 
-    /** out[t] = row tokens[t] of a repacked quantized table (format 8 Q8_0, 4 Q4_0), d * q in float, for gridDim.x tokens. */
+    /**
+     * out[t] = row tokens[t] of a quantized table in its device form (format 8 Q8_0, 4 Q4_0, 12 Q4_K, 13 Q5_K, 14 Q6_K), in
+     * float, for gridDim.x tokens.
+     */
     static void embedGatherQ(Launch l) {
-        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2), tokens = l.p(4);
+        MemorySegment out = l.p(0), qs = l.p(1), d = l.pOrNull(2), tokens = l.p(4);
         int format = l.i(3), dim = l.i(5);
         for (int t = 0; t < l.gridX(); t++) {
             long row = (long) tokens.getAtIndex(I32, t) * dim;
-            for (int c = 0; c < dim; c++) f(out, (long) t * dim + c, format == 8 ? q8_0(qs, d, row + c) : q4_0(qs, d, row + c));
+            for (int c = 0; c < dim; c++) {
+                float v = switch (format) {
+                    case 8 -> q8_0(qs, d, row + c);
+                    case 4 -> q4_0(qs, d, row + c);
+                    case 12 -> q4_k(qs, row + c);
+                    case 13 -> q5_k(qs, row + c);
+                    case 14 -> q6_k(qs, d, row + c);
+                    default -> throw new IllegalArgumentException("embed_gather_q: format " + format);
+                };
+                f(out, (long) t * dim + c, v);
+            }
         }
     }
 
@@ -728,7 +834,8 @@ final class ReferenceKernels {
 
     /**
      * out[i] = element i < n of a matrix in device format `format` (DeviceFormat's ordinal: 0 F32, 1 F16, 2 BF16, 3
-     * Q8_0, 4 Q4_0, the last two repacked), quantized ones as the float product of the f16 scale and the quant.
+     * Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K, in their device forms), Q8_0 / Q4_0 as the float product of the f16 scale
+     * and the quant, the K-quants as {@link #q4_k} / {@link #q6_k} / {@link #q5_k}.
      */
     static void widenF32(Launch l) {
         MemorySegment out = l.p(0), w = l.p(1), scales = l.pOrNull(2);
@@ -740,7 +847,10 @@ final class ReferenceKernels {
                 case 1 -> half(w.getAtIndex(F16, i));
                 case 2 -> bf16(w.getAtIndex(F16, i));
                 case 3 -> q8_0(w, scales, i);
-                default -> q4_0(w, scales, i);
+                case 4 -> q4_0(w, scales, i);
+                case 5 -> q4_k(w, i);
+                case 6 -> q6_k(w, scales, i);
+                default -> q5_k(w, i);
             };
             f(out, i, x);
         }
