@@ -5,7 +5,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 import java.lang.foreign.MemorySegment;
 
@@ -67,14 +66,14 @@ final class KScales {
     /** Lanes 0-7 (the mins). */
     static final VectorMask<Float> MINS = VectorMask.fromLong(F, 0xFFL);
     private static final VectorMask<Float> SCALES = VectorMask.fromLong(F, 0xFF00L);
-    /** SCALE_OF[j] broadcasts lane 8 + j, sub-block j's d·scale. */
-    @SuppressWarnings("unchecked")
-    static final VectorShuffle<Float>[] SCALE_OF = new VectorShuffle[8];
-    static {
-        for (int j = 0; j < 8; j++) {
-            int lane = 8 + j;
-            SCALE_OF[j] = VectorShuffle.fromOp(F, i -> lane % F.length());
-        }
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[16]);
+
+    /**
+     * This thread's 16 floats for a super-block's factors: the dot products store the factors vector there once and
+     * broadcast each sub-block's scale from it, a load instead of a lane permute on the vector units.
+     */
+    static float[] scratch() {
+        return SCRATCH.get();
     }
 
     /** The factors vector of a super-block with scale words w0-w2 (see the SWAR helpers above). */

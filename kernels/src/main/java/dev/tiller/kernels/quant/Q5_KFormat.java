@@ -70,13 +70,16 @@ final class Q5_KFormat implements QuantFormat {
     public float dot(MemorySegment src, long byteOffset, float[] x, int xOffset, float[] sums, int n) {
         if (L != 16) return dotScalarScales(src, byteOffset, x, xOffset, sums, n);
         // As Q4_K's dot (sum(x) per sub-block given, the super-block's scale factors one vector, nibbles split in int
-        // lanes), plus the 5th bits: the 32 qh bytes are widened once per super-block, and group g takes bits 2g, 2g+1.
+        // lanes, each group's two scales broadcast from the factors stored to a scratch), plus the 5th bits: the 32 qh
+        // bytes are widened once per super-block, and group g takes bits 2g, 2g+1.
+        float[] f = KScales.scratch();
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F), minsAcc = FloatVector.zero(F);
         for (int b = 0; b < n / BLOCK; b++) {
             MemorySegment blk = src.asSlice(byteOffset + (long) b * BYTES, BYTES);
             float d = Simd.half(blk, 0), dmin = Simd.half(blk, 2);
             int w0 = blk.get(Simd.I32_LE, SCALES), w1 = blk.get(Simd.I32_LE, SCALES + 4), w2 = blk.get(Simd.I32_LE, SCALES + 8);
             FloatVector factors = KScales.factors(w0, w1, w2, d, dmin);
+            factors.intoArray(f, 0);
             minsAcc = factors.fma(FloatVector.fromArray(F, sums, 8 * b, KScales.MINS), minsAcc);   // lanes 8-15 load as zero
             IntVector h0 = Simd.widenUnsigned(Simd.load16(blk, QH), 0), h1 = Simd.widenUnsigned(Simd.load16(blk, QH + 16), 0);
             for (int g = 0; g < 4; g++) {
@@ -92,8 +95,8 @@ final class Q5_KFormat implements QuantFormat {
                 qx1 = ((FloatVector) lo1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 16), qx1);
                 FloatVector qx2 = ((FloatVector) hi0.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + 32));
                 qx2 = ((FloatVector) hi1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 48), qx2);
-                acc0 = qx1.fma(factors.rearrange(KScales.SCALE_OF[2 * g]), acc0);
-                acc1 = qx2.fma(factors.rearrange(KScales.SCALE_OF[2 * g + 1]), acc1);
+                acc0 = qx1.fma(FloatVector.broadcast(F, f[8 + 2 * g]), acc0);
+                acc1 = qx2.fma(FloatVector.broadcast(F, f[9 + 2 * g]), acc1);
             }
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - minsAcc.reduceLanes(VectorOperators.ADD);
