@@ -1,6 +1,7 @@
 package dev.tiller.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -66,28 +67,75 @@ public final class VectorOps {
     }
 
     /**
-     * gate[i] = silu(gate[i]) * up[i], with silu(g) = g / (1 + e^-g)   (SwiGLU). Scalar {@link Math#exp} on purpose: the
-     * Vector API's EXP gives different bits interpreted and compiled, so a job split over JVMs (Spark executors at
-     * different JIT stages) stopped reproducing the single-machine tokens. A prompt's activation is split over threads
-     * by the caller instead.
+     * gate[i] = silu(gate[i]) * up[i], with silu(g) = g / (1 + e^-g)   (SwiGLU), e^-g by {@link #exp}. Not the Vector
+     * API's EXP: that one gives different bits interpreted and compiled, so a job split over JVMs (Spark executors at
+     * different JIT stages) stopped reproducing the single-machine tokens; {@link #exp} is made of IEEE operations that
+     * every mode computes alike. A prompt's activation is split over threads by the caller.
      */
     public static void siluMul(float[] gate, int gOff, float[] up, int uOff, int n) {
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
+            FloatVector g = FloatVector.fromArray(S, gate, gOff + i);
+            g.div(exp(g.neg()).add(one)).mul(FloatVector.fromArray(S, up, uOff + i)).intoArray(gate, gOff + i);
+        }
+        for (; i < n; i++) {
             float g = gate[gOff + i];
-            gate[gOff + i] = g / (1.0f + (float) Math.exp(-g)) * up[uOff + i];
+            gate[gOff + i] = g / (exp(-g) + 1f) * up[uOff + i];
         }
     }
 
     /**
      * gate[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation, 0.5·g·(1 + tanh(sqrt(2/π)·(g + 0.044715·g³)))
-     * (GeGLU, as gemma's {@code gelu_pytorch_tanh}); scalar tanh for the reason given at {@link #siluMul}.
+     * (GeGLU, as gemma's {@code gelu_pytorch_tanh}); 1 + tanh(u) = 2 - 2 / (e^{2u} + 1), with {@link #exp}.
      */
     public static void geluTanhMul(float[] gate, int gOff, float[] up, int uOff, int n) {
         final float c = (float) Math.sqrt(2 / Math.PI);
-        for (int i = 0; i < n; i++) {
-            float g = gate[gOff + i];
-            gate[gOff + i] = 0.5f * g * (1f + (float) Math.tanh(c * (g + 0.044715f * g * g * g))) * up[uOff + i];
+        int i = 0;
+        FloatVector one = FloatVector.broadcast(S, 1f), two = FloatVector.broadcast(S, 2f);
+        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
+            FloatVector g = FloatVector.fromArray(S, gate, gOff + i);
+            FloatVector u = g.mul(g).mul(g).mul(0.044715f).add(g).mul(c);
+            FloatVector onePlusTanh = two.sub(two.div(exp(u.add(u)).add(one)));
+            g.mul(0.5f).mul(onePlusTanh).mul(FloatVector.fromArray(S, up, uOff + i)).intoArray(gate, gOff + i);
         }
+        for (; i < n; i++) {
+            float g = gate[gOff + i];
+            float u = (g * g * g * 0.044715f + g) * c;
+            float onePlusTanh = 2f - 2f / (exp(u + u) + 1f);
+            gate[gOff + i] = g * 0.5f * onePlusTanh * up[uOff + i];
+        }
+    }
+
+    // e^t from IEEE operations only (compare, multiply-add, add, conversion, shift), so that interpreted, C1 and C2
+    // code give the same bits: t clamped to [-87, 88] (e^t stays a normal float), t = n·ln2 + r with n = round(t/ln2)
+    // (the 1.5·2^23 trick rounds to nearest) and |r| <= ln2/2 by Cody-Waite (ln2 split in a 15-bit head, exact in
+    // n·head, and a tail), e^r by its degree-7 Taylor polynomial (truncation below 5e-9), times 2^n made in the exponent
+    // bits. Within a few float ulps of Math.exp (VectorOpsTest). The scalar form is the same operations in the same order.
+    private static final float LOG2E = 1.44269504f, LN2_HI = 0.693145751953125f, LN2_LO = 1.42860677e-6f, ROUND = 12582912f;
+    private static final float C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120, C6 = 1f / 720, C7 = 1f / 5040;
+
+    private static final FloatVector V_LN2_HI = FloatVector.broadcast(S, -LN2_HI), V_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+    private static final FloatVector V_C5 = FloatVector.broadcast(S, C5), V_C4 = FloatVector.broadcast(S, C4), V_C3 = FloatVector.broadcast(S, C3);
+    private static final FloatVector V_C2 = FloatVector.broadcast(S, C2), V_ONE = FloatVector.broadcast(S, 1f);
+
+    static FloatVector exp(FloatVector t) {
+        t = t.max(-87f).min(88f);
+        FloatVector n = t.fma(LOG2E, ROUND).sub(ROUND);
+        FloatVector r = n.fma(V_LN2_HI, t);
+        r = n.fma(V_LN2_LO, r);
+        FloatVector p = r.fma(C7, C6).fma(r, V_C5).fma(r, V_C4).fma(r, V_C3).fma(r, V_C2).fma(r, V_ONE).fma(r, V_ONE);
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        return p.mul(bits.reinterpretAsFloats());
+    }
+
+    static float exp(float t) {
+        t = Math.min(Math.max(t, -87f), 88f);
+        float n = Math.fma(t, LOG2E, ROUND) - ROUND;
+        float r = Math.fma(n, -LN2_HI, t);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(r, C7, C6), r, C5), r, C4), r, C3), r, C2), r, 1f), r, 1f);
+        return p * Float.intBitsToFloat(((int) n + 127) << 23);
     }
 
     /** x[i] = cap · tanh(x[i] / cap) over x[off, off+n): soft-capping keeps values within (-cap, cap) (gemma2). */

@@ -13,8 +13,38 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class VectorOpsTest {
     private static final int[] LENGTHS = {1, 7, 16, 33, 100, 1000};
-    /** A few float ulps: the library's exp/tanh are within 1 ulp, then a divide and multiplies round. */
+    /** A few float ulps: VectorOps.exp is within a few ulps, then a divide and multiplies round. */
     private static final double RELATIVE = 4e-7 * 4;
+
+    /**
+     * The exp behind SwiGLU and GeGLU against Math.exp over its whole range (and past it: clamped to e^-87 .. e^88),
+     * and its vector and scalar forms give the same bits (a row's tail is computed by the scalar one).
+     */
+    @Test
+    void expIsWithinAFewUlpsAndItsTwoFormsAgree() {
+        Random rnd = new Random(4);
+        int n = 16 * 4096;
+        float[] t = new float[n];
+        for (int i = 0; i < n; i++) t[i] = (float) (i < n / 2 ? rnd.nextGaussian() * 3 : (rnd.nextDouble() * 2 - 1) * 100);
+        t[0] = 0;
+        t[1] = -87;
+        t[2] = 88;
+        t[3] = (float) Math.log(2) / 2;
+        var species = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        float[] vec = new float[n];
+        for (int i = 0; i + species.length() <= n; i += species.length()) {
+            VectorOps.exp(jdk.incubator.vector.FloatVector.fromArray(species, t, i)).intoArray(vec, i);
+        }
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            float scalar = VectorOps.exp(t[i]);
+            assertEquals(Float.floatToRawIntBits(scalar), Float.floatToRawIntBits(vec[i]), "vector and scalar exp of " + t[i]);
+            double ref = Math.exp(Math.min(Math.max(t[i], -87), 88));
+            worst = Math.max(worst, Math.abs(scalar - ref) / ref);
+        }
+        assertTrue(worst < 3e-7, "worst relative error " + worst);
+        assertEquals(1f, VectorOps.exp(0f), 0f);
+    }
 
     @Test
     void siluMulMatchesDefinition() {
