@@ -2,6 +2,7 @@ package dev.tiller.kernels;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -108,7 +109,8 @@ public final class VectorOps {
     }
 
     // e^t from IEEE operations only (compare, multiply-add, add, conversion, shift), so that interpreted, C1 and C2
-    // code give the same bits: t clamped to [-87, 88] (e^t stays a normal float), t = n·ln2 + r with n = round(t/ln2)
+    // code give the same bits: 0 below t = -87 (so a masked -inf score weighs exactly nothing), t clamped to 88 above
+    // (e^t stays a finite normal float), t = n·ln2 + r with n = round(t/ln2)
     // (the 1.5·2^23 trick rounds to nearest) and |r| <= ln2/2 by Cody-Waite (ln2 split in a 15-bit head, exact in
     // n·head, and a tail), e^r by its degree-7 Taylor polynomial (truncation below 5e-9), times 2^n made in the exponent
     // bits. Within a few float ulps of Math.exp (VectorOpsTest). The scalar form is the same operations in the same order.
@@ -120,17 +122,19 @@ public final class VectorOps {
     private static final FloatVector V_C2 = FloatVector.broadcast(S, C2), V_ONE = FloatVector.broadcast(S, 1f);
 
     static FloatVector exp(FloatVector t) {
+        VectorMask<Float> underflow = t.lt(-87f);
         t = t.max(-87f).min(88f);
         FloatVector n = t.fma(LOG2E, ROUND).sub(ROUND);
         FloatVector r = n.fma(V_LN2_HI, t);
         r = n.fma(V_LN2_LO, r);
         FloatVector p = r.fma(C7, C6).fma(r, V_C5).fma(r, V_C4).fma(r, V_C3).fma(r, V_C2).fma(r, V_ONE).fma(r, V_ONE);
         IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        return p.mul(bits.reinterpretAsFloats());
+        return p.mul(bits.reinterpretAsFloats()).blend(0f, underflow);
     }
 
     static float exp(float t) {
-        t = Math.min(Math.max(t, -87f), 88f);
+        if (t < -87f) return 0f;
+        t = Math.min(t, 88f);
         float n = Math.fma(t, LOG2E, ROUND) - ROUND;
         float r = Math.fma(n, -LN2_HI, t);
         r = Math.fma(n, -LN2_LO, r);
@@ -148,19 +152,32 @@ public final class VectorOps {
         for (int i = 0; i < n; i++) x[off + i] *= a;
     }
 
-    /** In-place softmax over x[off, off+n): subtract the max for stability, exponentiate, normalize. */
+    /**
+     * In-place softmax over x[off, off+n): subtract the max for stability, exponentiate ({@link #exp}: a masked -inf
+     * position gives exactly 0), normalize.
+     */
     public static void softmax(float[] x, int off, int n) {
-        // scalar exp: bit-identical results whether interpreted or compiled (see siluMul)
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
+        int i = 0, upper = S.loopBound(n);
+        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; i < upper; i += S.length()) vmax = vmax.max(FloatVector.fromArray(S, x, off + i));
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) max = Math.max(max, x[off + i]);
+        FloatVector vsum = FloatVector.zero(S), shift = FloatVector.broadcast(S, max);
+        for (i = 0; i < upper; i += S.length()) {
+            FloatVector e = exp(FloatVector.fromArray(S, x, off + i).sub(shift));
+            e.intoArray(x, off + i);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;
         }
         float inv = 1.0f / sum;
-        for (int i = 0; i < n; i++) x[off + i] *= inv;
+        FloatVector vinv = FloatVector.broadcast(S, inv);
+        for (i = 0; i < upper; i += S.length()) FloatVector.fromArray(S, x, off + i).mul(vinv).intoArray(x, off + i);
+        for (; i < n; i++) x[off + i] *= inv;
     }
 
     /**
