@@ -102,6 +102,32 @@ extern "C" __global__ void dequant_q4_0_f16(__half* out, const uint8_t* qs, cons
     }
 }
 
+// Q5_0 (22-byte blocks: f16 d, 4 bytes of fifth bits qh, 16 bytes of nibbles; Qwen2.5-0.5B's Q4_K_M file is mostly
+// Q5_0, as its 896 columns are not whole K-quant super-blocks) stays quantized too: repacked into 20-byte blocks (the
+// 16 nibble bytes as in ggml, then qh) and f16 scales [rows][cols/32]. 20-byte blocks are 4-byte aligned, so the GEMV
+// reads them as five 4-byte words. Weight j of a block: nibble (j < 16 ? low : high) of byte j % 16, plus 16 times
+// bit j of qh (little-endian), minus 16, times d.
+extern "C" __global__ void repack_q5_0(uint8_t* qs, __half* d, const uint8_t* blocks, long nblocks) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 20; i += (long) gridDim.x * blockDim.x) {
+        long b = i / 20; int j = (int) (i % 20);
+        const uint8_t* blk = blocks + b * 22;
+        qs[i] = j < 16 ? blk[6 + j] : blk[2 + (j - 16)];
+        if (j == 0) d[b] = *reinterpret_cast<const __half*>(blk); // b * 22 is even: an aligned 2-byte read
+    }
+}
+
+__device__ __forceinline__ float q5_0_weight(const uint8_t* qs, const __half* d, long i) {
+    long b = i / 32; int j = (int) (i % 32);
+    const uint8_t* blk = qs + b * 20;
+    uint8_t q = blk[j % 16];
+    int v = (j < 16 ? (q & 0x0F) : (q >> 4)) | (((blk[16 + j / 8] >> (j % 8)) & 1) << 4);
+    return __half2float(d[b]) * (float) (v - 16);
+}
+
+extern "C" __global__ void dequant_q5_0_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q5_0_weight(qs, d, i));
+}
+
 // ---------------------------------------------------------------- K-quants on the device
 // Q4_K, Q5_K and Q6_K (llama.cpp's Q4_K_M / Q5_K_M mixes are made of them) stay quantized as well, in 256-weight
 // super-blocks, so that a Q4_K_M model takes 0.56-0.82 bytes per weight on the device instead of an F16 copy's 2:
@@ -299,6 +325,35 @@ struct GemvQ4_0 {
     }
 };
 
+// Q5_0 (repacked): one whole 32-weight block per lane step, five 4-byte loads (its 20-byte blocks are 4-byte aligned).
+struct GemvQ5_0 {
+    static constexpr int VEC = 32;
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        long b = (long) row * (cols / 32) + col / 32;
+        const int* p = reinterpret_cast<const int*>(reinterpret_cast<const uint8_t*>(w) + b * 20);
+        int words[4] = {__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3)};
+        unsigned qh = (unsigned) __ldg(p + 4);
+        float d = __half2float(scales[b]);
+        float lo[16], hi[16];
+#pragma unroll
+        for (int k = 0; k < 16; k++) {
+            int q = (words[k / 4] >> (8 * (k % 4))) & 0xFF;
+            int h0 = (int) ((qh >> k) & 1u), h1 = (int) ((qh >> (k + 16)) & 1u); // int: "- 16" must not wrap as unsigned
+            lo[k] = (float) (((q & 0x0F) | (h0 << 4)) - 16);
+            hi[k] = (float) (((q >> 4) | (h1 << 4)) - 16);
+        }
+        float s[GEMV_MAX_N];
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
+        dot8(lo, xs, ld, c, n, s);
+        dot8(lo + 8, xs, ld, c + 8, n, s);
+        dot8(hi, xs, ld, c + 16, n, s);
+        dot8(hi + 8, xs, ld, c + 24, n, s);
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += d * s[t];
+    }
+};
+
 // Q4_K: a load is 16 of a block's 128 nibble bytes, load k (0..7) bytes 16k .. 16k+15 of the nibbles: weights
 // 64g + 16(k%2) + 0..15 of sub-block 2g (low nibbles) and the same 16 positions + 32 of sub-block 2g+1 (high), g = k/2.
 // The block's 16-byte header (d, dmin, scales) is a second load, shared through L1 by the block's eight lanes.
@@ -480,6 +535,10 @@ extern "C" __global__ void gemv_q4_0(float* y, const void* w, const __half* scal
     gemv<GemvQ4_0>(y, w, scales, x, rows, cols, n, split);
 }
 
+extern "C" __global__ void gemv_q5_0(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQ5_0>(y, w, scales, x, rows, cols, n, split);
+}
+
 extern "C" __global__ void gemv_q4_k(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
     gemv<GemvQ4_K>(y, w, scales, x, rows, cols, n, split);
 }
@@ -507,7 +566,8 @@ extern "C" __global__ void embed_gather(float* out, const void* table, int dtype
     }
 }
 
-// out[t][d] = row tokens[t] of a quantized table in its device form (format 8 = Q8_0, 4 = Q4_0, 12 = Q4_K, 13 = Q5_K, 14 = Q6_K),
+// out[t][d] = row tokens[t] of a quantized table in its device form (format 8 = Q8_0, 4 = Q4_0, 6 = Q5_0, 12 = Q4_K, 13 = Q5_K,
+// 14 = Q6_K),
 // dequantized as the CPU does (Q8_0 / Q4_0: float scale times the quant; the K-quants as q4_k_weight / q6_k_weight):
 // tied embeddings of quantized models stay quantized too. d is unused for Q4_K and Q5_K.
 extern "C" __global__ void embed_gather_q(float* out, const void* qs, const __half* d, int format, const int* tokens, int dim) {
@@ -520,7 +580,8 @@ extern "C" __global__ void embed_gather_q(float* out, const void* qs, const __ha
         else if (format == 4) {
             uint8_t q = reinterpret_cast<const uint8_t*>(qs)[(i / 32) * 16 + (i % 32) % 16];
             v = __half2float(d[i / 32]) * (float) (((i % 32) < 16 ? (q & 0x0F) : (q >> 4)) - 8);
-        } else if (format == 12) v = q4_k_weight(reinterpret_cast<const uint8_t*>(qs), i);
+        } else if (format == 6) v = q5_0_weight(reinterpret_cast<const uint8_t*>(qs), d, i);
+        else if (format == 12) v = q4_k_weight(reinterpret_cast<const uint8_t*>(qs), i);
         else if (format == 13) v = q5_k_weight(reinterpret_cast<const uint8_t*>(qs), i);
         else v = q6_k_weight(reinterpret_cast<const uint8_t*>(qs), d, i);
         out[(long) t * dim + c] = v;
@@ -1243,8 +1304,8 @@ extern "C" __global__ void attention_backward(float* dq, float* dk, float* dv, c
 }
 
 // A weight matrix (or a view of its rows) in its device format -> float32: out[i] = element i of the row-major matrix
-// at w, i < n. format is DeviceFormat's ordinal: 0 F32 (a copy), 1 F16, 2 BF16, 3 Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K
-// (the K-quants as q4_k_weight / q6_k_weight / q5_k_weight compute them); Q8_0 / Q4_0 as
+// at w, i < n. format is DeviceFormat's ordinal: 0 F32 (a copy), 1 F16, 2 BF16, 3 Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K,
+// 8 Q5_0 (the K-quants and Q5_0 as q4_k_weight / q6_k_weight / q5_k_weight / q5_0_weight compute them); Q8_0 / Q4_0 as
 // repacked (quants at w, f16 scales at scales, scales[i/32] for element i, read as dequant_q8_0_f16 / dequant_q4_0_f16
 // read them) and widened exactly: the f16 scale times the quant in float, with no f16 rounding of the product, so the
 // backward multiplies by the same weights as the CPU's forward. Grid-stride loop, one element per thread.
@@ -1260,7 +1321,8 @@ extern "C" __global__ void widen_f32(float* out, const void* w, const __half* sc
             x = __half2float(scales[i / 32]) * (float) ((i % 32 < 16 ? (q & 0x0F) : (q >> 4)) - 8);
         } else if (format == 5) x = q4_k_weight(reinterpret_cast<const uint8_t*>(w), i);
         else if (format == 6) x = q6_k_weight(reinterpret_cast<const uint8_t*>(w), scales, i);
-        else x = q5_k_weight(reinterpret_cast<const uint8_t*>(w), i);
+        else if (format == 7) x = q5_k_weight(reinterpret_cast<const uint8_t*>(w), i);
+        else x = q5_0_weight(reinterpret_cast<const uint8_t*>(w), scales, i);
         out[i] = x;
     }
 }

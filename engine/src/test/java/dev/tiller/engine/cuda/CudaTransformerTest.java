@@ -110,6 +110,33 @@ class CudaTransformerTest {
         }
     }
 
+    /**
+     * Widths that are not whole super-blocks (Qwen2.5-0.5B's 896): llama.cpp's Q4_K_M falls back to Q5_0 for most
+     * matrices and Q8_0 for Q6_K's, and the device keeps those quantized too (no F16 copy), with decode logits within
+     * 1e-4 of the CPU's.
+     */
+    @Test
+    void q4KMFallbackTypesStayQuantizedAndMatchTheCpu(@TempDir Path tmp) {
+        Path f = tmp.resolve("narrow.gguf");
+        var shape = new dev.tiller.models.synthetic.ModelShape("narrow-llama", dev.tiller.models.arch.Architectures.LLAMA, 320, 2, 5, 1, 64, 640,
+                384, 512, 10000.0, 1e-5, false, null, null, 1, 2);
+        SyntheticModel.of(shape).withSeed(12).writeGguf(f, dev.tiller.models.synthetic.QuantMix.Q4_K_M, null);
+        comparePrefill(f, new int[]{1, 5, 9, 17, 33, 65, 2, 4, 100, 200}, 2e-2);
+        try (Model cpu = Model.load(f); Model gpu = Model.load(f, Device.CUDA)) {
+            String placed = gpu.describeDevice(), on = "on the device [";
+            String formats = placed.substring(placed.indexOf(on) + on.length(), placed.indexOf(']', placed.indexOf(on)));
+            assertTrue(formats.contains("Q5_0") && !formats.contains("F16"), placed);
+            Session a = cpu.newSession(), b = gpu.newSession();
+            int vocab = cpu.config().vocabSize(), tok = 1;
+            for (int i = 0; i < 12; i++) {
+                float[] la = a.decode(tok).clone(), lb = b.decode(tok);
+                assertTrue(relErr(lb, la, vocab) < 1e-4, "step " + i + ": " + relErr(lb, la, vocab));
+                tok = Logits.argmax(la, vocab);
+                assertEquals(tok, Logits.argmax(lb, vocab), "greedy token at step " + i);
+            }
+        }
+    }
+
     @Test
     void llamaNormalRopeMatchesTheCpu(@TempDir Path tmp) {
         Path f = tmp.resolve("l.gguf");

@@ -157,9 +157,9 @@ class CudaGemvTest extends DeviceTest {
     }
 
     /**
-     * K-quant weights as a GGUF holds them: random floats quantized by the project's quantizer, their value the CPU's
-     * dequantization (checked against llama.cpp's own by the quant tests), uploaded in the device form (Q4_K / Q5_K
-     * as stored, Q6_K repacked).
+     * Q5_0 and K-quant weights as a GGUF holds them: random floats quantized by the project's quantizer, their value the
+     * CPU's dequantization (checked against llama.cpp's own by the quant tests), uploaded in the device form (Q4_K / Q5_K
+     * as stored, Q5_0 / Q6_K repacked).
      */
     Weights kQuantWeights(DeviceFormat f, int rows, int cols) {
         GGMLType t = stored(f);
@@ -168,10 +168,10 @@ class CudaGemvTest extends DeviceTest {
         float[] cpu = new float[rows * cols];
         QuantFormat.of(t, "test").dequantize(MemorySegment.ofArray(raw), 0, cpu, 0, cpu.length);
         long ptr = dev.alloc(f.bytes(rows, cols)), scales = f.hasScales() ? ptr + rows * f.rowBytes(cols) : 0;
-        if (f == DeviceFormat.Q6_K) {
+        if (f.hasScales()) {
             long tmp = dev.alloc(raw.length);
             dev.driver().copyToDevice(tmp, MemorySegment.ofArray(raw), raw.length);
-            dev.repack(f, ptr, scales, tmp, (long) rows * cols / 256);
+            dev.repack(f, ptr, scales, tmp, (long) rows * cols / f.blockWeights());
             dev.free(tmp);
         } else {
             assertEquals(raw.length, f.bytes(rows, cols), f + " is held as stored");
@@ -181,11 +181,13 @@ class CudaGemvTest extends DeviceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DeviceFormat.class, names = {"Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = DeviceFormat.class, names = {"Q5_0", "Q4_K", "Q5_K", "Q6_K"})
     void kQuantGemvEqualsAFloat64ProductOfTheCpusWeights(DeviceFormat f) {
         // 2304 columns = 9 super-blocks: one staged tile for n = 1, three for n = 8 (the last one super-block wide);
-        // 256 columns: one super-block, fewer loads than a warp has lanes. 37 and 9 rows leave warps idle.
-        for (int[] shape : new int[][]{{37, 2304}, {9, 256}}) {
+        // 256 columns: one super-block, fewer loads than a warp has lanes. 37 and 9 rows leave warps idle. Q5_0 takes
+        // 2144 columns (67 blocks): its 20-byte blocks then leave the view of rows 9.. only 4-byte aligned.
+        int wide = f.blockWeights() == 32 ? 2144 : 2304;
+        for (int[] shape : new int[][]{{37, wide}, {9, 256}}) {
             int rows = shape[0], cols = shape[1];
             Weights w = kQuantWeights(f, rows, cols);
             for (int n : new int[]{1, 3, 8}) {
@@ -198,7 +200,7 @@ class CudaGemvTest extends DeviceTest {
                 dev.free(y);
             }
         }
-        int rows = 37, cols = 2304, r0 = 9, count = 12;
+        int rows = 37, cols = wide, r0 = 9, count = 12;
         Weights w = kQuantWeights(f, rows, cols);
         float[] x = random(2 * cols);
         long dx = dev.upload(x), y = dev.alloc(4L * 2 * count);
@@ -211,7 +213,7 @@ class CudaGemvTest extends DeviceTest {
      * dequantization, bit for bit (training's backward then multiplies by the CPU forward's weights).
      */
     @ParameterizedTest
-    @EnumSource(value = DeviceFormat.class, names = {"Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = DeviceFormat.class, names = {"Q5_0", "Q4_K", "Q5_K", "Q6_K"})
     void kQuantsDequantizeAsOnTheCpu(DeviceFormat f) {
         int rows = 5, cols = 512, n = rows * cols;
         Weights w = kQuantWeights(f, rows, cols);
@@ -284,6 +286,7 @@ class CudaGemvTest extends DeviceTest {
         var e3 = assertThrows(IllegalArgumentException.class, () -> DeviceFormat.of(bad));
         assertTrue(e3.getMessage().contains("blk.3.ffn_down.weight") && e3.getMessage().contains("IQ2_XXS"), e3.getMessage());
         assertEquals(DeviceFormat.Q4_K, DeviceFormat.of(new Tensor("t", GGMLType.Q4_K, new long[]{256, 1}, MemorySegment.ofArray(new byte[144]), "m")));
-        assertEquals(DeviceFormat.F16, DeviceFormat.of(new Tensor("t", GGMLType.Q5_0, new long[]{32, 1}, MemorySegment.ofArray(new byte[22]), "m")));
+        assertEquals(DeviceFormat.Q5_0, DeviceFormat.of(new Tensor("t", GGMLType.Q5_0, new long[]{32, 1}, MemorySegment.ofArray(new byte[22]), "m")));
+        assertEquals(DeviceFormat.F16, DeviceFormat.of(new Tensor("t", GGMLType.Q4_1, new long[]{32, 1}, MemorySegment.ofArray(new byte[20]), "m")));
     }
 }

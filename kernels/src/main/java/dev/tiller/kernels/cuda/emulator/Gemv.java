@@ -17,15 +17,15 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 final class Gemv {
     static final int WARPS = 4, MAX_N = 8, SMEM_FLOATS = 8192, LANES = 32;
-    static final int F16 = 0, BF16 = 1, Q8_0 = 2, Q4_0 = 3, Q4_K = 4, Q6_K = 5, Q5_K = 6;
-    private static final int[] VEC = {8, 8, 16, 32, 32, 64, 32};
-    private static final String[] NAME = {"gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q4_0", "gemv_q4_k", "gemv_q6_k", "gemv_q5_k"};
+    static final int F16 = 0, BF16 = 1, Q8_0 = 2, Q4_0 = 3, Q4_K = 4, Q6_K = 5, Q5_K = 6, Q5_0 = 7;
+    private static final int[] VEC = {8, 8, 16, 32, 32, 64, 32, 32};
+    private static final String[] NAME = {"gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q4_0", "gemv_q4_k", "gemv_q6_k", "gemv_q5_k", "gemv_q5_0"};
     private static final ValueLayout.OfShort H = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     static void run(ReferenceKernels.Launch l, int format) {
         MemorySegment y = l.p(0), w = l.p(1), x = l.p(3);
-        MemorySegment scales = format == Q8_0 || format == Q4_0 || format == Q6_K ? l.p(2) : null;
+        MemorySegment scales = format == Q8_0 || format == Q4_0 || format == Q5_0 || format == Q6_K ? l.p(2) : null;
         int rows = l.i(4), cols = l.i(5), n = l.i(6), split = l.i(7), vec = VEC[format];
         String k = NAME[format];
         require(split == 1 || split == 2 || split == 4, k + ": split " + split);
@@ -35,8 +35,9 @@ final class Gemv {
         require(l.gridX() == (rows + perBlock - 1) / perBlock, k + ": gridDim.x " + l.gridX() + " for " + rows + " rows, split " + split);
         require(l.sharedBytes() >= n * tile * Float.BYTES, k + ": " + l.sharedBytes() + " bytes of shared memory for n = " + n + ", tile " + tile);
         require(cols % vec == 0, k + ": cols " + cols + " not a multiple of " + vec);
-        require(format < Q4_K || cols % 256 == 0, k + ": cols " + cols + " not whole 256-weight super-blocks");
-        require(w.address() % 16 == 0 && x.address() % 16 == 0, k + ": weights or x not 16-byte aligned (a misaligned vector load)");
+        require(format < Q4_K || format == Q5_0 || cols % 256 == 0, k + ": cols " + cols + " not whole 256-weight super-blocks");
+        // Q5_0's 20-byte blocks are read as 4-byte words; every other format's loads are 16 bytes wide
+        require(w.address() % (format == Q5_0 ? 4 : 16) == 0 && x.address() % 16 == 0, k + ": weights or x misaligned (a misaligned vector load)");
         IntStream.range(0, rows).parallel().forEach(r -> {
             float[][] partial = new float[n][split * LANES]; // lane p*32 + l: lane l of the row's warp p
             for (int c0 = 0; c0 < cols; c0 += tile) {
@@ -73,6 +74,21 @@ final class Gemv {
                 float s = 0;
                 s += group(q, 0, x, xRow + col);
                 s += group(q, 8, x, xRow + col + 8);
+                return d * s;
+            }
+            case Q5_0 -> {
+                long first = ((long) r * (cols / 32) + col / 32) * 32; // the block's weight 0 in the repacked quants
+                float[] lo = new float[16], hi = new float[16];
+                for (int j = 0; j < 16; j++) {
+                    lo[j] = ReferenceKernels.q5_0Quant(w, first + j);
+                    hi[j] = ReferenceKernels.q5_0Quant(w, first + 16 + j);
+                }
+                float d = Float.float16ToFloat(scales.getAtIndex(H, (long) r * (cols / 32) + col / 32));
+                float s = 0;
+                s += group(lo, 0, x, xRow + col);
+                s += group(lo, 8, x, xRow + col + 8);
+                s += group(hi, 0, x, xRow + col + 16);
+                s += group(hi, 8, x, xRow + col + 24);
                 return d * s;
             }
             case Q4_K, Q5_K -> {

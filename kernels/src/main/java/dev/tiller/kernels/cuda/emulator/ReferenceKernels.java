@@ -66,6 +66,9 @@ final class ReferenceKernels {
             Map.entry("gemv_bf16", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.BF16))),
             Map.entry("gemv_q8_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q8_0))),
             Map.entry("gemv_q4_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_0))),
+            Map.entry("gemv_q5_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_0))),
+            Map.entry("repack_q5_0", new Kernel("pppl", ReferenceKernels::repackQ5_0)),
+            Map.entry("dequant_q5_0_f16", new Kernel("pppl", ReferenceKernels::dequantQ5_0)),
             Map.entry("gemv_q4_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_K))),
             Map.entry("gemv_q5_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_K))),
             Map.entry("gemv_q6_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q6_K))),
@@ -182,6 +185,35 @@ final class ReferenceKernels {
         long b = i / 32;
         int j = (int) (i % 32), q = qs.get(JAVA_BYTE, b * 16 + j % 16) & 0xFF;
         return half(d.getAtIndex(F16, b)) * ((j < 16 ? q & 0x0F : q >> 4) - 8);
+    }
+
+    /** ggml Q5_0 blocks (22 bytes: f16 d, qh[4], qs[16]) into 20-byte blocks (qs, then qh) and d[b]. */
+    static void repackQ5_0(Launch l) {
+        MemorySegment qs = l.p(0), d = l.p(1), blocks = l.p(2);
+        long nblocks = l.l(3);
+        for (long b = 0; b < nblocks; b++) {
+            d.setAtIndex(F16, b, blocks.get(F16, b * 22));
+            MemorySegment.copy(blocks, b * 22 + 6, qs, b * 20, 16);
+            MemorySegment.copy(blocks, b * 22 + 2, qs, b * 20 + 16, 4);
+        }
+    }
+
+    /** Weight i of repacked Q5_0: d[b] * (nibble (j < 16 ? low : high) of byte j % 16, plus 16 times bit j of qh, - 16). */
+    static float q5_0(MemorySegment qs, MemorySegment d, long i) {
+        return half(d.getAtIndex(F16, i / 32)) * q5_0Quant(qs, i);
+    }
+
+    /** The quant of weight i of repacked Q5_0, -16 .. 15 (the weight without its scale). */
+    static int q5_0Quant(MemorySegment qs, long i) {
+        long blk = i / 32 * 20;
+        int j = (int) (i % 32), q = u8(qs, blk + j % 16);
+        return ((j < 16 ? q & 0x0F : q >> 4) | (((u8(qs, blk + 16 + j / 8) >> (j % 8)) & 1) << 4)) - 16;
+    }
+
+    static void dequantQ5_0(Launch l) {
+        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q5_0(qs, d, i)));
     }
 
     /** ggml Q6_K blocks (210 bytes: ql[128], qh[64], int8 scales[16], f16 d) into 208-byte blocks (ql, qh, scales) and d[b]. */
@@ -304,7 +336,7 @@ final class ReferenceKernels {
     }
 
     /**
-     * out[t] = row tokens[t] of a quantized table in its device form (format 8 Q8_0, 4 Q4_0, 12 Q4_K, 13 Q5_K, 14 Q6_K), in
+     * out[t] = row tokens[t] of a quantized table in its device form (format 8 Q8_0, 4 Q4_0, 6 Q5_0, 12 Q4_K, 13 Q5_K, 14 Q6_K), in
      * float, for gridDim.x tokens.
      */
     static void embedGatherQ(Launch l) {
@@ -316,6 +348,7 @@ final class ReferenceKernels {
                 float v = switch (format) {
                     case 8 -> q8_0(qs, d, row + c);
                     case 4 -> q4_0(qs, d, row + c);
+                    case 6 -> q5_0(qs, d, row + c);
                     case 12 -> q4_k(qs, row + c);
                     case 13 -> q5_k(qs, row + c);
                     case 14 -> q6_k(qs, d, row + c);
@@ -834,8 +867,8 @@ final class ReferenceKernels {
 
     /**
      * out[i] = element i < n of a matrix in device format `format` (DeviceFormat's ordinal: 0 F32, 1 F16, 2 BF16, 3
-     * Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K, in their device forms), Q8_0 / Q4_0 as the float product of the f16 scale
-     * and the quant, the K-quants as {@link #q4_k} / {@link #q6_k} / {@link #q5_k}.
+     * Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K, 8 Q5_0, in their device forms), Q8_0 / Q4_0 as the float product of the f16
+     * scale and the quant, the others as {@link #q4_k} / {@link #q6_k} / {@link #q5_k} / {@link #q5_0}.
      */
     static void widenF32(Launch l) {
         MemorySegment out = l.p(0), w = l.p(1), scales = l.pOrNull(2);
@@ -850,7 +883,8 @@ final class ReferenceKernels {
                 case 4 -> q4_0(w, scales, i);
                 case 5 -> q4_k(w, i);
                 case 6 -> q6_k(w, scales, i);
-                default -> q5_k(w, i);
+                case 7 -> q5_k(w, i);
+                default -> q5_0(w, scales, i);
             };
             f(out, i, x);
         }
