@@ -35,7 +35,7 @@ note() { echo "$*" | tee -a "$summary"; }
 tiller() { "$JAVA" "${FLAGS[@]}" -Dtiller.shared="$here/shared" -cp "$here/lib/*" dev.tiller.cli.Tiller "$@" 2> >(grep -v '^WARNING: Using incubator' >&2); }
 S="$here/shared"
 
-# the Qwen2.5-0.5B shape in format $1 (f16, bf16, q8_0, q4_0), written once
+# the Qwen2.5-0.5B shape in format $1 (f16, bf16, q8_0, q4_0, q4_k_m), written once
 q05() { [ -f "$models/q05-$1.gguf" ] || tiller models write --preset qwen2.5-0.5b --type "$1" --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-$1.gguf" > /dev/null; }
 # tg128 mean of a bench log, and "Q8_0 / F16" style ratios of decode speed (the GPU-speed issue's 1.3x / 1.6x targets)
 tg() { grep -E '^\| q05.*\| tg128 ' "$1" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}'; }
@@ -181,11 +181,17 @@ if [[ " $sections " == *" quant "* ]]; then
   kq="$(grep -E '^\| l1b.*\| tg128 ' "$out/bench-l1b-q4_k_m.txt" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}')"
   kf="$(grep -E '^\| l1b.*\| tg128 ' "$out/bench-l1b-f16.txt" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}')"
   note "   Llama-3.2-1B Q4_K_M decode vs F16: $(awk -v a="$kq" -v b="$kf" 'BEGIN{if (b > 0) printf "%.2fx", a / b; else print "?"}') (tg128 $kq vs $kf tok/s; it reads 0.30x the bytes)"
-  for side in cpu cuda; do
-    tiller generate -m "$models/l1b-q4_k_m.gguf" -p "Once upon a time" -n 16 --temp 0 --device $side > "$out/text-quant-l1b-q4_k_m-$side.txt" 2> "$out/text-quant-l1b-q4_k_m-$side.err"
+  # Qwen2.5-0.5B's Q4_K_M: its 896 columns are not whole super-blocks, so it is mostly Q5_0 (gemv_q5_0), some Q8_0
+  q05 q4_k_m
+  tiller bench --device cuda -m "$models/q05-q4_k_m.gguf" -p 512 -n 128 -r 3 > "$out/bench-q05-q4_k_m.txt" 2>&1
+  grep -E '^\| q05|^device:|error' "$out/bench-q05-q4_k_m.txt" | tee -a "$summary"
+  for m in l1b-q4_k_m q05-q4_k_m; do
+    for side in cpu cuda; do
+      tiller generate -m "$models/$m.gguf" -p "Once upon a time" -n 16 --temp 0 --device $side > "$out/text-quant-$m-$side.txt" 2> "$out/text-quant-$m-$side.err"
+    done
+    if [ -s "$out/text-quant-$m-cpu.txt" ] && cmp -s "$out/text-quant-$m-cpu.txt" "$out/text-quant-$m-cuda.txt"; then note "   text $m: identical"
+    else note "   text $m: DIFFER $(tail -1 "$out/text-quant-$m-cuda.err")"; fi
   done
-  if [ -s "$out/text-quant-l1b-q4_k_m-cpu.txt" ] && cmp -s "$out/text-quant-l1b-q4_k_m-cpu.txt" "$out/text-quant-l1b-q4_k_m-cuda.txt"; then note "   text l1b-q4_k_m: identical"
-  else note "   text l1b-q4_k_m: DIFFER $(tail -1 "$out/text-quant-l1b-q4_k_m-cuda.err")"; fi
 fi
 if [[ " $sections " == *" ncu "* ]] && command -v ncu > /dev/null; then
   # one decoded token's kernels (after a 256-token prompt) with their durations: where decode time goes
