@@ -169,24 +169,21 @@ __device__ __forceinline__ void q4_k_factors(int4 header, int sb, float* ds, flo
     *dm = __half2float(__ushort_as_half((unsigned short) ((unsigned) header.x >> 16))) * (float) m;
 }
 
-__device__ __forceinline__ float q4_k_weight(const uint8_t* blocks, long i) {
-    const uint8_t* blk = blocks + (i / 256) * 144;
-    int j = (int) (i % 256), g = j / 64, within = j % 64;
-    uint8_t q = blk[16 + 32 * g + within % 32];
-    float ds, dm;
-    q4_k_factors(*reinterpret_cast<const int4*>(blk), 2 * g + within / 32, &ds, &dm);
-    return __fsub_rn(__fmul_rn((float) (within < 32 ? (q & 0x0F) : (q >> 4)), ds), dm);
-}
-
-__device__ __forceinline__ float q5_k_weight(const uint8_t* blocks, long i) {
-    const uint8_t* blk = blocks + (i / 256) * 176;
+// Weight i of Q4_K (BYTES 144, nibbles at QS 16) or Q5_K (176, 48, with qh[32] at 16: bit sb of qh[l] adds 16).
+template <int BYTES, int QS>
+__device__ __forceinline__ float q45_k_weight(const uint8_t* blocks, long i) {
+    const uint8_t* blk = blocks + (i / 256) * BYTES;
     int j = (int) (i % 256), g = j / 64, within = j % 64, sb = 2 * g + within / 32, l = within % 32;
-    uint8_t q = blk[48 + 32 * g + l];
-    int v = (within < 32 ? (q & 0x0F) : (q >> 4)) | (((blk[16 + l] >> sb) & 1) << 4);
+    uint8_t q = blk[QS + 32 * g + l];
+    int v = (within < 32 ? (q & 0x0F) : (q >> 4)) | (QS > 16 ? ((blk[16 + l] >> sb) & 1) << 4 : 0);
     float ds, dm;
     q4_k_factors(*reinterpret_cast<const int4*>(blk), sb, &ds, &dm);
     return __fsub_rn(__fmul_rn((float) v, ds), dm);
 }
+
+__device__ __forceinline__ float q4_k_weight(const uint8_t* blocks, long i) { return q45_k_weight<144, 16>(blocks, i); }
+
+__device__ __forceinline__ float q5_k_weight(const uint8_t* blocks, long i) { return q45_k_weight<176, 48>(blocks, i); }
 
 // Repacked Q6_K weight j = 128h + 32u + l (l < 32) of a block: its low 4 bits are a nibble of ql[64h + 32(u&1) + l]
 // (the low one for u < 2), its top 2 bits are bits 2u, 2u+1 of qh[32h + l], its scale is scales[8h + 2u + l/16].
@@ -354,25 +351,30 @@ struct GemvQ5_0 {
     }
 };
 
-// Q4_K: a load is 16 of a block's 128 nibble bytes, load k (0..7) bytes 16k .. 16k+15 of the nibbles: weights
-// 64g + 16(k%2) + 0..15 of sub-block 2g (low nibbles) and the same 16 positions + 32 of sub-block 2g+1 (high), g = k/2.
-// The block's 16-byte header (d, dmin, scales) is a second load, shared through L1 by the block's eight lanes.
-struct GemvQ4_K {
+// Q4_K and Q5_K (BYTES 144 / 176: Q5_K adds qh[32] between the 16-byte header and the nibbles at QS): a load is 16 of
+// a block's 128 nibble bytes, load k (0..7) bytes 16k .. 16k+15: weights 64g + 16(k%2) + 0..15 of sub-block 2g (low
+// nibbles) and the same 16 positions + 32 of sub-block 2g+1 (high), g = k/2. The block's 16-byte header (d, dmin,
+// scales) is a second load, shared through L1 by the block's eight lanes; Q5_K's fifth bits (bit 2g, 2g+1 of
+// qh[16(k%2) + i]) a third.
+template <int BYTES, int QS>
+struct GemvQ45_K {
     static constexpr int VEC = 32;
     __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
-        const uint8_t* blk = reinterpret_cast<const uint8_t*>(w) + ((long) row * (cols / 256) + col / 256) * 144;
+        const uint8_t* blk = reinterpret_cast<const uint8_t*>(w) + ((long) row * (cols / 256) + col / 256) * BYTES;
         int k = (col % 256) / 32, g = k / 2;
         int4 head = __ldg(reinterpret_cast<const int4*>(blk));
-        int4 raw = __ldg(reinterpret_cast<const int4*>(blk + 16 + 16 * k));
+        int4 raw = __ldg(reinterpret_cast<const int4*>(blk + QS + 16 * k));
+        int4 rawH = QS > 16 ? __ldg(reinterpret_cast<const int4*>(blk + 16 + 16 * (k % 2))) : make_int4(0, 0, 0, 0);
         const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
+        const uint8_t* qh = reinterpret_cast<const uint8_t*>(&rawH);
         float ds1, dm1, ds2, dm2;
         q4_k_factors(head, 2 * g, &ds1, &dm1);
         q4_k_factors(head, 2 * g + 1, &ds2, &dm2);
         float lo[16], hi[16];
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            lo[i] = __fsub_rn(__fmul_rn((float) (q[i] & 0x0F), ds1), dm1);
-            hi[i] = __fsub_rn(__fmul_rn((float) (q[i] >> 4), ds2), dm2);
+            lo[i] = __fsub_rn(__fmul_rn((float) ((q[i] & 0x0F) | (((qh[i] >> (2 * g)) & 1) << 4)), ds1), dm1);
+            hi[i] = __fsub_rn(__fmul_rn((float) ((q[i] >> 4) | (((qh[i] >> (2 * g + 1)) & 1) << 4)), ds2), dm2);
         }
         int at = c - (col % 256) + 64 * g + 16 * (k % 2); // tile column of the low nibbles' first weight
         float s[GEMV_MAX_N];
@@ -386,40 +388,8 @@ struct GemvQ4_K {
         for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += s[t];
     }
 };
-
-// Q5_K: Q4_K's loads, plus the 16 bytes of qh[16(k%2) ..] that hold the fifth bits of the same 16 positions (bit 2g
-// for the low nibbles' sub-block, 2g+1 for the high ones').
-struct GemvQ5_K {
-    static constexpr int VEC = 32;
-    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
-        const uint8_t* blk = reinterpret_cast<const uint8_t*>(w) + ((long) row * (cols / 256) + col / 256) * 176;
-        int k = (col % 256) / 32, g = k / 2;
-        int4 head = __ldg(reinterpret_cast<const int4*>(blk));
-        int4 rawH = __ldg(reinterpret_cast<const int4*>(blk + 16 + 16 * (k % 2)));
-        int4 raw = __ldg(reinterpret_cast<const int4*>(blk + 48 + 16 * k));
-        const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
-        const uint8_t* qh = reinterpret_cast<const uint8_t*>(&rawH);
-        float ds1, dm1, ds2, dm2;
-        q4_k_factors(head, 2 * g, &ds1, &dm1);
-        q4_k_factors(head, 2 * g + 1, &ds2, &dm2);
-        float lo[16], hi[16];
-#pragma unroll
-        for (int i = 0; i < 16; i++) {
-            lo[i] = __fsub_rn(__fmul_rn((float) ((q[i] & 0x0F) | (((qh[i] >> (2 * g)) & 1) << 4)), ds1), dm1);
-            hi[i] = __fsub_rn(__fmul_rn((float) ((q[i] >> 4) | (((qh[i] >> (2 * g + 1)) & 1) << 4)), ds2), dm2);
-        }
-        int at = c - (col % 256) + 64 * g + 16 * (k % 2);
-        float s[GEMV_MAX_N];
-#pragma unroll
-        for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
-        dot8(lo, xs, ld, at, n, s);
-        dot8(lo + 8, xs, ld, at + 8, n, s);
-        dot8(hi, xs, ld, at + 32, n, s);
-        dot8(hi + 8, xs, ld, at + 40, n, s);
-#pragma unroll
-        for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += s[t];
-    }
-};
+using GemvQ4_K = GemvQ45_K<144, 16>;
+using GemvQ5_K = GemvQ45_K<176, 48>;
 
 // Q6_K (repacked): load k (0..3) of a block takes half h = k/2, positions l = 16(k%2) .. +15 of it: ql[64h + l ..],
 // ql[64h + 32 + l ..] and qh[32h + l ..] (three 16-byte loads) make weights 128h + 32u + l for u = 0..3, sixteen per

@@ -21,8 +21,7 @@ parts = [
     re.search(r'__device__ __forceinline__ float4 xs4.*?\n}\n', s, re.S).group(0),
     re.search(r'__device__ __forceinline__ void dot8.*?\n}\n', s, re.S).group(0),
     re.search(r'struct GemvQ5_0 \{.*?\n\};\n', s, re.S).group(0),
-    re.search(r'struct GemvQ4_K \{.*?\n\};\n', s, re.S).group(0),
-    re.search(r'struct GemvQ5_K \{.*?\n\};\n', s, re.S).group(0),
+    re.search(r'template <int BYTES, int QS>\nstruct GemvQ45_K \{.*?\nusing GemvQ5_K = [^\n]*\n', s, re.S).group(0),
     re.search(r'struct GemvQ6_K \{.*?\n\};\n', s, re.S).group(0),
 ]
 # dequant_*_f16 need __float2half_rn, which the host shim does not provide: drop them

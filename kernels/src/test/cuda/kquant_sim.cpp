@@ -19,6 +19,7 @@ static D3 threadIdx, blockIdx, blockDim{1, 1, 1}, gridDim{1, 1, 1};
 #define __device__
 #define __forceinline__ inline
 struct int4 { int x, y, z, w; };
+static int4 make_int4(int x, int y, int z, int w) { return int4{x, y, z, w}; }
 struct __half { unsigned short bits; };
 static float __half2float(__half h) { // IEEE binary16 -> float, subnormals included
     unsigned s = (h.bits >> 15) & 1, e = (h.bits >> 10) & 31, m = h.bits & 1023;

@@ -98,15 +98,7 @@ class CudaTransformerTest {
             String formats = placed.substring(placed.indexOf(on) + on.length(), placed.indexOf(']', placed.indexOf(on)));
             // every matrix in its K-quant, none as an F16 copy
             assertEquals(java.util.Set.of(mix.base().name(), "Q6_K"), java.util.Set.of(formats.split(", ")), placed);
-            // token by token from an empty context, so that every product is a one-row GEMV in float32
-            Session a = cpu.newSession(), b = gpu.newSession();
-            int vocab = cpu.config().vocabSize(), tok = 1;
-            for (int i = 0; i < 24; i++) {
-                float[] la = a.decode(tok).clone(), lb = b.decode(tok);
-                assertTrue(relErr(lb, la, vocab) < 1e-4, "step " + i + ": " + relErr(lb, la, vocab));
-                tok = i < 4 ? prompt[i + 1] : Logits.argmax(la, vocab);
-                if (i >= 4) assertEquals(tok, Logits.argmax(lb, vocab), "greedy token at step " + i);
-            }
+            decodeFromEmptyContextMatches(cpu, gpu, prompt, 4, 24);
         }
     }
 
@@ -126,14 +118,23 @@ class CudaTransformerTest {
             String placed = gpu.describeDevice(), on = "on the device [";
             String formats = placed.substring(placed.indexOf(on) + on.length(), placed.indexOf(']', placed.indexOf(on)));
             assertTrue(formats.contains("Q5_0") && !formats.contains("F16"), placed);
-            Session a = cpu.newSession(), b = gpu.newSession();
-            int vocab = cpu.config().vocabSize(), tok = 1;
-            for (int i = 0; i < 12; i++) {
-                float[] la = a.decode(tok).clone(), lb = b.decode(tok);
-                assertTrue(relErr(lb, la, vocab) < 1e-4, "step " + i + ": " + relErr(lb, la, vocab));
-                tok = Logits.argmax(la, vocab);
-                assertEquals(tok, Logits.argmax(lb, vocab), "greedy token at step " + i);
-            }
+            decodeFromEmptyContextMatches(cpu, gpu, new int[]{1}, 0, 12);
+        }
+    }
+
+    /**
+     * Decodes token by token from an empty context, so that every product is a one-row GEMV in float32: the first
+     * {@code forced} + 1 tokens from {@code prompt}, then greedy; each step's logits within 1e-4 of the CPU's, and the
+     * same greedy tokens.
+     */
+    static void decodeFromEmptyContextMatches(Model cpu, Model gpu, int[] prompt, int forced, int steps) {
+        Session a = cpu.newSession(), b = gpu.newSession();
+        int vocab = cpu.config().vocabSize(), tok = prompt[0];
+        for (int i = 0; i < steps; i++) {
+            float[] la = a.decode(tok).clone(), lb = b.decode(tok);
+            assertTrue(relErr(lb, la, vocab) < 1e-4, "step " + i + ": " + relErr(lb, la, vocab));
+            tok = i < forced ? prompt[i + 1] : Logits.argmax(la, vocab);
+            if (i >= forced) assertEquals(tok, Logits.argmax(lb, vocab), "greedy token at step " + i);
         }
     }
 
