@@ -2,7 +2,7 @@
 # Packs everything a GPU machine with no JDK, no Maven and no network needs to run Tiller's GPU check:
 #   a jlink'd Java 25 runtime, the jars (Tiller's and their dependencies), the test classes, the JUnit console
 #   launcher, the ../shared files the GPU tests read, and scripts/gpu-check.sh.
-# Output: .gpu/tiller-gpu-bundle.tar.xz (at most 60 MiB). On the GPU machine:
+# Output: .gpu/tiller-gpu-bundle.tar.xz (at most 63 MiB: the device tool carries 64 MiB in all). On the GPU machine:
 #   tar xJf tiller-gpu-bundle.tar.xz -C /tmp && /tmp/tiller-gpu-bundle/gpu-check.sh
 # Usage: scripts/gpu-bundle.sh [--no-build]
 set -euo pipefail
@@ -57,4 +57,4 @@ git rev-parse --short HEAD > "$stage/COMMIT" 2>/dev/null || true
 (cd "$out" && tar cf - tiller-gpu-bundle | xz -T0 -9 > tiller-gpu-bundle.tar.xz)
 size=$(stat -c %s "$out/tiller-gpu-bundle.tar.xz")
 echo "wrote $out/tiller-gpu-bundle.tar.xz ($((size >> 20)) MiB; runtime $(du -sh "$stage/jre" | cut -f1), jars $(du -sh "$stage/lib" | cut -f1), tests $(du -sh "$stage/tests" | cut -f1), shared $(du -sh "$stage/shared" | cut -f1) unpacked)"
-[ "$size" -le $((60 << 20)) ] || { echo "gpu-bundle: the bundle is over 60 MiB" >&2; exit 1; }
+[ "$size" -le $((63 << 20)) ] || { echo "gpu-bundle: the bundle is over 63 MiB (the device tool carries at most 64 MiB)" >&2; exit 1; }
