@@ -128,6 +128,49 @@ extern "C" __global__ void dequant_q5_0_f16(__half* out, const uint8_t* qs, cons
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q5_0_weight(qs, d, i));
 }
 
+// Q4_1 and Q5_1 (20- and 24-byte blocks: f16 d, f16 m, [qh[4]], qs[16]; weight = q * d + m, q unsigned) stay
+// quantized too: their quants repacked as Q4_0's (16 bytes a block) and Q5_0's (20), and their scales as pairs
+// [rows][cols/32][d, m] of f16. The weight is computed as the CPU's dequantization does: a multiply, then an add.
+extern "C" __global__ void repack_q4_1(uint8_t* qs, __half* dm, const uint8_t* blocks, long nblocks) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 16; i += (long) gridDim.x * blockDim.x) {
+        long b = i / 16; int j = (int) (i % 16);
+        const uint8_t* blk = blocks + b * 20;
+        qs[i] = blk[4 + j];
+        if (j < 2) dm[2 * b + j] = *reinterpret_cast<const __half*>(blk + 2 * j); // b * 20 + 2j is even
+    }
+}
+
+extern "C" __global__ void repack_q5_1(uint8_t* qs, __half* dm, const uint8_t* blocks, long nblocks) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < nblocks * 20; i += (long) gridDim.x * blockDim.x) {
+        long b = i / 20; int j = (int) (i % 20);
+        const uint8_t* blk = blocks + b * 24;
+        qs[i] = j < 16 ? blk[8 + j] : blk[4 + (j - 16)];
+        if (j < 2) dm[2 * b + j] = *reinterpret_cast<const __half*>(blk + 2 * j);
+    }
+}
+
+__device__ __forceinline__ float q4_1_weight(const uint8_t* qs, const __half* dm, long i) {
+    long b = i / 32; int j = (int) (i % 32);
+    uint8_t q = qs[b * 16 + j % 16];
+    return __fadd_rn(__fmul_rn((float) (j < 16 ? (q & 0x0F) : (q >> 4)), __half2float(dm[2 * b])), __half2float(dm[2 * b + 1]));
+}
+
+__device__ __forceinline__ float q5_1_weight(const uint8_t* qs, const __half* dm, long i) {
+    long b = i / 32; int j = (int) (i % 32);
+    const uint8_t* blk = qs + b * 20;
+    uint8_t q = blk[j % 16];
+    int v = (j < 16 ? (q & 0x0F) : (q >> 4)) | (((blk[16 + j / 8] >> (j % 8)) & 1) << 4);
+    return __fadd_rn(__fmul_rn((float) v, __half2float(dm[2 * b])), __half2float(dm[2 * b + 1]));
+}
+
+extern "C" __global__ void dequant_q4_1_f16(__half* out, const uint8_t* qs, const __half* dm, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q4_1_weight(qs, dm, i));
+}
+
+extern "C" __global__ void dequant_q5_1_f16(__half* out, const uint8_t* qs, const __half* dm, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q5_1_weight(qs, dm, i));
+}
+
 // ---------------------------------------------------------------- K-quants on the device
 // Q4_K, Q5_K and Q6_K (llama.cpp's Q4_K_M / Q5_K_M mixes are made of them) stay quantized as well, in 256-weight
 // super-blocks, so that a Q4_K_M model takes 0.56-0.82 bytes per weight on the device instead of an F16 copy's 2:
@@ -351,6 +394,37 @@ struct GemvQ5_0 {
     }
 };
 
+// Q4_1 / Q5_1 (repacked; FIVE: with the 4 bytes of fifth bits after the nibbles): one whole block per lane step, its
+// weights made in registers as q * d + m (a multiply, then an add: the CPU's rounding), then 8-weight groups.
+template <bool FIVE>
+struct GemvQx_1 {
+    static constexpr int VEC = 32;
+    __device__ static void dot(const void* w, const __half* scales, int row, int cols, int col, const float* xs, int ld, int c, int n, float* acc) {
+        long b = (long) row * (cols / 32) + col / 32;
+        const int* p = reinterpret_cast<const int*>(reinterpret_cast<const uint8_t*>(w) + b * (FIVE ? 20 : 16));
+        int words[4] = {__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3)};
+        unsigned qh = FIVE ? (unsigned) __ldg(p + 4) : 0u;
+        float d = __half2float(scales[2 * b]), m = __half2float(scales[2 * b + 1]);
+        float lo[16], hi[16];
+#pragma unroll
+        for (int k = 0; k < 16; k++) {
+            int q = (words[k / 4] >> (8 * (k % 4))) & 0xFF;
+            int h0 = (int) ((qh >> k) & 1u), h1 = (int) ((qh >> (k + 16)) & 1u);
+            lo[k] = __fadd_rn(__fmul_rn((float) ((q & 0x0F) | (h0 << 4)), d), m);
+            hi[k] = __fadd_rn(__fmul_rn((float) ((q >> 4) | (h1 << 4)), d), m);
+        }
+        float s[GEMV_MAX_N];
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) s[t] = 0.0f;
+        dot8(lo, xs, ld, c, n, s);
+        dot8(lo + 8, xs, ld, c + 8, n, s);
+        dot8(hi, xs, ld, c + 16, n, s);
+        dot8(hi + 8, xs, ld, c + 24, n, s);
+#pragma unroll
+        for (int t = 0; t < GEMV_MAX_N; t++) acc[t] += s[t];
+    }
+};
+
 // Q4_K and Q5_K (BYTES 144 / 176: Q5_K adds qh[32] between the 16-byte header and the nibbles at QS): a load is 16 of
 // a block's 128 nibble bytes, load k (0..7) bytes 16k .. 16k+15: weights 64g + 16(k%2) + 0..15 of sub-block 2g (low
 // nibbles) and the same 16 positions + 32 of sub-block 2g+1 (high), g = k/2. The block's 16-byte header (d, dmin,
@@ -509,6 +583,14 @@ extern "C" __global__ void gemv_q5_0(float* y, const void* w, const __half* scal
     gemv<GemvQ5_0>(y, w, scales, x, rows, cols, n, split);
 }
 
+extern "C" __global__ void gemv_q4_1(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQx_1<false>>(y, w, scales, x, rows, cols, n, split);
+}
+
+extern "C" __global__ void gemv_q5_1(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
+    gemv<GemvQx_1<true>>(y, w, scales, x, rows, cols, n, split);
+}
+
 extern "C" __global__ void gemv_q4_k(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
     gemv<GemvQ4_K>(y, w, scales, x, rows, cols, n, split);
 }
@@ -536,8 +618,8 @@ extern "C" __global__ void embed_gather(float* out, const void* table, int dtype
     }
 }
 
-// out[t][d] = row tokens[t] of a quantized table in its device form (format 8 = Q8_0, 4 = Q4_0, 6 = Q5_0, 12 = Q4_K, 13 = Q5_K,
-// 14 = Q6_K),
+// out[t][d] = row tokens[t] of a quantized table in its device form (format 8 = Q8_0, 4 = Q4_0, 6 = Q5_0, 3 = Q4_1, 7 = Q5_1,
+// 12 = Q4_K, 13 = Q5_K, 14 = Q6_K),
 // dequantized as the CPU does (Q8_0 / Q4_0: float scale times the quant; the K-quants as q4_k_weight / q6_k_weight):
 // tied embeddings of quantized models stay quantized too. d is unused for Q4_K and Q5_K.
 extern "C" __global__ void embed_gather_q(float* out, const void* qs, const __half* d, int format, const int* tokens, int dim) {
@@ -551,6 +633,8 @@ extern "C" __global__ void embed_gather_q(float* out, const void* qs, const __ha
             uint8_t q = reinterpret_cast<const uint8_t*>(qs)[(i / 32) * 16 + (i % 32) % 16];
             v = __half2float(d[i / 32]) * (float) (((i % 32) < 16 ? (q & 0x0F) : (q >> 4)) - 8);
         } else if (format == 6) v = q5_0_weight(reinterpret_cast<const uint8_t*>(qs), d, i);
+        else if (format == 3) v = q4_1_weight(reinterpret_cast<const uint8_t*>(qs), d, i);
+        else if (format == 7) v = q5_1_weight(reinterpret_cast<const uint8_t*>(qs), d, i);
         else if (format == 12) v = q4_k_weight(reinterpret_cast<const uint8_t*>(qs), i);
         else if (format == 13) v = q5_k_weight(reinterpret_cast<const uint8_t*>(qs), i);
         else v = q6_k_weight(reinterpret_cast<const uint8_t*>(qs), d, i);
@@ -1275,7 +1359,7 @@ extern "C" __global__ void attention_backward(float* dq, float* dk, float* dv, c
 
 // A weight matrix (or a view of its rows) in its device format -> float32: out[i] = element i of the row-major matrix
 // at w, i < n. format is DeviceFormat's ordinal: 0 F32 (a copy), 1 F16, 2 BF16, 3 Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K,
-// 8 Q5_0 (the K-quants and Q5_0 as q4_k_weight / q6_k_weight / q5_k_weight / q5_0_weight compute them); Q8_0 / Q4_0 as
+// 8 Q5_0, 9 Q4_1, 10 Q5_1 (all but Q8_0 / Q4_0 as their *_weight functions compute them); Q8_0 / Q4_0 as
 // repacked (quants at w, f16 scales at scales, scales[i/32] for element i, read as dequant_q8_0_f16 / dequant_q4_0_f16
 // read them) and widened exactly: the f16 scale times the quant in float, with no f16 rounding of the product, so the
 // backward multiplies by the same weights as the CPU's forward. Grid-stride loop, one element per thread.
@@ -1292,7 +1376,9 @@ extern "C" __global__ void widen_f32(float* out, const void* w, const __half* sc
         } else if (format == 5) x = q4_k_weight(reinterpret_cast<const uint8_t*>(w), i);
         else if (format == 6) x = q6_k_weight(reinterpret_cast<const uint8_t*>(w), scales, i);
         else if (format == 7) x = q5_k_weight(reinterpret_cast<const uint8_t*>(w), i);
-        else x = q5_0_weight(reinterpret_cast<const uint8_t*>(w), scales, i);
+        else if (format == 8) x = q5_0_weight(reinterpret_cast<const uint8_t*>(w), scales, i);
+        else if (format == 9) x = q4_1_weight(reinterpret_cast<const uint8_t*>(w), scales, i);
+        else x = q5_1_weight(reinterpret_cast<const uint8_t*>(w), scales, i);
         out[i] = x;
     }
 }

@@ -27,8 +27,8 @@ import java.util.WeakHashMap;
 /**
  * The forward pass on a CUDA GPU: {@link TransformerForward}, the forward every backend runs, over this model's device
  * buffers and kernels ({@code DevicePass}). Weights are uploaded once and stay on the
- * device (F32, F16 and BF16 as stored; Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K kept quantized; other formats
- * dequantized on the host and converted to F16: {@link DeviceFormat}); each sequence's KV cache lives on the device next
+ * device (F32, F16 and BF16 as stored; quantized formats kept quantized; any other
+ * format dequantized on the host and converted to F16: {@link DeviceFormat}); each sequence's KV cache lives on the device next
  * to its host {@link KVCache}, which only keeps the length. Products of at most {@link CudaDevice#GEMV_MAX_ROWS} rows
  * (decode) are GEMV kernels that read the weights as stored; larger ones (prefill) are cuBLAS GEMMs with float32
  * accumulation (activations converted to the weight's 16-bit type first; quantized weights dequantized to F16 a tile of
@@ -196,7 +196,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         long free = dev.freeMemory();
         if (need + HEADROOM > free) {
             throw new IllegalStateException(String.format(java.util.Locale.ROOT,
-                    "the model's weights need %d MiB on the GPU (Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K stay quantized there, other quantized formats are stored as F16) "
+                    "the model's weights need %d MiB on the GPU (quantized formats stay quantized there) "
                             + "plus %d MiB of working memory, "
                             + "but %s has %d MiB free of %d MiB; use a smaller model, or --device cpu", need >> 20, HEADROOM >> 20, dev.name(),
                     free >> 20, dev.totalMemory() >> 20));
@@ -330,7 +330,7 @@ public final class CudaTransformer implements ForwardPass, AutoCloseable {
         MemorySegment data = m.tensor().data().asSlice(0, m.rowBytes() * m.rows());
         switch (t) {
             case F32, F16, BF16, Q4_K, Q5_K -> dev.driver().copyToDevice(dst.ptr(), data, data.byteSize()); // K-quant blocks as stored
-            case Q8_0, Q4_0, Q5_0, Q6_K -> { // raw ggml blocks a chunk of rows at a time, repacked on the device into quants and scales
+            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q6_K -> { // raw ggml blocks a chunk of rows at a time, repacked on the device into quants and scales
                 int chunkRows = (int) Math.max(1, Math.min(m.rows(), REPACK_CHUNK / m.rowBytes()));
                 long tmp = dev.alloc(chunkRows * m.rowBytes());
                 try {

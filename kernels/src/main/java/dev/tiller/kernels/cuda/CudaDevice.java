@@ -309,7 +309,7 @@ public final class CudaDevice {
     }
 
     /**
-     * Repacks {@code nblocks} ggml Q8_0 / Q4_0 / Q5_0 / Q6_K blocks at {@code blocks} into quants at {@code qs} and f16 scales
+     * Repacks {@code nblocks} ggml Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 / Q6_K blocks at {@code blocks} into quants at {@code qs} and f16 scales
      * at {@code scales} (the device layout, tiller_kernels.cu). Q4_K is held as stored, with nothing to repack.
      */
     public void repack(DeviceFormat f, long qs, long scales, long blocks, long nblocks) {
@@ -317,6 +317,8 @@ public final class CudaDevice {
             case Q8_0 -> launch("repack_q8_0", grid(nblocks * 32), 1, THREADS, qs, scales, blocks, nblocks);
             case Q4_0 -> launch("repack_q4_0", grid(nblocks * 16), 1, THREADS, qs, scales, blocks, nblocks);
             case Q5_0 -> launch("repack_q5_0", grid(nblocks * 20), 1, THREADS, qs, scales, blocks, nblocks);
+            case Q4_1 -> launch("repack_q4_1", grid(nblocks * 16), 1, THREADS, qs, scales, blocks, nblocks);
+            case Q5_1 -> launch("repack_q5_1", grid(nblocks * 20), 1, THREADS, qs, scales, blocks, nblocks);
             case Q6_K -> launch("repack_q6_k", grid(nblocks * 208), 1, THREADS, qs, scales, blocks, nblocks);
             default -> throw new IllegalArgumentException("repack: " + f + " is not a quantized device format");
         }
@@ -582,7 +584,7 @@ public final class CudaDevice {
 
     /**
      * out = float32 of the first {@code n} elements of a matrix (or a view of its rows) held in device format {@code f}
-     * at {@code w} ({@code scales}: the f16 scales of Q8_0 / Q4_0 / Q5_0 / Q6_K; unused otherwise):
+     * at {@code w} ({@code scales}: the f16 scales of the formats that have them, {@link DeviceFormat#hasScales}):
      * exactly the stored values, quantized ones as the f16 scale times the quant in float (no f16 rounding).
      */
     public void widenToFloat(DeviceFormat f, long out, long w, long scales, long n) {

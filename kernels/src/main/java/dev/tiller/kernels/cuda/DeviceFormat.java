@@ -5,9 +5,9 @@ import dev.tiller.loader.Tensor;
 
 /**
  * How a weight matrix is held on the device, and what reads it. F32, F16 and BF16 are stored as in the file; Q8_0,
- * Q4_0, Q5_0, Q4_K, Q5_K and Q6_K stay quantized (layouts in the comments of {@code tiller_kernels.cu}): Q8_0 / Q4_0
- * / Q5_0 repacked at upload into an array of quants (Q5_0: 20-byte blocks, nibbles then fifth bits) and an array of
- * f16 scales, Q4_K / Q5_K as stored (their 144- and
+ * Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K and Q6_K stay quantized (layouts in the comments of {@code tiller_kernels.cu}):
+ * Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 repacked at upload into an array of quants (Q5_0 / Q5_1: 20-byte blocks, nibbles
+ * then fifth bits) and an array of f16 scales (Q4_1 / Q5_1: pairs d, m), Q4_K / Q5_K as stored (their 144- and
  * 176-byte blocks are already 16-byte aligned), Q6_K repacked into 208-byte blocks and an array of f16 block scales. Every other ggml format is dequantized
  * on the host and held as F16.
  *
@@ -24,7 +24,9 @@ public enum DeviceFormat {
     Q4_K(Cublas.CUDA_R_16F, "gemv_q4_k", 32),
     Q6_K(Cublas.CUDA_R_16F, "gemv_q6_k", 64),
     Q5_K(Cublas.CUDA_R_16F, "gemv_q5_k", 32),
-    Q5_0(Cublas.CUDA_R_16F, "gemv_q5_0", 32);
+    Q5_0(Cublas.CUDA_R_16F, "gemv_q5_0", 32),
+    Q4_1(Cublas.CUDA_R_16F, "gemv_q4_1", 32),
+    Q5_1(Cublas.CUDA_R_16F, "gemv_q5_1", 32);
 
     /** The type cuBLAS reads this matrix (or, quantized, its dequantized tiles) and the GEMM input in. */
     public final int cublasType;
@@ -39,7 +41,7 @@ public enum DeviceFormat {
         this.vec = vec;
     }
 
-    /** The device form of a stored type: F32 / F16 / BF16 / Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K as themselves, others F16. */
+    /** The device form of a stored type: F32, BF16 and every quantized type the engine reads as themselves, others F16. */
     public static DeviceFormat of(GGMLType stored) {
         return switch (stored) {
             case F32 -> F32;
@@ -50,6 +52,8 @@ public enum DeviceFormat {
             case Q5_K -> Q5_K;
             case Q6_K -> Q6_K;
             case Q5_0 -> Q5_0;
+            case Q4_1 -> Q4_1;
+            case Q5_1 -> Q5_1;
             default -> F16;
         };
     }
@@ -61,7 +65,7 @@ public enum DeviceFormat {
     public static DeviceFormat of(Tensor t) {
         if (!t.type().computable) {
             throw new IllegalArgumentException("tensor '" + t.name() + "' has type " + t.type() + ", which --device cuda cannot hold (F32, F16, BF16,"
-                    + " Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K are held quantized; other formats the engine computes with are dequantized to F16)");
+                    + " Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K and Q6_K are held quantized)");
         }
         DeviceFormat f = of(t.type());
         if (f.quantized() && t.ne(0) % f.blockWeights() != 0) {
@@ -72,13 +76,13 @@ public enum DeviceFormat {
     }
 
     public boolean quantized() {
-        return this == Q8_0 || this == Q4_0 || this == Q5_0 || this == Q4_K || this == Q5_K || this == Q6_K;
+        return this != F32 && this != F16 && this != BF16;
     }
 
     /** Weights per quantized block (a row is whole blocks); 1 for the float formats. */
     public int blockWeights() {
         return switch (this) {
-            case Q8_0, Q4_0, Q5_0 -> 32;
+            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 -> 32;
             case Q4_K, Q5_K, Q6_K -> 256;
             default -> 1;
         };
@@ -86,7 +90,7 @@ public enum DeviceFormat {
 
     /** Whether the device form has an array of f16 block scales after the quants (Q4_K / Q5_K keep theirs in their blocks). */
     public boolean hasScales() {
-        return this == Q8_0 || this == Q4_0 || this == Q5_0 || this == Q6_K;
+        return quantized() && this != Q4_K && this != Q5_K;
     }
 
     /** The format number {@code embed_gather_q} takes (ggml's type number for the K-quants). */
@@ -95,6 +99,8 @@ public enum DeviceFormat {
             case Q8_0 -> 8;
             case Q4_0 -> 4;
             case Q5_0 -> 6;
+            case Q4_1 -> 3;
+            case Q5_1 -> 7;
             case Q4_K -> 12;
             case Q5_K -> 13;
             case Q6_K -> 14;
@@ -114,7 +120,8 @@ public enum DeviceFormat {
             case F16, BF16 -> 2L * cols;
             case Q8_0 -> cols;
             case Q4_0 -> cols / 2;
-            case Q5_0 -> cols / 32 * 20L;
+            case Q5_0, Q5_1 -> cols / 32 * 20L;
+            case Q4_1 -> cols / 2;
             case Q4_K -> cols / 256 * 144L;
             case Q5_K -> cols / 256 * 176L;
             case Q6_K -> cols / 256 * 208L;
@@ -123,6 +130,7 @@ public enum DeviceFormat {
 
     /** Bytes of f16 scales of one row of {@code cols} (0 for the unquantized formats, Q4_K and Q5_K). */
     public long scaleBytes(int cols) {
+        if (this == Q4_1 || this == Q5_1) return 4L * (cols / 32); // d and m of every block
         return hasScales() ? 2L * (cols / blockWeights()) : 0;
     }
 

@@ -24,7 +24,8 @@ public final class Fatbin {
             "add_inplace", "add_row_vector", "silu_mul", "gather_rows", "rmsnorm", "rmsnorm_backward", "silu_mul_backward", "rope",
             "kv_store", "attention", "attention_tiled", "attention_partial", "attention_merge", "add_rmsnorm",
             "qkv_rope_store", "silu_mul_store", "add_row_table", "repack_q8_0", "repack_q4_0", "gemv_f16", "gemv_bf16", "gemv_q8_0",
-            "gemv_q4_0", "gemv_q5_0", "repack_q5_0", "dequant_q5_0_f16", "gemv_q4_k", "gemv_q5_k", "gemv_q6_k", "repack_q6_k", "dequant_q4_k_f16", "dequant_q5_k_f16", "dequant_q6_k_f16", "embed_gather_q", "argmax_rows", "pick_rows", "attention_backward", "widen_f32", "slices", "column_sums",
+            "gemv_q4_0", "gemv_q5_0", "repack_q5_0", "dequant_q5_0_f16", "gemv_q4_1", "repack_q4_1", "dequant_q4_1_f16", "gemv_q5_1",
+            "repack_q5_1", "dequant_q5_1_f16", "gemv_q4_k", "gemv_q5_k", "gemv_q6_k", "repack_q6_k", "dequant_q4_k_f16", "dequant_q5_k_f16", "dequant_q6_k_f16", "embed_gather_q", "argmax_rows", "pick_rows", "attention_backward", "widen_f32", "slices", "column_sums",
             "log_probs", "logprob_grad", "entropy_rows", "gelu_mul", "gelu_mul_store", "gelu_mul_backward", "scale_inplace", "softcap_inplace",
             "softcap_backward");
 

@@ -181,7 +181,7 @@ class CudaGemvTest extends DeviceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DeviceFormat.class, names = {"Q5_0", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = DeviceFormat.class, names = {"Q5_0", "Q4_1", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
     void kQuantGemvEqualsAFloat64ProductOfTheCpusWeights(DeviceFormat f) {
         // 2304 columns = 9 super-blocks: one staged tile for n = 1, three for n = 8 (the last one super-block wide);
         // 256 columns: one super-block, fewer loads than a warp has lanes. 37 and 9 rows leave warps idle. Q5_0 takes
@@ -213,7 +213,7 @@ class CudaGemvTest extends DeviceTest {
      * dequantization, bit for bit (training's backward then multiplies by the CPU forward's weights).
      */
     @ParameterizedTest
-    @EnumSource(value = DeviceFormat.class, names = {"Q5_0", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = DeviceFormat.class, names = {"Q5_0", "Q4_1", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
     void kQuantsDequantizeAsOnTheCpu(DeviceFormat f) {
         int rows = 5, cols = 512, n = rows * cols;
         Weights w = kQuantWeights(f, rows, cols);
@@ -287,6 +287,6 @@ class CudaGemvTest extends DeviceTest {
         assertTrue(e3.getMessage().contains("blk.3.ffn_down.weight") && e3.getMessage().contains("IQ2_XXS"), e3.getMessage());
         assertEquals(DeviceFormat.Q4_K, DeviceFormat.of(new Tensor("t", GGMLType.Q4_K, new long[]{256, 1}, MemorySegment.ofArray(new byte[144]), "m")));
         assertEquals(DeviceFormat.Q5_0, DeviceFormat.of(new Tensor("t", GGMLType.Q5_0, new long[]{32, 1}, MemorySegment.ofArray(new byte[22]), "m")));
-        assertEquals(DeviceFormat.F16, DeviceFormat.of(new Tensor("t", GGMLType.Q4_1, new long[]{32, 1}, MemorySegment.ofArray(new byte[20]), "m")));
+        assertEquals(DeviceFormat.Q4_1, DeviceFormat.of(new Tensor("t", GGMLType.Q4_1, new long[]{32, 1}, MemorySegment.ofArray(new byte[20]), "m")));
     }
 }

@@ -17,15 +17,16 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 final class Gemv {
     static final int WARPS = 4, MAX_N = 8, SMEM_FLOATS = 8192, LANES = 32;
-    static final int F16 = 0, BF16 = 1, Q8_0 = 2, Q4_0 = 3, Q4_K = 4, Q6_K = 5, Q5_K = 6, Q5_0 = 7;
-    private static final int[] VEC = {8, 8, 16, 32, 32, 64, 32, 32};
-    private static final String[] NAME = {"gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q4_0", "gemv_q4_k", "gemv_q6_k", "gemv_q5_k", "gemv_q5_0"};
+    static final int F16 = 0, BF16 = 1, Q8_0 = 2, Q4_0 = 3, Q4_K = 4, Q6_K = 5, Q5_K = 6, Q5_0 = 7, Q4_1 = 8, Q5_1 = 9;
+    private static final int[] VEC = {8, 8, 16, 32, 32, 64, 32, 32, 32, 32};
+    private static final String[] NAME = {"gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q4_0", "gemv_q4_k", "gemv_q6_k", "gemv_q5_k", "gemv_q5_0",
+            "gemv_q4_1", "gemv_q5_1"};
     private static final ValueLayout.OfShort H = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     static void run(ReferenceKernels.Launch l, int format) {
         MemorySegment y = l.p(0), w = l.p(1), x = l.p(3);
-        MemorySegment scales = format == Q8_0 || format == Q4_0 || format == Q5_0 || format == Q6_K ? l.p(2) : null;
+        MemorySegment scales = format == Q4_K || format == Q5_K || format <= BF16 ? null : l.p(2);
         int rows = l.i(4), cols = l.i(5), n = l.i(6), split = l.i(7), vec = VEC[format];
         String k = NAME[format];
         require(split == 1 || split == 2 || split == 4, k + ": split " + split);
@@ -35,9 +36,9 @@ final class Gemv {
         require(l.gridX() == (rows + perBlock - 1) / perBlock, k + ": gridDim.x " + l.gridX() + " for " + rows + " rows, split " + split);
         require(l.sharedBytes() >= n * tile * Float.BYTES, k + ": " + l.sharedBytes() + " bytes of shared memory for n = " + n + ", tile " + tile);
         require(cols % vec == 0, k + ": cols " + cols + " not a multiple of " + vec);
-        require(format < Q4_K || format == Q5_0 || cols % 256 == 0, k + ": cols " + cols + " not whole 256-weight super-blocks");
-        // Q5_0's 20-byte blocks are read as 4-byte words; every other format's loads are 16 bytes wide
-        require(w.address() % (format == Q5_0 ? 4 : 16) == 0 && x.address() % 16 == 0, k + ": weights or x misaligned (a misaligned vector load)");
+        require(format < Q4_K || format >= Q5_0 || cols % 256 == 0, k + ": cols " + cols + " not whole 256-weight super-blocks");
+        // Q5_0 / Q4_1 / Q5_1 blocks are read as 4-byte words; every other format's loads are 16 bytes wide
+        require(w.address() % (format >= Q5_0 ? 4 : 16) == 0 && x.address() % 16 == 0, k + ": weights or x misaligned (a misaligned vector load)");
         IntStream.range(0, rows).parallel().forEach(r -> {
             float[][] partial = new float[n][split * LANES]; // lane p*32 + l: lane l of the row's warp p
             for (int c0 = 0; c0 < cols; c0 += tile) {
@@ -90,6 +91,21 @@ final class Gemv {
                 s += group(hi, 0, x, xRow + col + 16);
                 s += group(hi, 8, x, xRow + col + 24);
                 return d * s;
+            }
+            case Q4_1, Q5_1 -> {
+                // the block's weights as ReferenceKernels.q4_1 / q5_1 compute them, in 8-weight groups into one sum
+                long first = ((long) r * (cols / 32) + col / 32) * 32;
+                float[] lo = new float[16], hi = new float[16];
+                for (int j = 0; j < 16; j++) {
+                    lo[j] = format == Q4_1 ? ReferenceKernels.q4_1(w, scales, first + j) : ReferenceKernels.q5_1(w, scales, first + j);
+                    hi[j] = format == Q4_1 ? ReferenceKernels.q4_1(w, scales, first + 16 + j) : ReferenceKernels.q5_1(w, scales, first + 16 + j);
+                }
+                float s = 0;
+                s += group(lo, 0, x, xRow + col);
+                s += group(lo, 8, x, xRow + col + 8);
+                s += group(hi, 0, x, xRow + col + 16);
+                s += group(hi, 8, x, xRow + col + 24);
+                return s;
             }
             case Q4_K, Q5_K -> {
                 // load k of super-block b: nibble bytes 16k..16k+15, low nibbles at block positions 64g + 16(k%2) + i

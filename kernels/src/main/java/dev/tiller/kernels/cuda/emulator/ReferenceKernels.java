@@ -69,6 +69,12 @@ final class ReferenceKernels {
             Map.entry("gemv_q5_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_0))),
             Map.entry("repack_q5_0", new Kernel("pppl", ReferenceKernels::repackQ5_0)),
             Map.entry("dequant_q5_0_f16", new Kernel("pppl", ReferenceKernels::dequantQ5_0)),
+            Map.entry("gemv_q4_1", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_1))),
+            Map.entry("gemv_q5_1", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_1))),
+            Map.entry("repack_q4_1", new Kernel("pppl", ReferenceKernels::repackQ4_1)),
+            Map.entry("repack_q5_1", new Kernel("pppl", ReferenceKernels::repackQ5_1)),
+            Map.entry("dequant_q4_1_f16", new Kernel("pppl", l -> dequant(l, ReferenceKernels::q4_1))),
+            Map.entry("dequant_q5_1_f16", new Kernel("pppl", l -> dequant(l, ReferenceKernels::q5_1))),
             Map.entry("gemv_q4_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_K))),
             Map.entry("gemv_q5_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_K))),
             Map.entry("gemv_q6_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q6_K))),
@@ -216,6 +222,51 @@ final class ReferenceKernels {
         for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q5_0(qs, d, i)));
     }
 
+    /** ggml Q4_1 blocks (20 bytes: f16 d, f16 m, qs[16]) into qs[b*16 + j] and the pair dm[2b], dm[2b+1]. */
+    static void repackQ4_1(Launch l) {
+        MemorySegment qs = l.p(0), dm = l.p(1), blocks = l.p(2);
+        long nblocks = l.l(3);
+        for (long b = 0; b < nblocks; b++) {
+            MemorySegment.copy(blocks, b * 20, dm, b * 4, 4);
+            MemorySegment.copy(blocks, b * 20 + 4, qs, b * 16, 16);
+        }
+    }
+
+    /** ggml Q5_1 blocks (24 bytes: f16 d, f16 m, qh[4], qs[16]) into 20-byte blocks (qs, then qh) and the pairs d, m. */
+    static void repackQ5_1(Launch l) {
+        MemorySegment qs = l.p(0), dm = l.p(1), blocks = l.p(2);
+        long nblocks = l.l(3);
+        for (long b = 0; b < nblocks; b++) {
+            MemorySegment.copy(blocks, b * 24, dm, b * 4, 4);
+            MemorySegment.copy(blocks, b * 24 + 8, qs, b * 20, 16);
+            MemorySegment.copy(blocks, b * 24 + 4, qs, b * 20 + 16, 4);
+        }
+    }
+
+    /** Weight i of repacked Q4_1: q * d + m (a multiply, then an add), q the nibble as in Q4_0 (no offset). */
+    static float q4_1(MemorySegment qs, MemorySegment dm, long i) {
+        long b = i / 32;
+        int j = (int) (i % 32), q = u8(qs, b * 16 + j % 16);
+        return (j < 16 ? q & 0x0F : q >> 4) * half(dm.getAtIndex(F16, 2 * b)) + half(dm.getAtIndex(F16, 2 * b + 1));
+    }
+
+    /** Weight i of repacked Q5_1: q * d + m, q Q5_0's 5-bit quant without its offset. */
+    static float q5_1(MemorySegment qs, MemorySegment dm, long i) {
+        long b = i / 32;
+        return (q5_0Quant(qs, i) + 16) * half(dm.getAtIndex(F16, 2 * b)) + half(dm.getAtIndex(F16, 2 * b + 1));
+    }
+
+    interface WeightOf {
+        float at(MemorySegment qs, MemorySegment scales, long i);
+    }
+
+    /** out[i] = f16 of weight i < n of a quantized matrix in its device form. */
+    static void dequant(Launch l, WeightOf weight) {
+        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
+        long n = l.l(3);
+        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(weight.at(qs, d, i)));
+    }
+
     /** ggml Q6_K blocks (210 bytes: ql[128], qh[64], int8 scales[16], f16 d) into 208-byte blocks (ql, qh, scales) and d[b]. */
     static void repackQ6_K(Launch l) {
         MemorySegment qs = l.p(0), d = l.p(1), blocks = l.p(2);
@@ -336,7 +387,8 @@ final class ReferenceKernels {
     }
 
     /**
-     * out[t] = row tokens[t] of a quantized table in its device form (format 8 Q8_0, 4 Q4_0, 6 Q5_0, 12 Q4_K, 13 Q5_K, 14 Q6_K), in
+     * out[t] = row tokens[t] of a quantized table in its device form (format 8 Q8_0, 4 Q4_0, 6 Q5_0, 3 Q4_1, 7 Q5_1, 12 Q4_K, 13 Q5_K,
+     * 14 Q6_K), in
      * float, for gridDim.x tokens.
      */
     static void embedGatherQ(Launch l) {
@@ -349,6 +401,8 @@ final class ReferenceKernels {
                     case 8 -> q8_0(qs, d, row + c);
                     case 4 -> q4_0(qs, d, row + c);
                     case 6 -> q5_0(qs, d, row + c);
+                    case 3 -> q4_1(qs, d, row + c);
+                    case 7 -> q5_1(qs, d, row + c);
                     case 12 -> q4_k(qs, row + c);
                     case 13 -> q5_k(qs, row + c);
                     case 14 -> q6_k(qs, d, row + c);
@@ -867,8 +921,8 @@ final class ReferenceKernels {
 
     /**
      * out[i] = element i < n of a matrix in device format `format` (DeviceFormat's ordinal: 0 F32, 1 F16, 2 BF16, 3
-     * Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K, 8 Q5_0, in their device forms), Q8_0 / Q4_0 as the float product of the f16
-     * scale and the quant, the others as {@link #q4_k} / {@link #q6_k} / {@link #q5_k} / {@link #q5_0}.
+     * Q8_0, 4 Q4_0, 5 Q4_K, 6 Q6_K, 7 Q5_K, 8 Q5_0, 9 Q4_1, 10 Q5_1, in their device forms), Q8_0 / Q4_0 as the float product of the f16
+     * scale and the quant, the others as {@link #q4_k} / {@link #q6_k} / {@link #q5_k} / {@link #q5_0} / {@link #q4_1} / {@link #q5_1}.
      */
     static void widenF32(Launch l) {
         MemorySegment out = l.p(0), w = l.p(1), scales = l.pOrNull(2);
@@ -884,7 +938,9 @@ final class ReferenceKernels {
                 case 5 -> q4_k(w, i);
                 case 6 -> q6_k(w, scales, i);
                 case 7 -> q5_k(w, i);
-                default -> q5_0(w, scales, i);
+                case 8 -> q5_0(w, scales, i);
+                case 9 -> q4_1(w, scales, i);
+                default -> q5_1(w, scales, i);
             };
             f(out, i, x);
         }
