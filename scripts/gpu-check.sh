@@ -38,11 +38,20 @@ S="$here/shared"
 # the Qwen2.5-0.5B shape in format $1 (f16, bf16, q8_0, q4_0, q4_k_m), written once
 q05() { [ -f "$models/q05-$1.gguf" ] || tiller models write --preset qwen2.5-0.5b --type "$1" --tokenizer "$S/models/tiny-random-qwen2.gguf" -o "$models/q05-$1.gguf" > /dev/null; }
 # tg128 mean of a bench log, and "Q8_0 / F16" style ratios of decode speed (the GPU-speed issue's 1.3x / 1.6x targets)
-tg() { grep -E '^\| q05.*\| tg128 ' "$1" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}'; }
+tg() { grep -E '^\| .*\| tg128 ' "$1" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}'; }
 ratios() { # suffix of the bench logs ("" or "-nogemv"), label
   local f16 q8 q4; f16="$(tg "$out/bench-q05-f16$1.txt")"; q8="$(tg "$out/bench-q05-q8_0$1.txt")"; q4="$(tg "$out/bench-q05-q4_0$1.txt")"
   note "   $2 decode vs F16: Q8_0 $(awk -v a="$q8" -v b="$f16" 'BEGIN{if (b > 0) printf "%.2fx", a / b; else print "?"}')," \
     "Q4_0 $(awk -v a="$q4" -v b="$f16" 'BEGIN{if (b > 0) printf "%.2fx", a / b; else print "?"}') (tg128 F16 $f16, Q8_0 $q8, Q4_0 $q4 tok/s; targets 1.3x / 1.6x)"
+}
+
+# CPU vs GPU greedy text of one generate command: same NAME, then generate's arguments; notes identical or DIFFER
+same() {
+  local name="$1"; shift
+  tiller generate "$@" --temp 0 --device cpu > "$out/text-$name-cpu.txt" 2> "$out/text-$name-cpu.err"
+  tiller generate "$@" --temp 0 --device cuda > "$out/text-$name-gpu.txt" 2> "$out/text-$name-gpu.err"
+  if [ -s "$out/text-$name-cpu.txt" ] && cmp -s "$out/text-$name-cpu.txt" "$out/text-$name-gpu.txt"; then note "   $name: identical"
+  else note "   $name: DIFFER (cpu: $(head -c 160 "$out/text-$name-cpu.txt" | tr '\n' ' ') | gpu: $(head -c 160 "$out/text-$name-gpu.txt" | tr '\n' ' ') $(tail -1 "$out/text-$name-gpu.err"))"; fi
 }
 
 # JUnit on the device: gpu_tests NAME CLASS_REGEX LABEL [EXTRA_REGEX] runs the bundled test classes matching the regex
@@ -68,13 +77,6 @@ fi
 
 if [[ " $sections " == *" text "* ]]; then
   note "-- CPU vs GPU greedy text (tiller generate --temp 0)"
-  same() { # name, then generate's arguments
-    local name="$1"; shift
-    tiller generate "$@" --temp 0 --device cpu > "$out/text-$name-cpu.txt" 2> "$out/text-$name-cpu.err"
-    tiller generate "$@" --temp 0 --device cuda > "$out/text-$name-gpu.txt" 2> "$out/text-$name-gpu.err"
-    if [ -s "$out/text-$name-cpu.txt" ] && cmp -s "$out/text-$name-cpu.txt" "$out/text-$name-gpu.txt"; then note "   $name: identical"
-    else note "   $name: DIFFER (cpu: $(head -c 160 "$out/text-$name-cpu.txt" | tr '\n' ' ') | gpu: $(head -c 160 "$out/text-$name-gpu.txt" | tr '\n' ' ') $(tail -1 "$out/text-$name-gpu.err"))"; fi
-  }
   same stories -m "$S/models/stories260K.gguf" -p "Once upon a time" -n 60
   same stories-steered -m "$S/models/stories260K.gguf" -p "The little dog was very sad because" -n 60 --control-vector-scaled "$S/reference/stories260K/happy_mean.gguf:0.6"
   same qwen2-chat -m "$S/models/tiny-random-qwen2.gguf" -p "Hello" --chat -n 32
@@ -163,13 +165,7 @@ if [[ " $sections " == *" quant "* ]]; then
   done
   ratios "" "GEMV"
   ratios "-nogemv" "cuBLAS only"
-  for t in q8_0 q4_0; do
-    for side in cpu cuda; do
-      tiller generate -m "$models/q05-$t.gguf" -p "The capital of France is" -n 32 --temp 0 --device $side > "$out/text-quant-$t-$side.txt" 2> "$out/text-quant-$t-$side.err"
-    done
-    if [ -s "$out/text-quant-$t-cpu.txt" ] && cmp -s "$out/text-quant-$t-cpu.txt" "$out/text-quant-$t-cuda.txt"; then note "   text qwen05-$t: identical"
-    else note "   text qwen05-$t: DIFFER $(tail -1 "$out/text-quant-$t-cuda.err")"; fi
-  done
+  for t in q8_0 q4_0; do same "quant-qwen05-$t" -m "$models/q05-$t.gguf" -p "The capital of France is" -n 32; done
   # K-quants kept quantized (Q4_K as stored, Q6_K repacked, gemv_q4_k / gemv_q6_k): llama.cpp's Q4_K_M mix on the
   # Llama-3.2-1B shape (96 Q4_K + 17 Q6_K matrices) against the same shape in F16, and CPU vs GPU greedy text on it
   [ -f "$models/l1b-q4_k_m.gguf" ] || tiller models write --preset llama-3.2-1b --type q4_k_m --tokenizer "$S/models/stories260K.gguf" -o "$models/l1b-q4_k_m.gguf" > /dev/null
@@ -178,20 +174,13 @@ if [[ " $sections " == *" quant "* ]]; then
     tiller bench --device cuda -m "$models/$m.gguf" -p 512 -n 128 -r 3 > "$out/bench-$m.txt" 2>&1
     grep -E '^\| l1b|^device:|error' "$out/bench-$m.txt" | tee -a "$summary"
   done
-  kq="$(grep -E '^\| l1b.*\| tg128 ' "$out/bench-l1b-q4_k_m.txt" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}')"
-  kf="$(grep -E '^\| l1b.*\| tg128 ' "$out/bench-l1b-f16.txt" | head -1 | awk -F'|' '{split($5, a, " "); print a[1]}')"
+  kq="$(tg "$out/bench-l1b-q4_k_m.txt")"; kf="$(tg "$out/bench-l1b-f16.txt")"
   note "   Llama-3.2-1B Q4_K_M decode vs F16: $(awk -v a="$kq" -v b="$kf" 'BEGIN{if (b > 0) printf "%.2fx", a / b; else print "?"}') (tg128 $kq vs $kf tok/s; it reads 0.30x the bytes)"
   # Qwen2.5-0.5B's Q4_K_M: its 896 columns are not whole super-blocks, so it is mostly Q5_0 (gemv_q5_0), some Q8_0
   q05 q4_k_m
   tiller bench --device cuda -m "$models/q05-q4_k_m.gguf" -p 512 -n 128 -r 3 > "$out/bench-q05-q4_k_m.txt" 2>&1
   grep -E '^\| q05|^device:|error' "$out/bench-q05-q4_k_m.txt" | tee -a "$summary"
-  for m in l1b-q4_k_m q05-q4_k_m; do
-    for side in cpu cuda; do
-      tiller generate -m "$models/$m.gguf" -p "Once upon a time" -n 16 --temp 0 --device $side > "$out/text-quant-$m-$side.txt" 2> "$out/text-quant-$m-$side.err"
-    done
-    if [ -s "$out/text-quant-$m-cpu.txt" ] && cmp -s "$out/text-quant-$m-cpu.txt" "$out/text-quant-$m-cuda.txt"; then note "   text $m: identical"
-    else note "   text $m: DIFFER $(tail -1 "$out/text-quant-$m-cuda.err")"; fi
-  done
+  for m in l1b-q4_k_m q05-q4_k_m; do same "quant-$m" -m "$models/$m.gguf" -p "Once upon a time" -n 16; done
 fi
 if [[ " $sections " == *" ncu "* ]] && command -v ncu > /dev/null; then
   # one decoded token's kernels (after a 256-token prompt) with their durations: where decode time goes

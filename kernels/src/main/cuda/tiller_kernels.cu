@@ -116,14 +116,19 @@ extern "C" __global__ void repack_q5_0(uint8_t* qs, __half* d, const uint8_t* bl
     }
 }
 
-__device__ __forceinline__ float q5_0_weight(const uint8_t* qs, const __half* d, long i) {
-    long b = i / 32; int j = (int) (i % 32);
-    const uint8_t* blk = qs + b * 20;
+// The unsigned 5-bit quant of weight i of repacked Q5_0 / Q5_1 (20-byte blocks: nibbles, then the fifth bits).
+__device__ __forceinline__ int q5_quant(const uint8_t* qs, long i) {
+    const uint8_t* blk = qs + (i / 32) * 20;
+    int j = (int) (i % 32);
     uint8_t q = blk[j % 16];
-    int v = (j < 16 ? (q & 0x0F) : (q >> 4)) | (((blk[16 + j / 8] >> (j % 8)) & 1) << 4);
-    return __half2float(d[b]) * (float) (v - 16);
+    return (j < 16 ? (q & 0x0F) : (q >> 4)) | (((blk[16 + j / 8] >> (j % 8)) & 1) << 4);
 }
 
+__device__ __forceinline__ float q5_0_weight(const uint8_t* qs, const __half* d, long i) {
+    return __half2float(d[i / 32]) * (float) (q5_quant(qs, i) - 16);
+}
+
+// Repacked Q5_0 -> f16 (prefill's tiles for cuBLAS), the first n weights (whole rows).
 extern "C" __global__ void dequant_q5_0_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q5_0_weight(qs, d, i));
 }
@@ -156,19 +161,17 @@ __device__ __forceinline__ float q4_1_weight(const uint8_t* qs, const __half* dm
 }
 
 __device__ __forceinline__ float q5_1_weight(const uint8_t* qs, const __half* dm, long i) {
-    long b = i / 32; int j = (int) (i % 32);
-    const uint8_t* blk = qs + b * 20;
-    uint8_t q = blk[j % 16];
-    int v = (j < 16 ? (q & 0x0F) : (q >> 4)) | (((blk[16 + j / 8] >> (j % 8)) & 1) << 4);
-    return __fadd_rn(__fmul_rn((float) v, __half2float(dm[2 * b])), __half2float(dm[2 * b + 1]));
+    long b = i / 32;
+    return __fadd_rn(__fmul_rn((float) q5_quant(qs, i), __half2float(dm[2 * b])), __half2float(dm[2 * b + 1]));
 }
 
-extern "C" __global__ void dequant_q4_1_f16(__half* out, const uint8_t* qs, const __half* dm, long n) {
-    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q4_1_weight(qs, dm, i));
+// Repacked Q4_1 / Q5_1 -> f16 (d: the (d, m) pairs).
+extern "C" __global__ void dequant_q4_1_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q4_1_weight(qs, d, i));
 }
 
-extern "C" __global__ void dequant_q5_1_f16(__half* out, const uint8_t* qs, const __half* dm, long n) {
-    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q5_1_weight(qs, dm, i));
+extern "C" __global__ void dequant_q5_1_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
+    for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q5_1_weight(qs, d, i));
 }
 
 // ---------------------------------------------------------------- K-quants on the device
@@ -249,17 +252,15 @@ extern "C" __global__ void repack_q6_k(uint8_t* qs, __half* d, const uint8_t* bl
     }
 }
 
-// Q4_K (as stored) -> f16, the first n weights (whole rows); prefill's tiles for cuBLAS. d is unused.
+// Q4_K / Q5_K (as stored; d unused: the scales are in the blocks) and repacked Q6_K -> f16.
 extern "C" __global__ void dequant_q4_k_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q4_k_weight(qs, i));
 }
 
-// Q5_K (as stored) -> f16. d is unused.
 extern "C" __global__ void dequant_q5_k_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q5_k_weight(qs, i));
 }
 
-// Repacked Q6_K -> f16.
 extern "C" __global__ void dequant_q6_k_f16(__half* out, const uint8_t* qs, const __half* d, long n) {
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) out[i] = __float2half_rn(q6_k_weight(qs, d, i));
 }
@@ -562,7 +563,7 @@ __device__ void gemv(float* y, const void* w, const __half* scales, const float*
     }
 }
 
-// One entry point per weight format, same parameters (scales is unused, and may be 0, for f16 / bf16).
+// One entry point per weight format, same parameters (scales is unused, and may be 0, for f16 / bf16 / Q4_K / Q5_K).
 extern "C" __global__ void gemv_f16(float* y, const void* w, const __half* scales, const float* x, int rows, int cols, int n, int split) {
     gemv<GemvF16>(y, w, scales, x, rows, cols, n, split);
 }

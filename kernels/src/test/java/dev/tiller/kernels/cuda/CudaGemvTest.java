@@ -106,9 +106,18 @@ class CudaGemvTest extends DeviceTest {
     void gemvEqualsAFloat64Product(DeviceFormat f) {
         // 2144 columns: one staged tile for n = 1, two for n = 3, three (the last partial) for n = 8; rows shared by 2
         // or 4 warps. 256 columns: one warp per row. 37 and 9 rows leave warps of the last block idle.
-        for (int[] shape : new int[][]{{37, 2144}, {9, 256}}) {
+        gemvEqualsAFloat64Product(f, 2144, (rows, cols) -> weights(f, rows, cols));
+    }
+
+    /**
+     * The GEMV of {@code f} against float64 products of its weights: rows x wide (staged tiles, rows shared by warps,
+     * idle warps) and 9 x 256 for 1, 3 and 8 activation rows, then rows 9..20 of 37 x wide as a matrix of their own
+     * (the view of a stacked q|k|v).
+     */
+    void gemvEqualsAFloat64Product(DeviceFormat f, int wide, java.util.function.BiFunction<Integer, Integer, Weights> make) {
+        for (int[] shape : new int[][]{{37, wide}, {9, 256}}) {
             int rows = shape[0], cols = shape[1];
-            Weights w = weights(f, rows, cols);
+            Weights w = make.apply(rows, cols);
             for (int n : new int[]{1, 3, 8}) {
                 float[] x = random(n * cols);
                 long dx = dev.upload(x), y = dev.alloc(4L * n * rows);
@@ -119,10 +128,8 @@ class CudaGemvTest extends DeviceTest {
                 dev.free(y);
             }
         }
-        int rows = 37, cols = 2144;
-        Weights w = weights(f, rows, cols);
-        // rows 9..20 as a matrix of their own: the view of a stacked q|k|v
-        int r0 = 9, count = 12;
+        int rows = 37, cols = wide, r0 = 9, count = 12;
+        Weights w = make.apply(rows, cols);
         float[] x = random(2 * cols);
         long dx = dev.upload(x), y = dev.alloc(4L * 2 * count);
         dev.gemv(f, y, w.ptr() + r0 * f.rowBytes(cols), w.scales() == 0 ? 0 : w.scales() + r0 * f.scaleBytes(cols), dx, count, cols, 2);
@@ -186,26 +193,7 @@ class CudaGemvTest extends DeviceTest {
         // 2304 columns = 9 super-blocks: one staged tile for n = 1, three for n = 8 (the last one super-block wide);
         // 256 columns: one super-block, fewer loads than a warp has lanes. 37 and 9 rows leave warps idle. Q5_0 takes
         // 2144 columns (67 blocks): its 20-byte blocks then leave the view of rows 9.. only 4-byte aligned.
-        int wide = f.blockWeights() == 32 ? 2144 : 2304;
-        for (int[] shape : new int[][]{{37, wide}, {9, 256}}) {
-            int rows = shape[0], cols = shape[1];
-            Weights w = kQuantWeights(f, rows, cols);
-            for (int n : new int[]{1, 3, 8}) {
-                float[] x = random(n * cols);
-                long dx = dev.upload(x), y = dev.alloc(4L * n * rows);
-                dev.gemv(f, y, w.ptr(), w.scales(), dx, rows, cols, n);
-                String what = f + " " + rows + "x" + cols + " split " + CudaDevice.gemvSplit(f, rows, cols) + " n=" + n;
-                checkProduct(w.value(), x, download(y, n * rows), rows, cols, n, 0, what);
-                dev.free(dx);
-                dev.free(y);
-            }
-        }
-        int rows = 37, cols = wide, r0 = 9, count = 12;
-        Weights w = kQuantWeights(f, rows, cols);
-        float[] x = random(2 * cols);
-        long dx = dev.upload(x), y = dev.alloc(4L * 2 * count);
-        dev.gemv(f, y, w.ptr() + r0 * f.rowBytes(cols), w.scales() == 0 ? 0 : w.scales() + r0 * f.scaleBytes(cols), dx, count, cols, 2);
-        checkProduct(w.value(), x, download(y, 2 * count), count, cols, 2, r0, f + " view");
+        gemvEqualsAFloat64Product(f, f.blockWeights() == 32 ? 2144 : 2304, (rows, cols) -> kQuantWeights(f, rows, cols));
     }
 
     /**

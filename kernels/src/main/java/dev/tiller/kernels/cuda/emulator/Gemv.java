@@ -85,11 +85,7 @@ final class Gemv {
                     hi[j] = ReferenceKernels.q5_0Quant(w, first + 16 + j);
                 }
                 float d = Float.float16ToFloat(scales.getAtIndex(H, (long) r * (cols / 32) + col / 32));
-                float s = 0;
-                s += group(lo, 0, x, xRow + col);
-                s += group(lo, 8, x, xRow + col + 8);
-                s += group(hi, 0, x, xRow + col + 16);
-                s += group(hi, 8, x, xRow + col + 24);
+                float s = halves(lo, hi, x, xRow + col, 16);
                 return d * s;
             }
             case Q4_1, Q5_1 -> {
@@ -100,11 +96,7 @@ final class Gemv {
                     lo[j] = format == Q4_1 ? ReferenceKernels.q4_1(w, scales, first + j) : ReferenceKernels.q5_1(w, scales, first + j);
                     hi[j] = format == Q4_1 ? ReferenceKernels.q4_1(w, scales, first + 16 + j) : ReferenceKernels.q5_1(w, scales, first + 16 + j);
                 }
-                float s = 0;
-                s += group(lo, 0, x, xRow + col);
-                s += group(lo, 8, x, xRow + col + 8);
-                s += group(hi, 0, x, xRow + col + 16);
-                s += group(hi, 8, x, xRow + col + 24);
+                float s = halves(lo, hi, x, xRow + col, 16);
                 return s;
             }
             case Q4_K, Q5_K -> {
@@ -120,11 +112,7 @@ final class Gemv {
                     hi[j] = format == Q4_K ? ReferenceKernels.q4_k(w, i + 32) : ReferenceKernels.q5_k(w, i + 32);
                 }
                 long at = xRow + col - col % 256 + first;
-                float s = 0;
-                s += group(lo, 0, x, at);
-                s += group(lo, 8, x, at + 8);
-                s += group(hi, 0, x, at + 32);
-                s += group(hi, 8, x, at + 40);
+                float s = halves(lo, hi, x, at, 32);
                 return s;
             }
             case Q6_K -> {
@@ -150,14 +138,23 @@ final class Gemv {
                     hi[j] = (b >> 4) - 8;
                 }
                 float d = Float.float16ToFloat(scales.getAtIndex(H, (long) r * (cols / 32) + col / 32));
-                float s = 0;
-                s += group(lo, 0, x, xRow + col);
-                s += group(lo, 8, x, xRow + col + 8);
-                s += group(hi, 0, x, xRow + col + 16);
-                s += group(hi, 8, x, xRow + col + 24);
+                float s = halves(lo, hi, x, xRow + col, 16);
                 return d * s;
             }
         }
+    }
+
+    /**
+     * A load's two runs of 16 weights, lo against x[at ..] and hi against x[at + hiAt ..], as the kernels sum them: four
+     * 8-weight groups (dot8), added in order into one sum.
+     */
+    private static float halves(float[] lo, float[] hi, MemorySegment x, long at, int hiAt) {
+        float s = 0;
+        s += group(lo, 0, x, at);
+        s += group(lo, 8, x, at + 8);
+        s += group(hi, 0, x, at + hiAt);
+        s += group(hi, 8, x, at + hiAt + 8);
+        return s;
     }
 
     /** w[from..from+7] . x[at..at+7], summed left to right (the kernel's dot8). */

@@ -60,15 +60,15 @@ final class ReferenceKernels {
             Map.entry("f32_to_bf16", new Kernel("ppl", ReferenceKernels::f32ToBf16)),
             Map.entry("repack_q8_0", new Kernel("pppl", ReferenceKernels::repackQ8_0)),
             Map.entry("repack_q4_0", new Kernel("pppl", ReferenceKernels::repackQ4_0)),
-            Map.entry("dequant_q8_0_f16", new Kernel("pppl", ReferenceKernels::dequantQ8_0)),
-            Map.entry("dequant_q4_0_f16", new Kernel("pppl", ReferenceKernels::dequantQ4_0)),
+            Map.entry("dequant_q8_0_f16", new Kernel("pppl", l -> dequant(l, ReferenceKernels::q8_0))),
+            Map.entry("dequant_q4_0_f16", new Kernel("pppl", l -> dequant(l, ReferenceKernels::q4_0))),
             Map.entry("gemv_f16", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.F16))),
             Map.entry("gemv_bf16", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.BF16))),
             Map.entry("gemv_q8_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q8_0))),
             Map.entry("gemv_q4_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_0))),
             Map.entry("gemv_q5_0", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_0))),
             Map.entry("repack_q5_0", new Kernel("pppl", ReferenceKernels::repackQ5_0)),
-            Map.entry("dequant_q5_0_f16", new Kernel("pppl", ReferenceKernels::dequantQ5_0)),
+            Map.entry("dequant_q5_0_f16", new Kernel("pppl", l -> dequant(l, ReferenceKernels::q5_0))),
             Map.entry("gemv_q4_1", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_1))),
             Map.entry("gemv_q5_1", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_1))),
             Map.entry("repack_q4_1", new Kernel("pppl", ReferenceKernels::repackQ4_1)),
@@ -78,10 +78,10 @@ final class ReferenceKernels {
             Map.entry("gemv_q4_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q4_K))),
             Map.entry("gemv_q5_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q5_K))),
             Map.entry("gemv_q6_k", new Kernel("ppppiiii", l -> Gemv.run(l, Gemv.Q6_K))),
-            Map.entry("dequant_q5_k_f16", new Kernel("pppl", ReferenceKernels::dequantQ5_K)),
+            Map.entry("dequant_q5_k_f16", new Kernel("pppl", l -> dequant(l, (qs, scales, i) -> q5_k(qs, i)))),
             Map.entry("repack_q6_k", new Kernel("pppl", ReferenceKernels::repackQ6_K)),
-            Map.entry("dequant_q4_k_f16", new Kernel("pppl", ReferenceKernels::dequantQ4_K)),
-            Map.entry("dequant_q6_k_f16", new Kernel("pppl", ReferenceKernels::dequantQ6_K)),
+            Map.entry("dequant_q4_k_f16", new Kernel("pppl", l -> dequant(l, (qs, scales, i) -> q4_k(qs, i)))),
+            Map.entry("dequant_q6_k_f16", new Kernel("pppl", l -> dequant(l, ReferenceKernels::q6_k))),
             Map.entry("embed_gather_q", new Kernel("pppipi", ReferenceKernels::embedGatherQ)),
             Map.entry("embed_gather", new Kernel("ppipi", ReferenceKernels::embedGather)),
             Map.entry("add_inplace", new Kernel("ppl", ReferenceKernels::addInplace)),
@@ -216,12 +216,6 @@ final class ReferenceKernels {
         return ((j < 16 ? q & 0x0F : q >> 4) | (((u8(qs, blk + 16 + j / 8) >> (j % 8)) & 1) << 4)) - 16;
     }
 
-    static void dequantQ5_0(Launch l) {
-        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
-        long n = l.l(3);
-        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q5_0(qs, d, i)));
-    }
-
     /** ggml Q4_1 blocks (20 bytes: f16 d, f16 m, qs[16]) into qs[b*16 + j] and the pair dm[2b], dm[2b+1]. */
     static void repackQ4_1(Launch l) {
         MemorySegment qs = l.p(0), dm = l.p(1), blocks = l.p(2);
@@ -260,9 +254,9 @@ final class ReferenceKernels {
         float at(MemorySegment qs, MemorySegment scales, long i);
     }
 
-    /** out[i] = f16 of weight i < n of a quantized matrix in its device form. */
+    /** out[i] = f16 of weight i < n of a quantized matrix in its device form (the dequant_*_f16 kernels). */
     static void dequant(Launch l, WeightOf weight) {
-        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
+        MemorySegment out = l.p(0), qs = l.p(1), d = l.pOrNull(2); // Q4_K / Q5_K have no scales array
         long n = l.l(3);
         for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(weight.at(qs, d, i)));
     }
@@ -333,38 +327,6 @@ final class ReferenceKernels {
 
     private static int u8(MemorySegment s, long at) {
         return s.get(JAVA_BYTE, at) & 0xFF;
-    }
-
-    static void dequantQ4_K(Launch l) {
-        MemorySegment out = l.p(0), qs = l.p(1);
-        long n = l.l(3);
-        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q4_k(qs, i)));
-    }
-
-    static void dequantQ5_K(Launch l) {
-        MemorySegment out = l.p(0), qs = l.p(1);
-        long n = l.l(3);
-        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q5_k(qs, i)));
-    }
-
-    static void dequantQ6_K(Launch l) {
-        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
-        long n = l.l(3);
-        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q6_k(qs, d, i)));
-    }
-
-    /** out[i] = f16(d[i/32] * q[i]) for the first n weights of repacked Q8_0. */
-    static void dequantQ8_0(Launch l) {
-        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
-        long n = l.l(3);
-        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q8_0(qs, d, i)));
-    }
-
-    /** out[i] = f16 of weight i of repacked Q4_0. */
-    static void dequantQ4_0(Launch l) {
-        MemorySegment out = l.p(0), qs = l.p(1), d = l.p(2);
-        long n = l.l(3);
-        for (long i = 0; i < n; i++) out.setAtIndex(F16, i, toHalf(q4_0(qs, d, i)));
     }
 
     // ---------------------------------------------------------------- embedding
