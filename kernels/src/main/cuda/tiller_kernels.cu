@@ -619,10 +619,10 @@ extern "C" __global__ void embed_gather(float* out, const void* table, int dtype
     }
 }
 
-// out[t][d] = row tokens[t] of a quantized table in its device form (format 8 = Q8_0, 4 = Q4_0, 6 = Q5_0, 3 = Q4_1, 7 = Q5_1,
-// 12 = Q4_K, 13 = Q5_K, 14 = Q6_K),
-// dequantized as the CPU does (Q8_0 / Q4_0: float scale times the quant; the K-quants as q4_k_weight / q6_k_weight):
-// tied embeddings of quantized models stay quantized too. d is unused for Q4_K and Q5_K.
+// out[t][d] = row tokens[t] of a quantized table in its device form (format: ggml's type number, 8 = Q8_0, 2 = Q4_0,
+// 6 = Q5_0, 3 = Q4_1, 7 = Q5_1, 12 = Q4_K, 13 = Q5_K, 14 = Q6_K), dequantized as the CPU does (Q8_0 / Q4_0: float scale
+// times the quant; the others as their *_weight functions): tied embeddings of quantized models stay quantized too.
+// d is unused for Q4_K and Q5_K.
 extern "C" __global__ void embed_gather_q(float* out, const void* qs, const __half* d, int format, const int* tokens, int dim) {
     int t = blockIdx.x;
     long row = (long) tokens[t] * dim;
@@ -630,7 +630,7 @@ extern "C" __global__ void embed_gather_q(float* out, const void* qs, const __ha
         long i = row + c;
         float v;
         if (format == 8) v = __half2float(d[i / 32]) * (float) reinterpret_cast<const int8_t*>(qs)[i];
-        else if (format == 4) {
+        else if (format == 2) {
             uint8_t q = reinterpret_cast<const uint8_t*>(qs)[(i / 32) * 16 + (i % 32) % 16];
             v = __half2float(d[i / 32]) * (float) (((i % 32) < 16 ? (q & 0x0F) : (q >> 4)) - 8);
         } else if (format == 6) v = q5_0_weight(reinterpret_cast<const uint8_t*>(qs), d, i);

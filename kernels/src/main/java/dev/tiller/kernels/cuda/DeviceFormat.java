@@ -79,13 +79,9 @@ public enum DeviceFormat {
         return this != F32 && this != F16 && this != BF16;
     }
 
-    /** Weights per quantized block (a row is whole blocks); 1 for the float formats. */
+    /** Weights per quantized block (a row is whole blocks); 1 for the float formats: the stored type's block size. */
     public int blockWeights() {
-        return switch (this) {
-            case Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 -> 32;
-            case Q4_K, Q5_K, Q6_K -> 256;
-            default -> 1;
-        };
+        return GGMLType.valueOf(name()).blockSize;
     }
 
     /** Whether the device form has an array of f16 block scales after the quants (Q4_K / Q5_K keep theirs in their blocks). */
@@ -93,19 +89,10 @@ public enum DeviceFormat {
         return quantized() && this != Q4_K && this != Q5_K;
     }
 
-    /** The format number {@code embed_gather_q} takes (ggml's type number for the K-quants). */
+    /** The format number {@code embed_gather_q} takes: the stored type's ggml number. */
     int embedCode() {
-        return switch (this) {
-            case Q8_0 -> 8;
-            case Q4_0 -> 4;
-            case Q5_0 -> 6;
-            case Q4_1 -> 3;
-            case Q5_1 -> 7;
-            case Q4_K -> 12;
-            case Q5_K -> 13;
-            case Q6_K -> 14;
-            default -> throw new IllegalArgumentException("embed_gather_q reads quantized tables, not " + this);
-        };
+        if (!quantized()) throw new IllegalArgumentException("embed_gather_q reads quantized tables, not " + this);
+        return GGMLType.valueOf(name()).id;
     }
 
     /** Whether the GEMV kernel can read rows of {@code cols} elements (aligned rows, whole loads). */

@@ -349,7 +349,7 @@ final class ReferenceKernels {
     }
 
     /**
-     * out[t] = row tokens[t] of a quantized table in its device form (format 8 Q8_0, 4 Q4_0, 6 Q5_0, 3 Q4_1, 7 Q5_1, 12 Q4_K, 13 Q5_K,
+     * out[t] = row tokens[t] of a quantized table in its device form (format: ggml's type number, 8 Q8_0, 2 Q4_0, 6 Q5_0, 3 Q4_1, 7 Q5_1, 12 Q4_K, 13 Q5_K,
      * 14 Q6_K), in
      * float, for gridDim.x tokens.
      */
@@ -361,7 +361,7 @@ final class ReferenceKernels {
             for (int c = 0; c < dim; c++) {
                 float v = switch (format) {
                     case 8 -> q8_0(qs, d, row + c);
-                    case 4 -> q4_0(qs, d, row + c);
+                    case 2 -> q4_0(qs, d, row + c);
                     case 6 -> q5_0(qs, d, row + c);
                     case 3 -> q4_1(qs, d, row + c);
                     case 7 -> q5_1(qs, d, row + c);
